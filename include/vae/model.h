@@ -1,0 +1,142 @@
+/* The VAE model: its configuration, the one block that holds every parameter, named views into it,
+ * and the thread-safe batched inference API (encode, decode, reconstruct).
+ *
+ * Architecture for hidden = {h0, h1, ..., hL-1} and latent size d:
+ *   encoder  784 -> h0 -> ... -> hL-1 (activation after each), then two heads hL-1 -> d: mu, logvar
+ *   decoder  d -> hL-1 -> ... -> h0 (activation after each), then h0 -> 784 logits, sigmoid
+ * Tensor names follow PyTorch's nn.Linear (weight [out, in], bias [out]):
+ *   enc.{i}.weight/bias, enc.mu.*, enc.logvar.*, dec.{i}.weight/bias, dec.out.*, and centroids [10, d]. */
+#ifndef VAE_MODEL_H
+#define VAE_MODEL_H
+
+#include <stddef.h>
+
+#include "vae/error.h"
+#include "vae/layers.h"
+
+#define VAE_IMAGE_SIDE 28
+#define VAE_INPUT_DIM (VAE_IMAGE_SIDE * VAE_IMAGE_SIDE)
+#define VAE_MAX_HIDDEN 4        /* hidden layers per side */
+#define VAE_MAX_WIDTH 4096      /* widest hidden layer accepted */
+#define VAE_MAX_LATENT 256
+#define VAE_NUM_CLASSES 10
+#define VAE_MAX_TENSORS (2 * (2 * VAE_MAX_HIDDEN + 3))
+#define VAE_MAX_METADATA 64
+
+typedef struct {
+    int n_hidden;                 /* 1..VAE_MAX_HIDDEN */
+    int hidden[VAE_MAX_HIDDEN];   /* encoder widths in order; the decoder mirrors them */
+    int latent_dim;               /* d, 1..VAE_MAX_LATENT */
+    vae_activation activation;
+} vae_config;
+
+/* Checks ranges; returns VAE_OK or VAE_ERR_ARG with a reason. */
+vae_status vae_config_validate(const vae_config *cfg, vae_error *err);
+
+/* Number of float parameters (weights and biases of every layer; centroids excluded). */
+size_t vae_config_param_count(const vae_config *cfg);
+
+/* Widest activation of the network (max of 784, hidden widths, 2*d), for sizing scratch. */
+int vae_config_max_width(const vae_config *cfg);
+
+/* Multiply-adds one image costs through the encoder (to mu and logvar) or the decoder. */
+size_t vae_config_encoder_macs(const vae_config *cfg);
+size_t vae_config_decoder_macs(const vae_config *cfg);
+
+/* Writes the hidden widths as "400" or "512,256" into buf. */
+void vae_config_hidden_string(const vae_config *cfg, char *buf, size_t size);
+
+/* Parses "400" or "512,256" into cfg->hidden / n_hidden; returns VAE_ERR_ARG on bad text. */
+vae_status vae_config_parse_hidden(vae_config *cfg, const char *text, vae_error *err);
+
+/* One named parameter tensor of the layout. rank 1 has cols == 0. offset is in floats from the start
+ * of the parameter block. */
+typedef struct {
+    char name[24];
+    int rows, cols, rank;
+    size_t offset;
+} vae_tensor_info;
+
+/* Lists the parameter tensors in storage order (the single source of truth for names, shapes and
+ * offsets, used by the weights file and by the trainer's mirrored gradient and moment blocks).
+ * Returns the count (at most VAE_MAX_TENSORS). */
+int vae_config_tensors(const vae_config *cfg, vae_tensor_info out[VAE_MAX_TENSORS]);
+
+/* A fully connected layer viewed inside some parameter-shaped block. */
+typedef struct {
+    float *weight; /* (out, in) */
+    float *bias;   /* (out) */
+    int in, out;
+} vae_linear;
+
+/* Every layer of the network, bound to one parameter-shaped block (parameters, gradients or an
+ * Adam moment: they share one layout). */
+typedef struct {
+    vae_linear enc[VAE_MAX_HIDDEN];
+    vae_linear mu, logvar;
+    vae_linear dec[VAE_MAX_HIDDEN];
+    vae_linear out;
+} vae_layers;
+
+/* Points layers at the tensors of a block of vae_config_param_count(cfg) floats. */
+void vae_layers_bind(vae_layers *layers, const vae_config *cfg, float *block);
+
+/* String key/value metadata as in safetensors' __metadata__. Owned copies. */
+typedef struct {
+    int count;
+    char *keys[VAE_MAX_METADATA];
+    char *values[VAE_MAX_METADATA];
+} vae_metadata;
+
+/* Sets (or replaces) key. Returns VAE_ERR_NOMEM, or VAE_ERR_LIMIT when full. */
+vae_status vae_metadata_set(vae_metadata *md, const char *key, const char *value);
+/* Value of key, or NULL. The pointer lives as long as md is not modified. */
+const char *vae_metadata_get(const vae_metadata *md, const char *key);
+/* Frees every entry; md is empty afterwards. */
+void vae_metadata_clear(vae_metadata *md);
+
+typedef struct {
+    vae_config config;
+    size_t n_params;
+    float *params;        /* one 64-byte-aligned allocation of n_params floats */
+    vae_layers layers;    /* views into params */
+    float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class; NULL when absent */
+    vae_metadata metadata;
+} vae_model;
+
+/* Allocates a model with zeroed parameters for cfg. Returns NULL (and fills err) on failure. */
+vae_model *vae_model_create(const vae_config *cfg, vae_error *err);
+
+/* Initialises weights like PyTorch's nn.Linear default: U(-1/sqrt(in), 1/sqrt(in)) for weights
+ * and biases, drawn from a generator seeded with seed. */
+void vae_model_init_params(vae_model *model, unsigned long long seed);
+
+/* Frees the model and everything it owns. NULL is a no-op. */
+void vae_model_free(vae_model *model);
+
+/* Scratch for inference: the caller owns one per thread and passes it to every call. Holds the
+ * activations of up to max_batch images for models no wider than max_width. */
+typedef struct vae_workspace vae_workspace;
+
+/* Returns NULL on allocation failure. */
+vae_workspace *vae_workspace_create(int max_width, int max_batch);
+/* NULL is a no-op. */
+void vae_workspace_destroy(vae_workspace *ws);
+int vae_workspace_max_batch(const vae_workspace *ws);
+
+/* The inference calls below read the model only, so any number of threads may call them at once on
+ * one model, each with its own workspace. Any n >= 0 is accepted; batches larger than the
+ * workspace are processed in chunks. They cannot fail once arguments are valid: the workspace must
+ * have been created with max_width >= vae_config_max_width(&model->config). */
+
+/* x is (n, 784) in [0,1]; mu and logvar are (n, d). */
+void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n, float *mu,
+                float *logvar);
+
+/* z is (n, d); xhat is (n, 784), sigmoid outputs in [0,1]. */
+void vae_decode(const vae_model *model, vae_workspace *ws, const float *z, int n, float *xhat);
+
+/* xhat = decode(mu(x)): the deterministic reconstruction. x and xhat are (n, 784); they may alias. */
+void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, int n, float *xhat);
+
+#endif

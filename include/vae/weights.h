@@ -1,0 +1,34 @@
+/* Reading and writing models as safetensors files: 8-byte little-endian header length N, N bytes of
+ * JSON header ({"name": {"dtype":"F32","shape":[...],"data_offsets":[begin,end]}, ...,
+ * "__metadata__": {string: string}}), then the raw little-endian data. */
+#ifndef VAE_WEIGHTS_H
+#define VAE_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vae/model.h"
+
+/* Largest header accepted (safetensors' own reader uses the same 100 MB bound). */
+#define VAE_WEIGHTS_MAX_HEADER (100u * 1000u * 1000u)
+
+/* Parses and checks a whole file held in memory: header length against size, JSON, dtypes, every
+ * shape against the others and against the metadata (activation, latent_dim, hidden), offsets inside
+ * the data and not overlapping, no NaN or Inf. `source` names the file in messages.
+ * On success *out owns a new model; on failure *out is untouched and err says what is wrong. */
+vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *source,
+                                 vae_model **out, vae_error *err);
+
+/* vae_model_load_memory on the contents of path. */
+vae_status vae_model_load(const char *path, vae_model **out, vae_error *err);
+
+/* Serialises model (parameters, centroids when present, metadata). *out is a malloc'd buffer the
+ * caller frees. */
+vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
+                               vae_error *err);
+
+/* Writes the serialised model to path atomically (temporary file in the same directory, then rename),
+ * so an interrupted write never leaves a half-written weights file behind. */
+vae_status vae_model_save(const vae_model *model, const char *path, vae_error *err);
+
+#endif

@@ -1,0 +1,338 @@
+/* The model: configuration checks, the parameter layout and its named views, metadata, and the
+ * batched inference passes (encode, decode, reconstruct) over caller-owned workspaces. */
+#include "vae/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vae/rng.h"
+
+vae_status vae_config_validate(const vae_config *cfg, vae_error *err) {
+    if (cfg->n_hidden < 1 || cfg->n_hidden > VAE_MAX_HIDDEN)
+        return vae_error_set(err, VAE_ERR_ARG, "%d hidden layers: between 1 and %d are supported",
+                             cfg->n_hidden, VAE_MAX_HIDDEN);
+    for (int i = 0; i < cfg->n_hidden; i++) {
+        if (cfg->hidden[i] < 1 || cfg->hidden[i] > VAE_MAX_WIDTH)
+            return vae_error_set(err, VAE_ERR_ARG, "hidden layer %d has width %d: must be 1..%d", i,
+                                 cfg->hidden[i], VAE_MAX_WIDTH);
+    }
+    if (cfg->latent_dim < 1 || cfg->latent_dim > VAE_MAX_LATENT)
+        return vae_error_set(err, VAE_ERR_ARG, "latent size %d: must be 1..%d", cfg->latent_dim,
+                             VAE_MAX_LATENT);
+    if (cfg->activation != VAE_ACT_RELU && cfg->activation != VAE_ACT_LEAKY_RELU &&
+        cfg->activation != VAE_ACT_TANH)
+        return vae_error_set(err, VAE_ERR_ARG, "unknown activation %d", (int)cfg->activation);
+    return VAE_OK;
+}
+
+/* Appends the weight (out, in) and bias (out) of one linear layer named prefix to the layout. */
+static void layout_linear(vae_tensor_info *t, int *count, size_t *offset, const char *prefix,
+                          int in, int out) {
+    vae_tensor_info *w = &t[(*count)++], *b = &t[(*count)++];
+    snprintf(w->name, sizeof w->name, "%s.weight", prefix);
+    w->rows = out, w->cols = in, w->rank = 2, w->offset = *offset;
+    *offset += (size_t)out * (size_t)in;
+    snprintf(b->name, sizeof b->name, "%s.bias", prefix);
+    b->rows = out, b->cols = 0, b->rank = 1, b->offset = *offset;
+    *offset += (size_t)out;
+}
+
+int vae_config_tensors(const vae_config *cfg, vae_tensor_info out[VAE_MAX_TENSORS]) {
+    int count = 0;
+    size_t offset = 0;
+    const int L = cfg->n_hidden, d = cfg->latent_dim;
+    char name[16];
+    for (int i = 0; i < L; i++) {
+        snprintf(name, sizeof name, "enc.%d", i);
+        layout_linear(out, &count, &offset, name, i == 0 ? VAE_INPUT_DIM : cfg->hidden[i - 1],
+                      cfg->hidden[i]);
+    }
+    layout_linear(out, &count, &offset, "enc.mu", cfg->hidden[L - 1], d);
+    layout_linear(out, &count, &offset, "enc.logvar", cfg->hidden[L - 1], d);
+    /* the decoder mirrors the encoder: d -> h[L-1] -> ... -> h[0] -> 784 */
+    for (int i = 0; i < L; i++) {
+        snprintf(name, sizeof name, "dec.%d", i);
+        layout_linear(out, &count, &offset, name, i == 0 ? d : cfg->hidden[L - i],
+                      cfg->hidden[L - 1 - i]);
+    }
+    layout_linear(out, &count, &offset, "dec.out", cfg->hidden[0], VAE_INPUT_DIM);
+    return count;
+}
+
+size_t vae_config_param_count(const vae_config *cfg) {
+    vae_tensor_info t[VAE_MAX_TENSORS];
+    int n = vae_config_tensors(cfg, t);
+    const vae_tensor_info *last = &t[n - 1];
+    return last->offset + (size_t)last->rows * (last->rank == 2 ? (size_t)last->cols : 1);
+}
+
+int vae_config_max_width(const vae_config *cfg) {
+    int w = VAE_INPUT_DIM;
+    for (int i = 0; i < cfg->n_hidden; i++)
+        if (cfg->hidden[i] > w) w = cfg->hidden[i];
+    if (2 * cfg->latent_dim > w) w = 2 * cfg->latent_dim;
+    return w;
+}
+
+size_t vae_config_encoder_macs(const vae_config *cfg) {
+    size_t macs = 0, in = VAE_INPUT_DIM;
+    for (int i = 0; i < cfg->n_hidden; i++) {
+        macs += in * (size_t)cfg->hidden[i];
+        in = (size_t)cfg->hidden[i];
+    }
+    return macs + 2 * in * (size_t)cfg->latent_dim;
+}
+
+size_t vae_config_decoder_macs(const vae_config *cfg) {
+    size_t macs = 0, in = (size_t)cfg->latent_dim;
+    for (int i = cfg->n_hidden - 1; i >= 0; i--) {
+        macs += in * (size_t)cfg->hidden[i];
+        in = (size_t)cfg->hidden[i];
+    }
+    return macs + in * VAE_INPUT_DIM;
+}
+
+void vae_config_hidden_string(const vae_config *cfg, char *buf, size_t size) {
+    size_t used = 0;
+    if (size) buf[0] = '\0';
+    for (int i = 0; i < cfg->n_hidden && used < size; i++) {
+        int n = snprintf(buf + used, size - used, i ? ",%d" : "%d", cfg->hidden[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+vae_status vae_config_parse_hidden(vae_config *cfg, const char *text, vae_error *err) {
+    int widths[VAE_MAX_HIDDEN], n = 0;
+    const char *p = text;
+    if (!*p) return vae_error_set(err, VAE_ERR_ARG, "hidden sizes are empty: give e.g. 400 or 512,256");
+    while (*p) {
+        if (n == VAE_MAX_HIDDEN)
+            return vae_error_set(err, VAE_ERR_ARG, "hidden sizes '%s': at most %d layers", text,
+                                 VAE_MAX_HIDDEN);
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > VAE_MAX_WIDTH || (*end != ',' && *end != '\0'))
+            return vae_error_set(err, VAE_ERR_ARG,
+                                 "hidden sizes '%s': expected widths 1..%d separated by commas "
+                                 "(e.g. 512,256)",
+                                 text, VAE_MAX_WIDTH);
+        widths[n++] = (int)v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end == ',' && !*p)
+            return vae_error_set(err, VAE_ERR_ARG, "hidden sizes '%s': trailing comma", text);
+    }
+    cfg->n_hidden = n;
+    memcpy(cfg->hidden, widths, (size_t)n * sizeof(int));
+    return VAE_OK;
+}
+
+void vae_layers_bind(vae_layers *layers, const vae_config *cfg, float *block) {
+    vae_tensor_info t[VAE_MAX_TENSORS];
+    vae_config_tensors(cfg, t);
+    memset(layers, 0, sizeof *layers);
+    /* tensors come in (weight, bias) pairs, in the order enc.*, mu, logvar, dec.*, out */
+    vae_linear *order[2 * VAE_MAX_HIDDEN + 3];
+    int k = 0;
+    for (int i = 0; i < cfg->n_hidden; i++) order[k++] = &layers->enc[i];
+    order[k++] = &layers->mu;
+    order[k++] = &layers->logvar;
+    for (int i = 0; i < cfg->n_hidden; i++) order[k++] = &layers->dec[i];
+    order[k++] = &layers->out;
+    for (int i = 0; i < k; i++) {
+        const vae_tensor_info *w = &t[2 * i], *b = &t[2 * i + 1];
+        order[i]->weight = block + w->offset;
+        order[i]->bias = block + b->offset;
+        order[i]->out = w->rows;
+        order[i]->in = w->cols;
+    }
+}
+
+vae_status vae_metadata_set(vae_metadata *md, const char *key, const char *value) {
+    char *v = strdup(value);
+    if (!v) return VAE_ERR_NOMEM;
+    for (int i = 0; i < md->count; i++) {
+        if (strcmp(md->keys[i], key) == 0) {
+            free(md->values[i]);
+            md->values[i] = v;
+            return VAE_OK;
+        }
+    }
+    if (md->count == VAE_MAX_METADATA) {
+        free(v);
+        return VAE_ERR_LIMIT;
+    }
+    char *k = strdup(key);
+    if (!k) {
+        free(v);
+        return VAE_ERR_NOMEM;
+    }
+    md->keys[md->count] = k;
+    md->values[md->count] = v;
+    md->count++;
+    return VAE_OK;
+}
+
+const char *vae_metadata_get(const vae_metadata *md, const char *key) {
+    for (int i = 0; i < md->count; i++)
+        if (strcmp(md->keys[i], key) == 0) return md->values[i];
+    return NULL;
+}
+
+void vae_metadata_clear(vae_metadata *md) {
+    for (int i = 0; i < md->count; i++) {
+        free(md->keys[i]);
+        free(md->values[i]);
+    }
+    md->count = 0;
+}
+
+/* 64-byte aligned, zeroed float array (cache-line aligned rows help the BLAS kernels). */
+static float *alloc_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+vae_model *vae_model_create(const vae_config *cfg, vae_error *err) {
+    if (vae_config_validate(cfg, err) != VAE_OK) return NULL;
+    vae_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        vae_error_set(err, VAE_ERR_NOMEM, "out of memory allocating the model");
+        return NULL;
+    }
+    m->config = *cfg;
+    m->n_params = vae_config_param_count(cfg);
+    m->params = alloc_floats(m->n_params);
+    if (!m->params) {
+        vae_error_set(err, VAE_ERR_NOMEM, "out of memory allocating %zu parameters", m->n_params);
+        free(m);
+        return NULL;
+    }
+    vae_layers_bind(&m->layers, cfg, m->params);
+    return m;
+}
+
+void vae_model_init_params(vae_model *model, unsigned long long seed) {
+    vae_rng rng;
+    vae_rng_seed(&rng, seed);
+    vae_tensor_info t[VAE_MAX_TENSORS];
+    int n = vae_config_tensors(&model->config, t);
+    for (int i = 0; i < n; i += 2) {
+        /* nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias */
+        float bound = 1.0f / sqrtf((float)t[i].cols);
+        size_t count = (size_t)t[i].rows * (size_t)t[i].cols + (size_t)t[i + 1].rows;
+        float *p = model->params + t[i].offset; /* the bias follows its weight */
+        for (size_t j = 0; j < count; j++) p[j] = (float)((2.0 * vae_rng_uniform(&rng) - 1.0) * bound);
+    }
+}
+
+void vae_model_free(vae_model *model) {
+    if (!model) return;
+    free(model->params);
+    free(model->centroids);
+    vae_metadata_clear(&model->metadata);
+    free(model);
+}
+
+struct vae_workspace {
+    int max_width, max_batch;
+    float *a, *b; /* ping-pong activations, (max_batch, max_width) each */
+};
+
+vae_workspace *vae_workspace_create(int max_width, int max_batch) {
+    if (max_width < 1 || max_batch < 1) return NULL;
+    vae_workspace *ws = calloc(1, sizeof *ws);
+    if (!ws) return NULL;
+    ws->max_width = max_width;
+    ws->max_batch = max_batch;
+    size_t n = (size_t)max_width * (size_t)max_batch;
+    ws->a = alloc_floats(n);
+    ws->b = alloc_floats(n);
+    if (!ws->a || !ws->b) {
+        vae_workspace_destroy(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+void vae_workspace_destroy(vae_workspace *ws) {
+    if (!ws) return;
+    free(ws->a);
+    free(ws->b);
+    free(ws);
+}
+
+int vae_workspace_max_batch(const vae_workspace *ws) { return ws->max_batch; }
+
+/* Runs the encoder's hidden stack on B rows of x; returns the buffer holding the last hidden
+ * activations (B, hidden[L-1]). */
+static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float *x, int B) {
+    const vae_layers *ly = &m->layers;
+    const float *in = x;
+    float *out = ws->a;
+    for (int i = 0; i < m->config.n_hidden; i++) {
+        const vae_linear *l = &ly->enc[i];
+        vae_linear_forward(out, in, l->weight, l->bias, B, l->in, l->out);
+        vae_activation_forward(out, out, (size_t)B * l->out, m->config.activation);
+        in = out;
+        out = out == ws->a ? ws->b : ws->a;
+    }
+    return (float *)in;
+}
+
+/* Decodes B latent rows z (which may live in ws->b, never in ws->a) into xhat (B, 784). */
+static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, int B, float *xhat) {
+    const vae_layers *ly = &m->layers;
+    const float *in = z;
+    float *out = ws->a;
+    for (int i = 0; i < m->config.n_hidden; i++) {
+        const vae_linear *l = &ly->dec[i];
+        vae_linear_forward(out, in, l->weight, l->bias, B, l->in, l->out);
+        vae_activation_forward(out, out, (size_t)B * l->out, m->config.activation);
+        in = out;
+        out = out == ws->a ? ws->b : ws->a;
+    }
+    vae_linear_forward(xhat, in, ly->out.weight, ly->out.bias, B, ly->out.in, ly->out.out);
+    vae_sigmoid_forward(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
+}
+
+void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n, float *mu,
+                float *logvar) {
+    const int d = model->config.latent_dim;
+    const vae_layers *ly = &model->layers;
+    for (int start = 0; start < n; start += ws->max_batch) {
+        int B = n - start < ws->max_batch ? n - start : ws->max_batch;
+        const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
+        vae_linear_forward(mu + (size_t)start * d, h, ly->mu.weight, ly->mu.bias, B, ly->mu.in, d);
+        vae_linear_forward(logvar + (size_t)start * d, h, ly->logvar.weight, ly->logvar.bias, B,
+                           ly->logvar.in, d);
+    }
+}
+
+void vae_decode(const vae_model *model, vae_workspace *ws, const float *z, int n, float *xhat) {
+    const int d = model->config.latent_dim;
+    for (int start = 0; start < n; start += ws->max_batch) {
+        int B = n - start < ws->max_batch ? n - start : ws->max_batch;
+        decode_rows(model, ws, z + (size_t)start * d, B, xhat + (size_t)start * VAE_INPUT_DIM);
+    }
+}
+
+void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, int n, float *xhat) {
+    const vae_layers *ly = &model->layers;
+    for (int start = 0; start < n; start += ws->max_batch) {
+        int B = n - start < ws->max_batch ? n - start : ws->max_batch;
+        const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
+        /* mu goes to whichever buffer h is not in, then moves to ws->b for decode_rows */
+        float *mu = h == ws->a ? ws->b : ws->a;
+        vae_linear_forward(mu, h, ly->mu.weight, ly->mu.bias, B, ly->mu.in, ly->mu.out);
+        if (mu == ws->a) {
+            memcpy(ws->b, mu, (size_t)B * ly->mu.out * sizeof(float));
+            mu = ws->b;
+        }
+        decode_rows(model, ws, mu, B, xhat + (size_t)start * VAE_INPUT_DIM);
+    }
+}

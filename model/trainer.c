@@ -1,0 +1,225 @@
+/* The training step: forward through encoder, reparameterisation and decoder, summed BCE + beta*KL,
+ * backward through every layer into one gradient block, and Adam. */
+#include "vae/train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vae_trainer {
+    vae_model *model; /* borrowed */
+    int max_batch;
+    size_t n_params;
+    float *grads, *m, *v; /* each n_params, laid out like model->params */
+    vae_layers grad_layers;
+    long step;
+    /* activations, each (max_batch, width of that layer) */
+    float *enc_pre[VAE_MAX_HIDDEN], *enc_act[VAE_MAX_HIDDEN];
+    float *mu, *logvar, *eps, *z;
+    float *dec_pre[VAE_MAX_HIDDEN], *dec_act[VAE_MAX_HIDDEN];
+    float *logits;
+    /* gradients of activations: two ping-pong (max_batch, max_width) and the latent ones */
+    float *dbuf_a, *dbuf_b, *dmu, *dlogvar, *dz;
+    float *arena; /* the one allocation every activation pointer above points into */
+};
+
+static float *alloc_floats(size_t n) {
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+
+/* Rounds a float count up to a 64-byte multiple so every activation starts cache-line aligned. */
+static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+vae_trainer *vae_trainer_create(vae_model *model, int max_batch, vae_error *err) {
+    if (max_batch < 1) {
+        vae_error_set(err, VAE_ERR_ARG, "batch size %d: must be at least 1", max_batch);
+        return NULL;
+    }
+    vae_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) goto oom;
+    const vae_config *cfg = &model->config;
+    const size_t B = (size_t)max_batch, d = (size_t)cfg->latent_dim;
+    const int L = cfg->n_hidden;
+    tr->model = model;
+    tr->max_batch = max_batch;
+    tr->n_params = model->n_params;
+    tr->grads = alloc_floats(tr->n_params);
+    tr->m = alloc_floats(tr->n_params);
+    tr->v = alloc_floats(tr->n_params);
+    if (!tr->grads || !tr->m || !tr->v) goto oom;
+    vae_layers_bind(&tr->grad_layers, cfg, tr->grads);
+
+    size_t total = 0, width = (size_t)vae_config_max_width(cfg);
+    for (int i = 0; i < L; i++) total += 4 * pad16(B * (size_t)cfg->hidden[i]);
+    total += 7 * pad16(B * d) + pad16(B * VAE_INPUT_DIM) + 2 * pad16(B * width);
+    tr->arena = alloc_floats(total);
+    if (!tr->arena) goto oom;
+    float *p = tr->arena;
+#define TAKE(ptr, count) (ptr = p, p += pad16(count))
+    for (int i = 0; i < L; i++) {
+        size_t h = B * (size_t)cfg->hidden[i];
+        TAKE(tr->enc_pre[i], h);
+        TAKE(tr->enc_act[i], h);
+        /* decoder layer i has width hidden[L-1-i] */
+        size_t hd = B * (size_t)cfg->hidden[L - 1 - i];
+        TAKE(tr->dec_pre[i], hd);
+        TAKE(tr->dec_act[i], hd);
+    }
+    TAKE(tr->mu, B * d);
+    TAKE(tr->logvar, B * d);
+    TAKE(tr->eps, B * d);
+    TAKE(tr->z, B * d);
+    TAKE(tr->dmu, B * d);
+    TAKE(tr->dlogvar, B * d);
+    TAKE(tr->dz, B * d);
+    TAKE(tr->logits, B * VAE_INPUT_DIM);
+    TAKE(tr->dbuf_a, B * width);
+    TAKE(tr->dbuf_b, B * width);
+#undef TAKE
+    return tr;
+oom:
+    vae_trainer_destroy(tr);
+    vae_error_set(err, VAE_ERR_NOMEM, "out of memory allocating the trainer");
+    return NULL;
+}
+
+void vae_trainer_destroy(vae_trainer *tr) {
+    if (!tr) return;
+    free(tr->grads);
+    free(tr->m);
+    free(tr->v);
+    free(tr->arena);
+    free(tr);
+}
+
+const float *vae_trainer_grads(const vae_trainer *tr) { return tr->grads; }
+
+/* Forward pass through the whole network; leaves every activation in place for backward. */
+static vae_loss forward(vae_trainer *tr, const float *x, const float *eps, int B) {
+    const vae_model *m = tr->model;
+    const vae_config *cfg = &m->config;
+    const vae_layers *ly = &m->layers;
+    const int L = cfg->n_hidden, d = cfg->latent_dim;
+    const float *in = x;
+    for (int i = 0; i < L; i++) {
+        // enc_pre[i] is (B, hidden[i]), in is (B, ly->enc[i].in)
+        vae_linear_forward(tr->enc_pre[i], in, ly->enc[i].weight, ly->enc[i].bias, B,
+                           ly->enc[i].in, ly->enc[i].out);
+        vae_activation_forward(tr->enc_act[i], tr->enc_pre[i], (size_t)B * ly->enc[i].out,
+                               cfg->activation);
+        in = tr->enc_act[i];
+    }
+    // mu, logvar, eps, z are (B, d)
+    vae_linear_forward(tr->mu, in, ly->mu.weight, ly->mu.bias, B, ly->mu.in, d);
+    vae_linear_forward(tr->logvar, in, ly->logvar.weight, ly->logvar.bias, B, ly->logvar.in, d);
+    if (eps != tr->eps) memcpy(tr->eps, eps, (size_t)B * d * sizeof(float));
+    vae_reparam_forward(tr->z, tr->mu, tr->logvar, tr->eps, (size_t)B * d);
+    in = tr->z;
+    for (int i = 0; i < L; i++) {
+        vae_linear_forward(tr->dec_pre[i], in, ly->dec[i].weight, ly->dec[i].bias, B,
+                           ly->dec[i].in, ly->dec[i].out);
+        vae_activation_forward(tr->dec_act[i], tr->dec_pre[i], (size_t)B * ly->dec[i].out,
+                               cfg->activation);
+        in = tr->dec_act[i];
+    }
+    // logits is (B, 784)
+    vae_linear_forward(tr->logits, in, ly->out.weight, ly->out.bias, B, ly->out.in, VAE_INPUT_DIM);
+    vae_loss loss = {.count = B};
+    loss.kl = vae_kl_forward(tr->mu, tr->logvar, (size_t)B * d);
+    return loss;
+}
+
+vae_loss vae_trainer_forward(vae_trainer *tr, const float *x, const float *eps, int B) {
+    vae_loss loss = forward(tr, x, eps, B);
+    loss.bce = vae_bce_logits_forward(tr->logits, x, (size_t)B * VAE_INPUT_DIM);
+    return loss;
+}
+
+vae_loss vae_trainer_forward_backward(vae_trainer *tr, const float *x, const float *eps, int B,
+                                      float beta) {
+    vae_loss loss = forward(tr, x, eps, B);
+    const vae_model *m = tr->model;
+    const vae_config *cfg = &m->config;
+    const vae_layers *ly = &m->layers;
+    const vae_layers *gl = &tr->grad_layers;
+    const int L = cfg->n_hidden, d = cfg->latent_dim;
+
+    memset(tr->grads, 0, tr->n_params * sizeof(float));
+    /* the gradient of the batch SUM, as the canonical PyTorch example backpropagates */
+    float *dlogits = tr->logits; /* logits are not needed after this: reuse them in place */
+    loss.bce = vae_bce_logits_forward_backward(dlogits, tr->logits, x, (size_t)B * VAE_INPUT_DIM,
+                                               1.0f);
+
+    float *dact = tr->dbuf_a, *dspare = tr->dbuf_b;
+    vae_linear_backward(dact, gl->out.weight, gl->out.bias, dlogits, tr->dec_act[L - 1],
+                        ly->out.weight, B, ly->out.in, VAE_INPUT_DIM);
+    for (int i = L - 1; i >= 0; i--) {
+        const vae_linear *l = &ly->dec[i];
+        vae_activation_backward(dact, dact, tr->dec_pre[i], tr->dec_act[i], (size_t)B * l->out,
+                                cfg->activation);
+        float *dinp = i == 0 ? tr->dz : dspare;
+        vae_linear_backward(dinp, gl->dec[i].weight, gl->dec[i].bias, dact,
+                            i == 0 ? tr->z : tr->dec_act[i - 1], l->weight, B, l->in, l->out);
+        float *t = dact;
+        dact = dspare;
+        dspare = t;
+    }
+    vae_reparam_backward(tr->dmu, tr->dlogvar, tr->dz, tr->logvar, tr->eps, (size_t)B * d);
+    vae_kl_backward(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, (size_t)B * d, beta);
+
+    /* both heads read the last hidden layer: its gradient is the sum of theirs */
+    const int hl = cfg->hidden[L - 1];
+    const float *h_last = tr->enc_act[L - 1];
+    vae_linear_backward(dact, gl->mu.weight, gl->mu.bias, tr->dmu, h_last, ly->mu.weight, B, hl, d);
+    vae_linear_backward(dspare, gl->logvar.weight, gl->logvar.bias, tr->dlogvar, h_last,
+                        ly->logvar.weight, B, hl, d);
+    for (size_t j = 0; j < (size_t)B * hl; j++) dact[j] += dspare[j];
+
+    for (int i = L - 1; i >= 0; i--) {
+        const vae_linear *l = &ly->enc[i];
+        vae_activation_backward(dact, dact, tr->enc_pre[i], tr->enc_act[i], (size_t)B * l->out,
+                                cfg->activation);
+        /* the first layer's input is the data: no gradient needed there */
+        float *dinp = i == 0 ? NULL : dspare;
+        vae_linear_backward(dinp, gl->enc[i].weight, gl->enc[i].bias, dact,
+                            i == 0 ? x : tr->enc_act[i - 1], l->weight, B, l->in, l->out);
+        float *t = dact;
+        dact = dspare;
+        dspare = t;
+    }
+    return loss;
+}
+
+void vae_trainer_adam_step(vae_trainer *tr, const vae_adam_config *cfg) {
+    tr->step++;
+    const float b1 = cfg->beta1, b2 = cfg->beta2;
+    /* PyTorch's formulation: p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps) */
+    const float bc1 = 1.0f - powf(b1, (float)tr->step);
+    const float bc2_sqrt = sqrtf(1.0f - powf(b2, (float)tr->step));
+    const float step_size = cfg->lr / bc1;
+    const float decay = 1.0f - cfg->lr * cfg->weight_decay;
+    float *restrict p = tr->model->params, *restrict m = tr->m, *restrict v = tr->v;
+    const float *restrict g = tr->grads;
+    for (size_t i = 0; i < tr->n_params; i++) {
+        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+        p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + cfg->eps);
+    }
+}
+
+vae_loss vae_trainer_evaluate(vae_trainer *tr, const float *x, int n, vae_rng *rng) {
+    const int d = tr->model->config.latent_dim;
+    vae_loss total = {0};
+    for (int start = 0; start < n; start += tr->max_batch) {
+        int B = n - start < tr->max_batch ? n - start : tr->max_batch;
+        vae_rng_normal_fill(rng, tr->eps, (size_t)B * d, 1.0f);
+        vae_loss l = vae_trainer_forward(tr, x + (size_t)start * VAE_INPUT_DIM, tr->eps, B);
+        total.bce += l.bce;
+        total.kl += l.kl;
+        total.count += B;
+    }
+    return total;
+}

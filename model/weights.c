@@ -1,0 +1,518 @@
+/* safetensors reader and writer for vae_model, checking every field of an untrusted file. */
+#include "vae/weights.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint64_t read_le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static void write_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int host_is_little_endian(void) {
+    const uint16_t probe = 1;
+    return *(const uint8_t *)&probe == 1;
+}
+
+/* Copies n little-endian F32 values from unaligned bytes. */
+static void copy_le_floats(float *dst, const uint8_t *src, size_t n) {
+    if (host_is_little_endian()) {
+        memcpy(dst, src, n * sizeof(float));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
+                     (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
+        memcpy(&dst[i], &u, sizeof u);
+    }
+}
+
+/* A non-negative integer that a double represents exactly; -1 otherwise. */
+static int64_t json_uint(const cJSON *item) {
+    if (!cJSON_IsNumber(item)) return -1;
+    double v = item->valuedouble;
+    if (!(v >= 0.0) || v > 9007199254740992.0 || v != floor(v)) return -1;
+    return (int64_t)v;
+}
+
+/* One tensor entry of the header, checked for form but not yet against the model. */
+typedef struct {
+    const char *name;
+    int rank;
+    int64_t shape[2];
+    uint64_t begin, end;
+} header_tensor;
+
+static int compare_begin(const void *a, const void *b) {
+    const header_tensor *x = *(const header_tensor *const *)a, *y = *(const header_tensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* Checks one "name": {"dtype","shape","data_offsets"} entry. */
+static vae_status parse_tensor_entry(const cJSON *item, uint64_t data_len, header_tensor *t,
+                                     vae_error *err) {
+    t->name = item->string;
+    if (!cJSON_IsObject(item))
+        return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' is not a JSON object", t->name);
+    const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *offsets = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !cJSON_IsArray(offsets))
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "tensor '%s' needs \"dtype\" (string), \"shape\" and \"data_offsets\" "
+                             "(arrays)",
+                             t->name);
+    if (strcmp(dtype->valuestring, "F32") != 0)
+        return vae_error_set(err, VAE_ERR_UNSUPPORTED,
+                             "tensor '%s' has dtype %.16s; only F32 is supported (save with "
+                             "tensor.float())",
+                             t->name, dtype->valuestring);
+    int rank = cJSON_GetArraySize(shape);
+    if (rank < 1 || rank > 2)
+        return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' has rank %d; expected 1 or 2",
+                             t->name, rank);
+    t->rank = rank;
+    uint64_t elements = 1;
+    for (int i = 0; i < rank; i++) {
+        int64_t v = json_uint(cJSON_GetArrayItem(shape, i));
+        if (v < 0 || v > (1 << 24))
+            return vae_error_set(err, VAE_ERR_FORMAT,
+                                 "tensor '%s' has an invalid dimension in its shape", t->name);
+        t->shape[i] = v;
+        elements *= (uint64_t)v;
+    }
+    if (rank == 1) t->shape[1] = 0;
+    if (cJSON_GetArraySize(offsets) != 2)
+        return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s': data_offsets must be [begin, end]",
+                             t->name);
+    int64_t begin = json_uint(cJSON_GetArrayItem(offsets, 0));
+    int64_t end = json_uint(cJSON_GetArrayItem(offsets, 1));
+    if (begin < 0 || end < 0 || begin > end)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "tensor '%s': data_offsets must be two integers with begin <= end",
+                             t->name);
+    if ((uint64_t)end > data_len)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "tensor '%s': data_offsets [%lld, %lld] run past the end of the data "
+                             "(%llu bytes)",
+                             t->name, (long long)begin, (long long)end,
+                             (unsigned long long)data_len);
+    if ((uint64_t)(end - begin) != elements * 4)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "tensor '%s': shape needs %llu bytes but data_offsets span %lld",
+                             t->name, (unsigned long long)(elements * 4),
+                             (long long)(end - begin));
+    t->begin = (uint64_t)begin;
+    t->end = (uint64_t)end;
+    return VAE_OK;
+}
+
+static const header_tensor *find_tensor(const header_tensor *t, int n, const char *name) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(t[i].name, name) == 0) return &t[i];
+    return NULL;
+}
+
+/* Derives the architecture from the tensors present and the metadata, checking they agree. */
+static vae_status infer_config(const header_tensor *t, int n, const vae_metadata *md,
+                               vae_config *cfg, vae_error *err) {
+    memset(cfg, 0, sizeof *cfg);
+    char name[32];
+    for (int i = 0; i < VAE_MAX_HIDDEN + 1; i++) {
+        snprintf(name, sizeof name, "enc.%d.weight", i);
+        const header_tensor *w = find_tensor(t, n, name);
+        if (!w) break;
+        if (i == VAE_MAX_HIDDEN)
+            return vae_error_set(err, VAE_ERR_UNSUPPORTED, "more than %d encoder hidden layers",
+                                 VAE_MAX_HIDDEN);
+        if (w->rank != 2)
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have rank 2", name);
+        cfg->hidden[i] = (int)w->shape[0];
+        cfg->n_hidden = i + 1;
+    }
+    if (cfg->n_hidden == 0)
+        return vae_error_set(err, VAE_ERR_FORMAT, "no tensor 'enc.0.weight': not a VAE weights file");
+    const header_tensor *mu = find_tensor(t, n, "enc.mu.weight");
+    if (!mu || mu->rank != 2)
+        return vae_error_set(err, VAE_ERR_FORMAT, "missing tensor 'enc.mu.weight' (rank 2)");
+    cfg->latent_dim = (int)mu->shape[0];
+
+    const char *act = vae_metadata_get(md, "activation");
+    if (!act)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "__metadata__ has no \"activation\" (relu, leaky_relu or tanh): it "
+                             "cannot be read from the tensors");
+    if (vae_activation_parse(act, &cfg->activation) != 0)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "__metadata__ activation \"%.32s\" is not relu, leaky_relu or tanh", act);
+    vae_status st = vae_config_validate(cfg, err);
+    if (st != VAE_OK) return vae_error_set(err, VAE_ERR_FORMAT, "%s", err ? err->message : "");
+
+    const char *latent = vae_metadata_get(md, "latent_dim");
+    if (latent) {
+        char want[16];
+        snprintf(want, sizeof want, "%d", cfg->latent_dim);
+        if (strcmp(latent, want) != 0)
+            return vae_error_set(err, VAE_ERR_FORMAT,
+                                 "__metadata__ latent_dim is \"%.16s\" but enc.mu.weight has %d rows",
+                                 latent, cfg->latent_dim);
+    }
+    const char *hidden = vae_metadata_get(md, "hidden");
+    if (hidden) {
+        char want[64];
+        vae_config_hidden_string(cfg, want, sizeof want);
+        if (strcmp(hidden, want) != 0)
+            return vae_error_set(err, VAE_ERR_FORMAT,
+                                 "__metadata__ hidden is \"%.32s\" but the encoder tensors give \"%s\"",
+                                 hidden, want);
+    }
+    const char *shape = vae_metadata_get(md, "input_shape");
+    if (shape && strcmp(shape, "28x28") != 0)
+        return vae_error_set(err, VAE_ERR_UNSUPPORTED,
+                             "__metadata__ input_shape is \"%.16s\"; only 28x28 is supported", shape);
+    return VAE_OK;
+}
+
+static vae_status load_metadata(const cJSON *obj, vae_metadata *md, vae_error *err) {
+    if (!cJSON_IsObject(obj))
+        return vae_error_set(err, VAE_ERR_FORMAT, "__metadata__ must be an object of strings");
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, obj) {
+        if (!cJSON_IsString(kv))
+            return vae_error_set(err, VAE_ERR_FORMAT, "__metadata__ value of \"%.32s\" is not a string",
+                                 kv->string);
+        if (vae_metadata_get(md, kv->string))
+            return vae_error_set(err, VAE_ERR_FORMAT, "__metadata__ key \"%.32s\" appears twice",
+                                 kv->string);
+        vae_status st = vae_metadata_set(md, kv->string, kv->valuestring);
+        if (st == VAE_ERR_LIMIT)
+            return vae_error_set(err, VAE_ERR_LIMIT, "__metadata__ has more than %d entries",
+                                 VAE_MAX_METADATA);
+        if (st != VAE_OK) return vae_error_set(err, st, "out of memory reading __metadata__");
+    }
+    return VAE_OK;
+}
+
+/* The body of vae_model_load_memory without the file-name prefix on errors. */
+static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out, vae_error *err) {
+    if (len < 8)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "file is %zu bytes: too short for a safetensors header", len);
+    uint64_t header_len = read_le64(bytes);
+    if (header_len > len - 8)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "header length %llu is larger than the rest of the file (%zu bytes): "
+                             "truncated or not a safetensors file",
+                             (unsigned long long)header_len, len - 8);
+    if (header_len > VAE_WEIGHTS_MAX_HEADER)
+        return vae_error_set(err, VAE_ERR_LIMIT, "header length %llu exceeds the %u-byte limit",
+                             (unsigned long long)header_len, VAE_WEIGHTS_MAX_HEADER);
+    const char *json = (const char *)bytes + 8;
+    const uint8_t *data = bytes + 8 + header_len;
+    const uint64_t data_len = len - 8 - header_len;
+
+    const char *json_end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)header_len, &json_end, 0);
+    if (!root)
+        return vae_error_set(err, VAE_ERR_FORMAT, "header is not valid JSON (near byte %lld)",
+                             json_end ? (long long)(json_end - json) : -1LL);
+    for (const char *p = json_end; p < json + header_len; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r' && *p != '\0') {
+            cJSON_Delete(root);
+            return vae_error_set(err, VAE_ERR_FORMAT, "header has bytes after its JSON object");
+        }
+    }
+
+    vae_status st = VAE_OK;
+    vae_model *model = NULL;
+    vae_metadata md = {0};
+    header_tensor tensors[VAE_MAX_TENSORS + 1];
+    int n = 0;
+    if (!cJSON_IsObject(root)) {
+        st = vae_error_set(err, VAE_ERR_FORMAT, "header is not a JSON object");
+        goto done;
+    }
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        for (const cJSON *prev = root->child; prev != item; prev = prev->next) {
+            if (strcmp(prev->string, item->string) == 0) {
+                st = vae_error_set(err, VAE_ERR_FORMAT, "key '%.32s' appears twice in the header",
+                                   item->string);
+                goto done;
+            }
+        }
+        if (strcmp(item->string, "__metadata__") == 0) {
+            if ((st = load_metadata(item, &md, err)) != VAE_OK) goto done;
+            continue;
+        }
+        if (n == VAE_MAX_TENSORS + 1) {
+            st = vae_error_set(err, VAE_ERR_FORMAT, "more than %d tensors: not a VAE weights file",
+                               VAE_MAX_TENSORS + 1);
+            goto done;
+        }
+        if ((st = parse_tensor_entry(item, data_len, &tensors[n], err)) != VAE_OK) goto done;
+        n++;
+    }
+
+    /* data_offsets must not overlap (sorted by begin, each must end before the next begins);
+     * empty tensors occupy no bytes */
+    const header_tensor *sorted[VAE_MAX_TENSORS + 1];
+    int n_sorted = 0;
+    for (int i = 0; i < n; i++)
+        if (tensors[i].end > tensors[i].begin) sorted[n_sorted++] = &tensors[i];
+    qsort(sorted, (size_t)n_sorted, sizeof sorted[0], compare_begin);
+    for (int i = 1; i < n_sorted; i++) {
+        if (sorted[i]->begin < sorted[i - 1]->end) {
+            st = vae_error_set(err, VAE_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data",
+                               sorted[i - 1]->name, sorted[i]->name);
+            goto done;
+        }
+    }
+
+    vae_config cfg;
+    if ((st = infer_config(tensors, n, &md, &cfg, err)) != VAE_OK) goto done;
+    vae_tensor_info expected[VAE_MAX_TENSORS];
+    int n_expected = vae_config_tensors(&cfg, expected);
+    model = vae_model_create(&cfg, err);
+    if (!model) {
+        st = err ? err->status : VAE_ERR_NOMEM;
+        goto done;
+    }
+    int matched = 0;
+    for (int i = 0; i < n_expected; i++) {
+        const vae_tensor_info *e = &expected[i];
+        const header_tensor *t = find_tensor(tensors, n, e->name);
+        if (!t) {
+            st = vae_error_set(err, VAE_ERR_FORMAT, "missing tensor '%s'", e->name);
+            goto done;
+        }
+        if (t->rank != e->rank || t->shape[0] != e->rows || (e->rank == 2 && t->shape[1] != e->cols)) {
+            if (e->rank == 2)
+                st = vae_error_set(err, VAE_ERR_FORMAT,
+                                   "tensor '%s' has shape [%lld%s%lld] but the architecture "
+                                   "needs [%d, %d]",
+                                   e->name, (long long)t->shape[0], t->rank == 2 ? ", " : "] rank ",
+                                   (long long)(t->rank == 2 ? t->shape[1] : 1), e->rows, e->cols);
+            else
+                st = vae_error_set(err, VAE_ERR_FORMAT,
+                                   "tensor '%s' must have shape [%d] (rank 1)", e->name, e->rows);
+            goto done;
+        }
+        copy_le_floats(model->params + e->offset, data + t->begin, (size_t)(t->end - t->begin) / 4);
+        matched++;
+    }
+    const header_tensor *centroids = find_tensor(tensors, n, "centroids");
+    if (centroids) {
+        if (centroids->rank != 2 || centroids->shape[0] != VAE_NUM_CLASSES ||
+            centroids->shape[1] != cfg.latent_dim) {
+            st = vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' must have shape [%d, %d]",
+                               VAE_NUM_CLASSES, cfg.latent_dim);
+            goto done;
+        }
+        model->centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)cfg.latent_dim);
+        if (!model->centroids) {
+            st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        copy_le_floats(model->centroids, data + centroids->begin,
+                       (size_t)VAE_NUM_CLASSES * (size_t)cfg.latent_dim);
+        matched++;
+    }
+    if (matched != n) {
+        for (int i = 0; i < n; i++) {
+            int known = strcmp(tensors[i].name, "centroids") == 0;
+            for (int j = 0; j < n_expected && !known; j++)
+                known = strcmp(tensors[i].name, expected[j].name) == 0;
+            if (!known) {
+                st = vae_error_set(err, VAE_ERR_FORMAT,
+                                   "unexpected tensor '%.40s' for a %d-hidden-layer VAE",
+                                   tensors[i].name, cfg.n_hidden);
+                goto done;
+            }
+        }
+    }
+    for (int i = 0; i < n_expected; i++) {
+        const vae_tensor_info *e = &expected[i];
+        size_t count = (size_t)e->rows * (e->rank == 2 ? (size_t)e->cols : 1);
+        for (size_t j = 0; j < count; j++) {
+            if (!isfinite(model->params[e->offset + j])) {
+                st = vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' holds NaN or Inf at index %zu",
+                                   e->name, j);
+                goto done;
+            }
+        }
+    }
+    for (size_t j = 0; model->centroids && j < (size_t)VAE_NUM_CLASSES * cfg.latent_dim; j++) {
+        if (!isfinite(model->centroids[j])) {
+            st = vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' holds NaN or Inf");
+            goto done;
+        }
+    }
+    model->metadata = md;
+    memset(&md, 0, sizeof md);
+    *out = model;
+    model = NULL;
+done:
+    vae_model_free(model);
+    vae_metadata_clear(&md);
+    cJSON_Delete(root);
+    return st;
+}
+
+vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *source,
+                                 vae_model **out, vae_error *err) {
+    vae_status st = load_memory(bytes, len, out, err);
+    if (st != VAE_OK) vae_error_prefix(err, "%s", source);
+    return st;
+}
+
+vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return vae_error_set(err, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t *bytes = NULL;
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return vae_error_set(err, VAE_ERR_IO, "%s: cannot determine the file size", path);
+    }
+    bytes = malloc(size ? (size_t)size : 1);
+    if (!bytes) {
+        fclose(f);
+        return vae_error_set(err, VAE_ERR_NOMEM, "%s: out of memory reading %ld bytes", path, size);
+    }
+    size_t got = fread(bytes, 1, (size_t)size, f);
+    int read_error = ferror(f);
+    fclose(f);
+    if (got != (size_t)size || read_error) {
+        free(bytes);
+        return vae_error_set(err, VAE_ERR_IO, "%s: read failed", path);
+    }
+    vae_status st = vae_model_load_memory(bytes, (size_t)size, path, out, err);
+    free(bytes);
+    return st;
+}
+
+/* Adds {"dtype":"F32","shape":[rows(,cols)],"data_offsets":[begin,end]} under name. */
+static int add_tensor_entry(cJSON *root, const char *name, int rows, int cols, size_t begin,
+                            size_t end) {
+    cJSON *t = cJSON_AddObjectToObject(root, name);
+    if (!t || !cJSON_AddStringToObject(t, "dtype", "F32")) return -1;
+    cJSON *shape = cJSON_AddArrayToObject(t, "shape");
+    cJSON *offsets = cJSON_AddArrayToObject(t, "data_offsets");
+    if (!shape || !offsets) return -1;
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber(rows));
+    if (cols) cJSON_AddItemToArray(shape, cJSON_CreateNumber(cols));
+    cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)begin));
+    cJSON_AddItemToArray(offsets, cJSON_CreateNumber((double)end));
+    return 0;
+}
+
+vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
+                               vae_error *err) {
+    vae_tensor_info t[VAE_MAX_TENSORS];
+    int n = vae_config_tensors(&model->config, t);
+    const int d = model->config.latent_dim;
+    size_t params_bytes = model->n_params * sizeof(float);
+    size_t centroid_bytes = model->centroids ? sizeof(float) * VAE_NUM_CLASSES * (size_t)d : 0;
+
+    cJSON *root = cJSON_CreateObject();
+    cJSON *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+    int failed = !meta;
+    for (int i = 0; !failed && i < model->metadata.count; i++)
+        failed = !cJSON_AddStringToObject(meta, model->metadata.keys[i], model->metadata.values[i]);
+    for (int i = 0; !failed && i < n; i++) {
+        size_t count = (size_t)t[i].rows * (t[i].rank == 2 ? (size_t)t[i].cols : 1);
+        failed = add_tensor_entry(root, t[i].name, t[i].rows, t[i].cols, t[i].offset * 4,
+                                  (t[i].offset + count) * 4) != 0;
+    }
+    if (!failed && model->centroids)
+        failed = add_tensor_entry(root, "centroids", VAE_NUM_CLASSES, d, params_bytes,
+                                  params_bytes + centroid_bytes) != 0;
+    char *json = failed ? NULL : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!json) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory building the header");
+
+    /* pad the header with spaces so the data starts 8-byte aligned, as safetensors does */
+    size_t json_len = strlen(json), header_len = (json_len + 7) & ~(size_t)7;
+    size_t total = 8 + header_len + params_bytes + centroid_bytes;
+    uint8_t *buf = malloc(total);
+    if (!buf) {
+        free(json);
+        return vae_error_set(err, VAE_ERR_NOMEM, "out of memory serialising %zu bytes", total);
+    }
+    write_le64(buf, header_len);
+    memcpy(buf + 8, json, json_len);
+    memset(buf + 8 + json_len, ' ', header_len - json_len);
+    free(json);
+    uint8_t *data = buf + 8 + header_len;
+    for (size_t i = 0; i < model->n_params; i++) {
+        uint32_t u;
+        memcpy(&u, &model->params[i], 4);
+        for (int b = 0; b < 4; b++) data[4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+    }
+    for (size_t i = 0; i < centroid_bytes / 4; i++) {
+        uint32_t u;
+        memcpy(&u, &model->centroids[i], 4);
+        for (int b = 0; b < 4; b++) data[params_bytes + 4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+    }
+    *out = buf;
+    *out_len = total;
+    return VAE_OK;
+}
+
+vae_status vae_model_save(const vae_model *model, const char *path, vae_error *err) {
+    uint8_t *bytes;
+    size_t len;
+    vae_status st = vae_model_serialize(model, &bytes, &len, err);
+    if (st != VAE_OK) return st;
+    size_t tmp_size = strlen(path) + 16;
+    char *tmp = malloc(tmp_size);
+    if (!tmp) {
+        free(bytes);
+        return vae_error_set(err, VAE_ERR_NOMEM, "out of memory");
+    }
+    snprintf(tmp, tmp_size, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = vae_error_set(err, VAE_ERR_IO, "%s: cannot create a file there: %s", path,
+                           strerror(errno));
+        free(tmp);
+        free(bytes);
+        return st;
+    }
+    size_t written = 0;
+    while (written < len) {
+        ssize_t w = write(fd, bytes + written, len - written);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        written += (size_t)w;
+    }
+    int saved_errno = errno;
+    /* mkstemp makes the file 0600; weights are meant to be readable like any build output */
+    int ok = written == len && fchmod(fd, 0644) == 0 && fsync(fd) == 0;
+    if (!ok && written == len) saved_errno = errno;
+    ok = close(fd) == 0 && ok;
+    if (ok && rename(tmp, path) != 0) {
+        saved_errno = errno;
+        ok = 0;
+    }
+    if (!ok) {
+        unlink(tmp);
+        st = vae_error_set(err, VAE_ERR_IO, "%s: write failed: %s", path, strerror(saved_errno));
+    }
+    free(tmp);
+    free(bytes);
+    return st;
+}

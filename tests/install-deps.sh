@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs the Debian packages a make target needs, only those missing, so that the README's commands
+# work on a fresh Debian bookworm machine. Usage: tests/install-deps.sh [group...]
+#   build (always): compiler and the four libraries   test: the HTTP test client and validators
+#   bench: load generators                              fuzz: clang's libFuzzer and sanitizers
+set -eu
+
+pkgs="build-essential pkg-config libmicrohttpd-dev libcjson-dev libpng-dev zlib1g-dev libopenblas-dev"
+for group in "$@"; do
+    case "$group" in
+        build) ;;
+        test) pkgs="$pkgs python3 curl valgrind dataset-fashion-mnist" ;;
+        bench) pkgs="$pkgs wrk hyperfine python3" ;;
+        fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+        *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root (or sudo) to install:$missing" >&2; exit 1; }
+    SUDO=sudo
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

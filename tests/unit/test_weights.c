@@ -1,0 +1,339 @@
+/* Weights file: round trip, a file laid out the way PyTorch's safetensors writes it, and every kind
+ * of corrupt file rejected with its own message and without a half-loaded model. */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "vae/weights.h"
+
+static vae_model *reference;
+static uint8_t *good;
+static size_t good_len;
+
+static vae_model *make_reference(void) {
+    vae_config cfg = {.n_hidden = 2, .hidden = {12, 8}, .latent_dim = 3,
+                      .activation = VAE_ACT_LEAKY_RELU};
+    vae_model *m = vae_model_create(&cfg, NULL);
+    vae_model_init_params(m, 5);
+    m->centroids = malloc(sizeof(float) * 10 * 3);
+    for (int i = 0; i < 30; i++) m->centroids[i] = (float)i * 0.25f - 3.0f;
+    vae_metadata_set(&m->metadata, "activation", "leaky_relu");
+    vae_metadata_set(&m->metadata, "latent_dim", "3");
+    vae_metadata_set(&m->metadata, "hidden", "12,8");
+    vae_metadata_set(&m->metadata, "input_shape", "28x28");
+    vae_metadata_set(&m->metadata, "dataset", "unit-test");
+    return m;
+}
+
+/* Splits `good` into its header (parsed) and data. */
+static cJSON *good_header(const uint8_t **data, size_t *data_len) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | good[i];
+    *data = good + 8 + n;
+    *data_len = good_len - 8 - n;
+    return cJSON_ParseWithLength((const char *)good + 8, n);
+}
+
+/* Builds a file from a header text and data. Caller frees. */
+static uint8_t *build_file(const char *json, const uint8_t *data, size_t data_len, size_t *len) {
+    size_t n = strlen(json);
+    *len = 8 + n + data_len;
+    uint8_t *f = malloc(*len);
+    for (int i = 0; i < 8; i++) f[i] = (uint8_t)((uint64_t)n >> (8 * i));
+    memcpy(f + 8, json, n);
+    memcpy(f + 8 + n, data, data_len);
+    return f;
+}
+
+/* Loads bytes expecting failure with status and a message containing `needle`. */
+static void expect_reject(const char *what, const uint8_t *bytes, size_t len, vae_status status,
+                          const char *needle) {
+    vae_model *out = (vae_model *)0x1; /* must stay untouched on failure */
+    vae_error err = {0};
+    vae_status st = vae_model_load_memory(bytes, len, "bad.safetensors", &out, &err);
+    CHECK(st == status, "%s: status %s, expected %s (%s)", what, vae_status_name(st),
+          vae_status_name(status), err.message);
+    CHECK(out == (vae_model *)0x1, "%s: output written on failure", what);
+    CHECK(strstr(err.message, needle) != NULL, "%s: message '%s' lacks '%s'", what, err.message,
+          needle);
+    CHECK(strncmp(err.message, "bad.safetensors: ", 17) == 0, "%s: message '%s' does not name the file",
+          what, err.message);
+    if (st == VAE_OK && out != (vae_model *)0x1) vae_model_free(out);
+}
+
+/* Edits the good header with fn, rebuilds, expects rejection. */
+static void expect_edit_rejected(const char *what, void (*edit)(cJSON *root, uint8_t *data),
+                                 vae_status status, const char *needle) {
+    const uint8_t *data;
+    size_t data_len, len;
+    cJSON *root = good_header(&data, &data_len);
+    uint8_t *copy = malloc(data_len);
+    memcpy(copy, data, data_len);
+    edit(root, copy);
+    char *json = cJSON_PrintUnformatted(root);
+    uint8_t *f = build_file(json, copy, data_len, &len);
+    expect_reject(what, f, len, status, needle);
+    free(f);
+    free(json);
+    free(copy);
+    cJSON_Delete(root);
+}
+
+static cJSON *offsets_of(cJSON *root, const char *name) {
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(root, name), "data_offsets");
+}
+
+static void edit_dtype(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "enc.1.bias"), "dtype", cJSON_CreateString("F16"));
+}
+static void edit_shape(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "dec.0.weight"), "shape");
+    /* same element count (8*3 = 24 = 6*4), wrong shape */
+    cJSON_ReplaceItemInArray(shape, 0, cJSON_CreateNumber(6));
+    cJSON_ReplaceItemInArray(shape, 1, cJSON_CreateNumber(4));
+}
+static void edit_past_end(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON *o = offsets_of(r, "dec.out.bias");
+    double end = cJSON_GetArrayItem(o, 1)->valuedouble;
+    cJSON_ReplaceItemInArray(o, 0, cJSON_CreateNumber(end + 4000));
+    cJSON_ReplaceItemInArray(o, 1, cJSON_CreateNumber(end + 4000 + 784 * 4));
+}
+static void edit_overlap(cJSON *r, uint8_t *d) {
+    (void)d;
+    /* enc.mu.bias (3 floats) moved onto the start of enc.mu.weight */
+    cJSON *w = offsets_of(r, "enc.mu.weight"), *b = offsets_of(r, "enc.mu.bias");
+    double begin = cJSON_GetArrayItem(w, 0)->valuedouble;
+    cJSON_ReplaceItemInArray(b, 0, cJSON_CreateNumber(begin));
+    cJSON_ReplaceItemInArray(b, 1, cJSON_CreateNumber(begin + 12));
+}
+static void edit_span(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON *o = offsets_of(r, "enc.0.bias");
+    cJSON_ReplaceItemInArray(o, 1, cJSON_CreateNumber(cJSON_GetArrayItem(o, 1)->valuedouble - 4));
+}
+static void put_float(uint8_t *data, cJSON *r, const char *name, int index, float v) {
+    size_t at = (size_t)cJSON_GetArrayItem(offsets_of(r, name), 0)->valuedouble + 4 * (size_t)index;
+    memcpy(data + at, &v, 4);
+}
+static void edit_nan(cJSON *r, uint8_t *d) { put_float(d, r, "dec.1.weight", 5, NAN); }
+static void edit_inf_centroid(cJSON *r, uint8_t *d) { put_float(d, r, "centroids", 7, -INFINITY); }
+static void edit_missing(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_DeleteItemFromObject(r, "dec.out.bias");
+}
+static void edit_unexpected(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON *extra = cJSON_Duplicate(cJSON_GetObjectItem(r, "enc.1.bias"), 1);
+    /* aliasing enc.1.bias's bytes would overlap; give it none */
+    cJSON *o = cJSON_GetObjectItem(extra, "data_offsets");
+    cJSON_ReplaceItemInArray(o, 0, cJSON_CreateNumber(0));
+    cJSON_ReplaceItemInArray(o, 1, cJSON_CreateNumber(0));
+    cJSON_ReplaceItemInArray(cJSON_GetObjectItem(extra, "shape"), 0, cJSON_CreateNumber(0));
+    cJSON_AddItemToObject(r, "enc.attention.bias", extra);
+}
+static void edit_no_activation(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_DeleteItemFromObject(cJSON_GetObjectItem(r, "__metadata__"), "activation");
+}
+static void edit_bad_activation(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "__metadata__"), "activation",
+                              cJSON_CreateString("swish"));
+}
+static void edit_latent_meta(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "__metadata__"), "latent_dim",
+                              cJSON_CreateString("20"));
+}
+static void edit_hidden_meta(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "__metadata__"), "hidden",
+                              cJSON_CreateString("400"));
+}
+static void edit_meta_number(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_AddNumberToObject(cJSON_GetObjectItem(r, "__metadata__"), "epochs", 10);
+}
+static void edit_centroid_shape(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON *shape = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "centroids"), "shape");
+    cJSON_ReplaceItemInArray(shape, 0, cJSON_CreateNumber(5));
+    cJSON_ReplaceItemInArray(shape, 1, cJSON_CreateNumber(6));
+}
+static void edit_negative_offset(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_ReplaceItemInArray(offsets_of(r, "enc.0.bias"), 0, cJSON_CreateNumber(-8));
+}
+static void edit_rank3(cJSON *r, uint8_t *d) {
+    (void)d;
+    cJSON_AddItemToArray(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "enc.0.weight"), "shape"),
+                         cJSON_CreateNumber(1));
+}
+
+static void check_same_outputs(const vae_model *a, const vae_model *b, const char *what) {
+    vae_workspace *ws = vae_workspace_create(784, 4);
+    float x[2 * 784], mu_a[6], lv_a[6], mu_b[6], lv_b[6], out_a[2 * 784], out_b[2 * 784];
+    for (int i = 0; i < 2 * 784; i++) x[i] = (float)((i * 37) % 255) / 255.0f;
+    vae_encode(a, ws, x, 2, mu_a, lv_a);
+    vae_encode(b, ws, x, 2, mu_b, lv_b);
+    vae_reconstruct(a, ws, x, 2, out_a);
+    vae_reconstruct(b, ws, x, 2, out_b);
+    CHECK(memcmp(mu_a, mu_b, sizeof mu_a) == 0 && memcmp(lv_a, lv_b, sizeof lv_a) == 0,
+          "%s: encode differs", what);
+    CHECK(memcmp(out_a, out_b, sizeof out_a) == 0, "%s: reconstruction differs", what);
+    vae_workspace_destroy(ws);
+}
+
+/* The layout PyTorch's safetensors produces: tensors sorted by name with their data in that order,
+ * __metadata__ first, header padded with spaces to a multiple of 8. */
+static void check_pytorch_layout(void) {
+    const uint8_t *data;
+    size_t data_len;
+    cJSON *root = good_header(&data, &data_len);
+    const char *names[64];
+    int n = 0;
+    cJSON *item;
+    cJSON_ArrayForEach(item, root) if (strcmp(item->string, "__metadata__")) names[n++] = item->string;
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+            const char *t = names[j];
+            names[j] = names[j - 1];
+            names[j - 1] = t;
+        }
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddItemToObject(out, "__metadata__", cJSON_Duplicate(cJSON_GetObjectItem(root, "__metadata__"), 1));
+    uint8_t *new_data = malloc(data_len);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        cJSON *t = cJSON_Duplicate(cJSON_GetObjectItem(root, names[i]), 1);
+        cJSON *o = cJSON_GetObjectItem(t, "data_offsets");
+        size_t b = (size_t)cJSON_GetArrayItem(o, 0)->valuedouble, e = (size_t)cJSON_GetArrayItem(o, 1)->valuedouble;
+        memcpy(new_data + at, data + b, e - b);
+        cJSON_ReplaceItemInArray(o, 0, cJSON_CreateNumber((double)at));
+        cJSON_ReplaceItemInArray(o, 1, cJSON_CreateNumber((double)(at + e - b)));
+        at += e - b;
+        cJSON_AddItemToObject(out, names[i], t);
+    }
+    char *json = cJSON_PrintUnformatted(out);
+    size_t jl = strlen(json), padded = (jl + 7) & ~(size_t)7;
+    char *pad = malloc(padded + 1);
+    memcpy(pad, json, jl);
+    memset(pad + jl, ' ', padded - jl);
+    pad[padded] = '\0';
+    size_t len;
+    uint8_t *f = build_file(pad, new_data, data_len, &len);
+    vae_model *m = NULL;
+    vae_error err = {0};
+    CHECK(vae_model_load_memory(f, len, "pytorch.safetensors", &m, &err) == VAE_OK,
+          "PyTorch-ordered file: %s", err.message);
+    if (m) {
+        check_same_outputs(reference, m, "PyTorch-ordered file");
+        vae_model_free(m);
+    }
+    free(f);
+    free(pad);
+    free(json);
+    free(new_data);
+    cJSON_Delete(out);
+    cJSON_Delete(root);
+}
+
+int main(void) {
+    reference = make_reference();
+    vae_error err = {0};
+    CHECK(vae_model_serialize(reference, &good, &good_len, &err) == VAE_OK, "%s", err.message);
+
+    /* round trip through a real file */
+    char dir[] = "/tmp/vae-weights-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[256];
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    CHECK(vae_model_save(reference, path, &err) == VAE_OK, "save: %s", err.message);
+    vae_model *loaded = NULL;
+    CHECK(vae_model_load(path, &loaded, &err) == VAE_OK, "load: %s", err.message);
+    if (loaded) {
+        CHECK(loaded->n_params == reference->n_params &&
+                  memcmp(loaded->params, reference->params, reference->n_params * 4) == 0,
+              "parameters changed in the round trip");
+        CHECK(loaded->centroids && memcmp(loaded->centroids, reference->centroids, 30 * 4) == 0,
+              "centroids changed in the round trip");
+        CHECK(loaded->config.activation == VAE_ACT_LEAKY_RELU && loaded->config.n_hidden == 2 &&
+                  loaded->config.hidden[0] == 12 && loaded->config.hidden[1] == 8 &&
+                  loaded->config.latent_dim == 3,
+              "architecture changed in the round trip");
+        const char *ds = vae_metadata_get(&loaded->metadata, "dataset");
+        CHECK(ds && strcmp(ds, "unit-test") == 0, "metadata lost");
+        check_same_outputs(reference, loaded, "round trip");
+        vae_model_free(loaded);
+    }
+    /* the data section starts 8-byte aligned */
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
+    CHECK(hl % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hl);
+    check_pytorch_layout();
+
+    /* files on disk */
+    vae_model *none = NULL;
+    CHECK(vae_model_load("/nonexistent/x.safetensors", &none, &err) == VAE_ERR_IO && !none &&
+              strstr(err.message, "/nonexistent/x.safetensors") && strstr(err.message, "No such file"),
+          "missing file: %s", err.message);
+    CHECK(vae_model_save(reference, "/nonexistent/dir/x.safetensors", &err) == VAE_ERR_IO,
+          "unwritable path: %s", err.message);
+    unlink(path);
+    rmdir(dir);
+
+    /* byte-level corruptions */
+    expect_reject("empty", good, 0, VAE_ERR_FORMAT, "too short");
+    expect_reject("7 bytes", good, 7, VAE_ERR_FORMAT, "too short");
+    expect_reject("truncated in the header", good, 40, VAE_ERR_FORMAT, "larger than the rest");
+    expect_reject("truncated in the data", good, good_len - 100, VAE_ERR_FORMAT, "past the end");
+    uint8_t huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}'};
+    expect_reject("absurd header length", huge, sizeof huge, VAE_ERR_FORMAT, "larger than the rest");
+    size_t len;
+    uint8_t *f = build_file("{\"enc.0.weight\": [1, 2", good, 0, &len);
+    expect_reject("invalid JSON", f, len, VAE_ERR_FORMAT, "not valid JSON");
+    free(f);
+    f = build_file("[1, 2, 3]", good, 0, &len);
+    expect_reject("JSON array", f, len, VAE_ERR_FORMAT, "not a JSON object");
+    free(f);
+    f = build_file("{} xyz", good, 0, &len);
+    expect_reject("trailing bytes", f, len, VAE_ERR_FORMAT, "after its JSON");
+    free(f);
+    f = build_file("{}", good, 0, &len);
+    expect_reject("no tensors", f, len, VAE_ERR_FORMAT, "enc.0.weight");
+    free(f);
+    f = build_file("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+                   good, 8, &len);
+    expect_reject("duplicate key", f, len, VAE_ERR_FORMAT, "appears twice");
+    free(f);
+
+    /* header-level corruptions */
+    expect_edit_rejected("F16 dtype", edit_dtype, VAE_ERR_UNSUPPORTED, "dtype F16");
+    expect_edit_rejected("wrong shape", edit_shape, VAE_ERR_FORMAT, "dec.0.weight' has shape [6, 4]");
+    expect_edit_rejected("offsets past the end", edit_past_end, VAE_ERR_FORMAT, "past the end");
+    expect_edit_rejected("overlapping tensors", edit_overlap, VAE_ERR_FORMAT, "overlap");
+    expect_edit_rejected("span vs shape", edit_span, VAE_ERR_FORMAT, "shape needs");
+    expect_edit_rejected("negative offset", edit_negative_offset, VAE_ERR_FORMAT, "begin <= end");
+    expect_edit_rejected("rank 3", edit_rank3, VAE_ERR_FORMAT, "rank 3");
+    expect_edit_rejected("NaN weight", edit_nan, VAE_ERR_FORMAT, "dec.1.weight' holds NaN");
+    expect_edit_rejected("Inf centroid", edit_inf_centroid, VAE_ERR_FORMAT, "'centroids' holds NaN or Inf");
+    expect_edit_rejected("missing tensor", edit_missing, VAE_ERR_FORMAT, "missing tensor 'dec.out.bias'");
+    expect_edit_rejected("unexpected tensor", edit_unexpected, VAE_ERR_FORMAT, "unexpected tensor 'enc.attention.bias'");
+    expect_edit_rejected("no activation", edit_no_activation, VAE_ERR_FORMAT, "no \"activation\"");
+    expect_edit_rejected("unknown activation", edit_bad_activation, VAE_ERR_FORMAT, "\"swish\"");
+    expect_edit_rejected("latent_dim mismatch", edit_latent_meta, VAE_ERR_FORMAT, "latent_dim is \"20\"");
+    expect_edit_rejected("hidden mismatch", edit_hidden_meta, VAE_ERR_FORMAT, "hidden is \"400\"");
+    expect_edit_rejected("metadata number", edit_meta_number, VAE_ERR_FORMAT, "not a string");
+    expect_edit_rejected("centroid shape", edit_centroid_shape, VAE_ERR_FORMAT, "'centroids' must have shape [10, 3]");
+
+    free(good);
+    vae_model_free(reference);
+    CHECK_DONE();
+}
