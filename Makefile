@@ -25,12 +25,12 @@ endif
 
 LIB_SRC    := $(wildcard model/*.c)
 TRAIN_SRC  := $(wildcard model/train/*.c)
-SERVER_SRC := $(wildcard server/*.c)
+SERVER_SRC := $(wildcard server/*.c) $(wildcard server/*.S)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/%.o)
 TRAIN_OBJ  := $(TRAIN_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
+SERVER_OBJ := $(patsubst %.S,$(BUILD)/%.o,$(SERVER_SRC:%.c=$(BUILD)/%.o))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 LIBVAE     := $(BUILD)/libvae.a
@@ -43,6 +43,11 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# the OpenAPI document is embedded in the server (GET /openapi.yaml)
+$(BUILD)/server/embed.o: server/embed.S openapi.yaml
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+
 $(LIBVAE): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -53,11 +58,15 @@ $(BUILD)/vae-train: $(TRAIN_OBJ) $(LIBVAE)
 $(BUILD)/vae-server: $(SERVER_OBJ) $(LIBVAE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# Unit tests may use the server's codecs too (everything in server/ but its main).
-SERVER_LIB_OBJ := $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(LIBVAE) $(SERVER_LIB_OBJ)
+# Everything in server/ but main, as an archive, so unit tests and fuzzers link only what they use.
+SERVER_LIB := $(BUILD)/libvae-server.a
+$(SERVER_LIB): $(filter-out $(BUILD)/server/main.o,$(SERVER_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIBVAE) $(if $(SERVER_SRC),$(SERVER_LIB))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(SERVER_LIB_OBJ) $(LIBVAE) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iserver $(LDFLAGS) -o $@ $< $(if $(SERVER_SRC),$(SERVER_LIB)) $(LIBVAE) $(LDLIBS)
 
 # Installs the Debian packages the build and tests need when they are missing (no-op otherwise).
 deps:

@@ -1,0 +1,151 @@
+/* Metric counters and their Prometheus text rendering. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const int STATUS_CODES[VAE_METRIC_STATUSES - 1] = {200, 204, 400, 401, 404, 405,
+                                                          413, 415, 422, 429, 500, 503};
+static const double BUCKETS[VAE_METRIC_BUCKETS - 1] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                       0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
+
+static double monotonic_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void vae_metrics_init(vae_metrics *m) {
+    memset(m, 0, sizeof *m);
+    m->started = monotonic_seconds();
+}
+
+static int status_slot(int status) {
+    for (int i = 0; i < VAE_METRIC_STATUSES - 1; i++)
+        if (STATUS_CODES[i] == status) return i;
+    return VAE_METRIC_STATUSES - 1; /* "other" */
+}
+
+void vae_metrics_observe(vae_metrics *m, int route, int status, uint64_t micros, size_t bytes) {
+    if (route < 0 || route >= VAE_METRIC_ROUTES) route = VAE_METRIC_ROUTES - 1;
+    atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
+    int b = 0;
+    while (b < VAE_METRIC_BUCKETS - 1 && (double)micros * 1e-6 > BUCKETS[b]) b++;
+    atomic_fetch_add_explicit(&m->latency[route][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_sum_us[route], micros, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
+}
+
+/* printf-style append; VAE_ERR_NOMEM when the buffer cannot grow. */
+static vae_status appendf(vae_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static vae_status appendf(vae_buf *out, const char *fmt, ...) {
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0) return VAE_ERR_ARG;
+    return vae_buf_append(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+}
+
+/* Resident set size in bytes, from /proc (0 where unavailable). */
+static long resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
+        fclose(f);
+    }
+    return resident * sysconf(_SC_PAGESIZE);
+}
+
+vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_names, int n_routes,
+                              const vae_registry *reg, int ready, vae_buf *out) {
+    vae_status st = VAE_OK;
+#define OUT(...)                                        \
+    do {                                                \
+        if (st == VAE_OK) st = appendf(out, __VA_ARGS__); \
+    } while (0)
+    OUT("# HELP vae_requests_total HTTP requests answered, by route and status code.\n"
+        "# TYPE vae_requests_total counter\n");
+    for (int r = 0; r < VAE_METRIC_ROUTES; r++) {
+        if (r >= n_routes && r != VAE_METRIC_ROUTES - 1) continue;
+        const char *name = r < n_routes ? route_names[r] : "unmatched";
+        for (int s = 0; s < VAE_METRIC_STATUSES; s++) {
+            unsigned long long v = atomic_load_explicit(&m->requests[r][s], memory_order_relaxed);
+            if (!v) continue;
+            if (s < VAE_METRIC_STATUSES - 1)
+                OUT("vae_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, STATUS_CODES[s], v);
+            else
+                OUT("vae_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, v);
+        }
+    }
+    OUT("# HELP vae_request_duration_seconds Time from the request's headers to its response.\n"
+        "# TYPE vae_request_duration_seconds histogram\n");
+    for (int r = 0; r < VAE_METRIC_ROUTES; r++) {
+        if (r >= n_routes && r != VAE_METRIC_ROUTES - 1) continue;
+        const char *name = r < n_routes ? route_names[r] : "unmatched";
+        unsigned long long cumulative = 0;
+        unsigned long long counts[VAE_METRIC_BUCKETS];
+        for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
+            counts[b] = atomic_load_explicit(&m->latency[r][b], memory_order_relaxed);
+            cumulative += counts[b];
+        }
+        if (!cumulative) continue;
+        cumulative = 0;
+        for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
+            cumulative += counts[b];
+            if (b < VAE_METRIC_BUCKETS - 1)
+                OUT("vae_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
+                    BUCKETS[b], cumulative);
+            else
+                OUT("vae_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
+                    cumulative);
+        }
+        OUT("vae_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
+            (double)atomic_load_explicit(&m->latency_sum_us[r], memory_order_relaxed) * 1e-6);
+        OUT("vae_request_duration_seconds_count{route=\"%s\"} %llu\n", name, cumulative);
+    }
+    OUT("# HELP vae_requests_in_flight Requests received and not yet answered.\n"
+        "# TYPE vae_requests_in_flight gauge\n"
+        "vae_requests_in_flight %lld\n",
+        atomic_load_explicit(&m->in_flight, memory_order_relaxed));
+    OUT("# HELP vae_response_bytes_total Response body bytes sent.\n"
+        "# TYPE vae_response_bytes_total counter\n"
+        "vae_response_bytes_total %llu\n",
+        atomic_load_explicit(&m->bytes_sent, memory_order_relaxed));
+    OUT("# HELP vae_batches_total Model batches run by the dynamic batcher, and the requests in them.\n"
+        "# TYPE vae_batches_total counter\n"
+        "vae_batches_total %llu\n"
+        "# TYPE vae_batched_requests_total counter\n"
+        "vae_batched_requests_total %llu\n",
+        atomic_load_explicit(&m->batches, memory_order_relaxed),
+        atomic_load_explicit(&m->batched_items, memory_order_relaxed));
+    OUT("# HELP vae_overload_rejections_total Requests answered 503 because the queue was full.\n"
+        "# TYPE vae_overload_rejections_total counter\n"
+        "vae_overload_rejections_total %llu\n",
+        atomic_load_explicit(&m->rejected_overload, memory_order_relaxed));
+    OUT("# HELP vae_model_info One series per loaded model; the value is always 1.\n"
+        "# TYPE vae_model_info gauge\n");
+    for (int i = 0; reg && i < reg->count; i++) {
+        const vae_served_model *sm = &reg->models[i];
+        const vae_config *cfg = &sm->model->config;
+        const char *dataset = vae_metadata_get(&sm->model->metadata, "dataset");
+        OUT("vae_model_info{model=\"%s\",latent_dim=\"%d\",hidden=\"%s\",activation=\"%s\","
+            "dataset=\"%s\",default=\"%s\"} 1\n",
+            sm->name, cfg->latent_dim, sm->hidden, vae_activation_name(cfg->activation),
+            dataset ? dataset : "", i == 0 ? "true" : "false");
+    }
+    OUT("# HELP vae_ready 1 once every model is loaded.\n# TYPE vae_ready gauge\nvae_ready %d\n", ready);
+    OUT("# HELP vae_uptime_seconds Seconds since the server started.\n"
+        "# TYPE vae_uptime_seconds gauge\nvae_uptime_seconds %.3f\n",
+        monotonic_seconds() - m->started);
+    OUT("# HELP vae_resident_memory_bytes Resident set size of the process.\n"
+        "# TYPE vae_resident_memory_bytes gauge\nvae_resident_memory_bytes %ld\n",
+        resident_bytes());
+#undef OUT
+    return st;
+}
