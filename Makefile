@@ -36,7 +36,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
-.PHONY: all test test-unit test-http deps clean install run bench-train
+.PHONY: all test test-unit test-train test-http deps clean install run bench-train
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -72,14 +72,27 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBVAE) $(if $(SERVER_SRC),$(SERVER_LIB))
 deps:
 	@tests/install-deps.sh build test
 
+# Builds and starts the server on the shipped models (port 8080; VAE_* variables configure it).
+run: deps
+	@$(MAKE) --no-print-directory all
+	exec $(BUILD)/vae-server
+
 test: deps
-	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory test-unit test-train test-http
 
 test-unit: $(UNIT_BIN) $(BINS)
 	@set -e; for t in $(UNIT_BIN); do \
 	    echo "== $$t"; VAE_MNIST=$(MNIST) $$t; done
 
-bench-train: deps
+test-train: $(BUILD)/vae-train
+	@echo "== tests/train/test_cli.sh"; tests/train/test_cli.sh $(BUILD)
+
+test-http: $(BINS)
+	@echo "== tests/http"; tests/http/run.sh $(BUILD) $(MNIST)
+
+bench-train:
+	@tests/install-deps.sh build bench
 	@$(MAKE) --no-print-directory $(BUILD)/vae-train
 	@tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST)
 

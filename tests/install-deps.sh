@@ -10,7 +10,7 @@ for group in "$@"; do
     case "$group" in
         build) ;;
         test) pkgs="$pkgs python3 curl valgrind dataset-fashion-mnist" ;;
-        bench) pkgs="$pkgs wrk hyperfine python3" ;;
+        bench) pkgs="$pkgs wrk hyperfine python3 python3-torch" ;;
         fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
         *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
     esac

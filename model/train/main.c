@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -296,8 +297,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
         goto done;
     }
-    printf("vae-train: wrote %s (test loss %.3f nats per image)\n", o.out_path,
-           history[o.epochs - 1].test_loss);
+    double mean_seconds = 0;
+    for (int e = 0; e < o.epochs; e++) mean_seconds += history[e].seconds / o.epochs;
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("vae-train: wrote %s (test loss %.3f nats per image; %.2f s per epoch; peak memory %.1f MB)\n",
+           o.out_path, history[o.epochs - 1].test_loss, mean_seconds, usage.ru_maxrss / 1024.0);
     if (o.report_dir) {
         if (vae_report_write(o.report_dir, model, &test, history, o.epochs, o.seed, &err) != VAE_OK) {
             fprintf(stderr, "vae-train: report: %s\n", err.message);

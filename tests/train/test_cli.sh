@@ -1,0 +1,104 @@
+#!/bin/sh
+# vae-train as a user meets it: --help, one clear error line and a non-zero exit for every kind of
+# bad input (checked before any training), bit-identical output from the same seed and thread count,
+# and the --report pictures. Usage: tests/train/test_cli.sh BUILD_DIR
+set -u
+train="$1/vae-train"
+mini="tests/data/mnist-mini"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+checks=0
+
+fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+
+# expect STATUS SUBSTRING -- ARGS...: exit status and a single stderr line containing SUBSTRING
+expect() {
+    want_status=$1; want_text=$2; shift 3
+    checks=$((checks + 1))
+    "$train" "$@" >"$tmp/out" 2>"$tmp/err"
+    status=$?
+    if [ "$status" -ne "$want_status" ]; then
+        fail "vae-train $*: exit $status, expected $want_status ($(cat "$tmp/err"))"
+    elif ! grep -qF -- "$want_text" "$tmp/err"; then
+        fail "vae-train $*: stderr lacks '$want_text': $(cat "$tmp/err")"
+    elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+        fail "vae-train $*: expected one error line, got: $(cat "$tmp/err")"
+    fi
+}
+
+checks=$((checks + 1))
+"$train" --help >"$tmp/help" 2>&1 || fail "--help exited non-zero"
+for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report; do
+    grep -q -- "$flag " "$tmp/help" || fail "--help does not mention $flag"
+done
+
+# nonsense flags
+expect 2 "--data DIR is required" -- --epochs 1
+expect 2 "--epochs: 'abc' is not an integer" -- --data "$mini" --epochs abc
+expect 2 "--epochs: 0 is out of range" -- --data "$mini" --epochs 0
+expect 2 "--batch: '12x' is not an integer" -- --data "$mini" --batch 12x
+expect 2 "--lr: -1 is out of range" -- --data "$mini" --lr -1
+expect 2 "--lr: 'nan' is not a finite number" -- --data "$mini" --lr nan
+expect 2 "--hidden: hidden sizes '400,,2'" -- --data "$mini" --hidden 400,,2
+expect 2 "--hidden: hidden sizes '0'" -- --data "$mini" --hidden 0
+expect 2 "--activation: 'gelu' is not relu, leaky_relu or tanh" -- --data "$mini" --activation gelu
+expect 2 "--latent: 0 is out of range" -- --data "$mini" --latent 0
+expect 2 "unknown option '--epoch'" -- --data "$mini" --epoch 3
+expect 2 "--out needs a value" -- --data "$mini" --out
+expect 2 "--seed: '-3' is not a non-negative integer" -- --data "$mini" --seed -3
+
+# bad data, found before training starts
+expect 1 "cannot open" -- --data "$tmp/nowhere" --out "$tmp/m.st"
+mkdir -p "$tmp/trunc" "$tmp/magic" "$tmp/count" "$tmp/plain"
+cp "$mini"/* "$tmp/trunc/"
+gzip -dc "$mini/train-images-idx3-ubyte.gz" | head -c 50000 | gzip >"$tmp/trunc/train-images-idx3-ubyte.gz"
+expect 1 "truncated" -- --data "$tmp/trunc" --out "$tmp/m.st"
+cp "$mini"/* "$tmp/magic/"
+{ printf '\000\000\010\003'; gzip -dc "$mini/train-images-idx3-ubyte.gz" | tail -c +5; } | gzip >"$tmp/magic/train-images-idx3-ubyte.gz"
+expect 1 "bad magic 0x00000803" -- --data "$tmp/magic" --out "$tmp/m.st" 2>/dev/null
+cp "$mini"/* "$tmp/count/"
+cp "$mini/t10k-labels-idx1-ubyte.gz" "$tmp/count/train-labels-idx1-ubyte.gz"
+expect 1 "500 labels for 1000 images" -- --data "$tmp/count" --out "$tmp/m.st"
+head -c 100 /dev/urandom >"$tmp/magic/t10k-labels-idx1-ubyte.gz"
+cp "$mini"/train* "$tmp/magic/" 2>/dev/null
+expect 1 "t10k-labels-idx1-ubyte.gz" -- --data "$tmp/magic" --out "$tmp/m.st"
+expect 1 "cannot write $tmp/no/such/dir/m.safetensors" -- --data "$mini" --out "$tmp/no/such/dir/m.safetensors"
+
+# uncompressed idx files work too
+for f in "$mini"/*.gz; do gzip -dc "$f" >"$tmp/plain/$(basename "$f" .gz)"; done
+checks=$((checks + 1))
+"$train" --data "$tmp/plain" --out "$tmp/plain.st" --epochs 1 --hidden 32 --latent 4 --quiet >/dev/null 2>"$tmp/err" ||
+    fail "training on uncompressed idx files failed: $(cat "$tmp/err")"
+
+# same seed and thread count: bit-identical weights; another seed: different. Each run writes m.st in
+# its own directory, so the command line recorded in the metadata is the same too.
+train_abs=$(cd "$(dirname "$train")" && pwd)/vae-train
+mini_abs=$(cd "$mini" && pwd)
+run() { dir=$1; shift; mkdir -p "$tmp/$dir" && (cd "$tmp/$dir" &&
+        "$train_abs" --data "$mini_abs" --epochs 2 --hidden 64,32 --latent 4 --threads 2 --quiet --out m.st "$@" \
+        >/dev/null 2>err) || fail "training failed: $(cat "$tmp/$dir/err")"; }
+checks=$((checks + 3))
+run a --seed 7
+run b --seed 7
+run c --seed 8
+cmp -s "$tmp/a/m.st" "$tmp/b/m.st" || fail "same seed and threads gave different weight files"
+cmp -s "$tmp/a/m.st" "$tmp/c/m.st" && fail "different seeds gave identical weight files"
+grep -q '"command":"[^"]*--seed 7' "$tmp/a/m.st" || fail "metadata lacks the command line"
+
+# the report: every picture and the CSV
+checks=$((checks + 1))
+"$train" --data "$mini" --epochs 2 --hidden 64 --latent 2 --quiet --out "$tmp/r.st" --report "$tmp/report" \
+    >"$tmp/out" 2>"$tmp/err" || fail "--report run failed: $(cat "$tmp/err")"
+for f in samples.png reconstructions.png morph_3_to_8.png latent_map.png loss.png epochs.csv; do
+    checks=$((checks + 1))
+    [ -s "$tmp/report/$f" ] || fail "--report did not write $f"
+done
+[ "$(wc -l <"$tmp/report/epochs.csv")" -eq 3 ] || fail "epochs.csv should have a header and 2 rows"
+grep -q "^epoch   1/2  train" "$tmp/out" || fail "no per-epoch line: $(cat "$tmp/out")"
+
+if [ "$failures" -ne 0 ]; then
+    echo "tests/train/test_cli.sh: $failures of $checks checks FAILED" >&2
+    exit 1
+fi
+echo "tests/train/test_cli.sh: all $checks checks passed"
