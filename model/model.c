@@ -104,6 +104,14 @@ void vae_config_hidden_string(const vae_config *cfg, char *buf, size_t size) {
     }
 }
 
+void vae_config_architecture_string(const vae_config *cfg, char *buf, size_t size) {
+    char hidden[VAE_MAX_HIDDEN * 12];
+    vae_config_hidden_string(cfg, hidden, sizeof hidden);
+    for (char *p = hidden; *p; p++)
+        if (*p == ',') *p = '-';
+    snprintf(buf, size, "%d-%s-%d", VAE_INPUT_DIM, hidden, cfg->latent_dim);
+}
+
 vae_status vae_config_parse_hidden(vae_config *cfg, const char *text, vae_error *err) {
     int widths[VAE_MAX_HIDDEN], n = 0;
     const char *p = text;

@@ -21,11 +21,7 @@ vae_status vae_registry_load(vae_registry *reg, const vae_server_options *opts, 
         reg->count = i + 1;
         const vae_config *cfg = &sm->model->config;
         vae_config_hidden_string(cfg, sm->hidden, sizeof sm->hidden);
-        int used = snprintf(sm->architecture, sizeof sm->architecture, "%d", VAE_INPUT_DIM);
-        for (int k = 0; k < cfg->n_hidden; k++)
-            used += snprintf(sm->architecture + used, sizeof sm->architecture - (size_t)used, "-%d",
-                             cfg->hidden[k]);
-        snprintf(sm->architecture + used, sizeof sm->architecture - (size_t)used, "-%d", cfg->latent_dim);
+        vae_config_architecture_string(cfg, sm->architecture, sizeof sm->architecture);
         sm->encoder_macs = vae_config_encoder_macs(cfg);
         sm->decoder_macs = vae_config_decoder_macs(cfg);
         int width = vae_config_max_width(cfg);

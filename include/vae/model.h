@@ -46,6 +46,9 @@ size_t vae_config_decoder_macs(const vae_config *cfg);
 /* Writes the hidden widths as "400" or "512,256" into buf. */
 void vae_config_hidden_string(const vae_config *cfg, char *buf, size_t size);
 
+/* Writes the layer widths of the encoder as "784-512-256-32" into buf. */
+void vae_config_architecture_string(const vae_config *cfg, char *buf, size_t size);
+
 /* Parses "400" or "512,256" into cfg->hidden / n_hidden; returns VAE_ERR_ARG on bad text. */
 vae_status vae_config_parse_hidden(vae_config *cfg, const char *text, vae_error *err);
 

@@ -215,11 +215,11 @@ int main(int argc, char **argv) {
     vae_rng_seed(&rng, o.seed);
     for (int i = 0; i < train.count; i++) order[i] = (uint32_t)i;
 
-    char hidden[64];
-    vae_config_hidden_string(&o.model, hidden, sizeof hidden);
-    printf("vae-train: %s, 784-%s-%d %s, %zu parameters, %d training and %d test images, batch %d, "
+    char arch[96];
+    vae_config_architecture_string(&o.model, arch, sizeof arch);
+    printf("vae-train: %s, %s %s, %zu parameters, %d training and %d test images, batch %d, "
            "%d threads\n",
-           o.dataset_name, hidden, d, vae_activation_name(o.model.activation), model->n_params,
+           o.dataset_name, arch, vae_activation_name(o.model.activation), model->n_params,
            train.count, test.count, o.batch, o.threads);
     fflush(stdout);
 
