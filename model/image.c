@@ -203,7 +203,8 @@ static vae_status check_header(const uint8_t *bytes, size_t len, long max_pixels
         return vae_error_set(err, VAE_ERR_FORMAT, "invalid PNG: size %" PRIu32 "x%" PRIu32
                              " is out of range", w, h);
     if (w == 0 || h == 0)
-        return vae_error_set(err, VAE_ERR_LIMIT, "image has a zero dimension (%" PRIu32 "x%" PRIu32 ")",
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "invalid PNG: the header says %" PRIu32 "x%" PRIu32 " (a zero dimension)",
                              w, h);
     unsigned long long pixels = (unsigned long long)w * h;
     if (pixels > (unsigned long long)max_pixels)

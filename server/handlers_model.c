@@ -68,8 +68,7 @@ typedef struct {
     uint64_t seed;
 } image_request;
 
-static int read_image_request(vae_request *req, image_request *ir) {
-    static const char *const query[] = {"model", "invert", "sample", "seed", "format", NULL};
+static int read_image_request(vae_request *req, image_request *ir, const char *const *query) {
     static const char *const fields[] = {"image", "images", "pixels", "invert", "sample", "seed", NULL};
     memset(ir, 0, sizeof *ir);
     if (vae_query_check(req, query) != 0) return -1;
@@ -111,8 +110,9 @@ static int read_image_request(vae_request *req, image_request *ir) {
 }
 
 void vae_handle_encode(vae_request *req) {
+    static const char *const query[] = {"model", "invert", "sample", "seed", NULL};
     image_request ir;
-    if (read_image_request(req, &ir) != 0) return;
+    if (read_image_request(req, &ir, query) != 0) return;
     vae_scratch *s = req->scratch;
     const vae_model *m = ir.sm->model;
     const int d = m->config.latent_dim;
@@ -134,8 +134,9 @@ void vae_handle_encode(vae_request *req) {
 }
 
 void vae_handle_reconstruct(vae_request *req) {
+    static const char *const query[] = {"model", "invert", "sample", "seed", "format", NULL};
     image_request ir;
-    if (read_image_request(req, &ir) != 0) return;
+    if (read_image_request(req, &ir, query) != 0) return;
     int want_json = vae_input_wants_json(req, 0);
     if (want_json < 0) return;
     vae_scratch *s = req->scratch;
@@ -254,13 +255,12 @@ static int read_endpoint(vae_request *req, const cJSON *item, const char *where,
         return 0;
     }
     if (cJSON_IsArray(item)) {
-        int n, batched;
-        if (vae_input_latents(req, item, where, d, z, 1, &n, &batched) != 0) return -1;
-        if (batched) {
+        if (item->child && cJSON_IsArray(item->child)) {
             vae_reply_error(req, 422, "invalid_request", "%s must be one latent vector, not a list", where);
             return -1;
         }
-        return 0;
+        int n, batched;
+        return vae_input_latents(req, item, where, d, z, 1, &n, &batched);
     }
     vae_reply_error(req, 422, "invalid_request",
                     "%s must be a class label 0-9, a base64 PNG string or %d latent numbers", where, d);

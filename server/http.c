@@ -67,6 +67,13 @@ const char *vae_query(vae_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int vae_query_present(vae_request *req, const char *name) {
+    const char *value = NULL;
+    size_t value_len = 0;
+    return MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                         &value_len) == MHD_YES;
+}
+
 const char *vae_header(vae_request *req, const char *name) {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
@@ -338,6 +345,32 @@ static enum MHD_Result queue_reply(vae_request *req) {
     return ret;
 }
 
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* libmicrohttpd's unescaping, except that %00 is left as it is: a decoded NUL would end the C string
+ * and make "/health%00x" route as "/health". */
+static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls;
+    (void)conn;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -405,12 +438,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
     const vae_server_options *o = &server->opts;
+    /* one thread is the daemon's own polling thread; more make a pool of them */
+    struct MHD_OptionItem pool[] = {
+        {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
     server->daemon = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-        server, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)o->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, server, MHD_OPTION_END);
+        server, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)o->timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keeping_nul, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (!server->daemon)
         return vae_error_set(err, VAE_ERR_IO, "libmicrohttpd could not start (%d threads)", o->threads);
     return VAE_OK;

@@ -105,6 +105,9 @@ void vae_http_stop(vae_server *server);
 /* Value of a query parameter, or NULL. */
 const char *vae_query(vae_request *req, const char *name);
 
+/* Whether a query parameter is present, with or without a value ("?invert"). */
+int vae_query_present(vae_request *req, const char *name);
+
 /* Checks that every query parameter is one of `allowed` (NULL-terminated) and none is repeated;
  * otherwise replies 422 and returns -1. */
 int vae_query_check(vae_request *req, const char *const *allowed);

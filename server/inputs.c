@@ -158,7 +158,7 @@ int vae_input_query_float(vae_request *req, const char *name, double lo, double 
 int vae_input_query_bool(vae_request *req, const char *name, int def, int *out) {
     const char *v = vae_query(req, name);
     if (!v) {
-        *out = def;
+        *out = vae_query_present(req, name) ? 1 : def; /* "?invert" alone means true */
         return 0;
     }
     if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") || !*v) *out = 1;

@@ -1,6 +1,8 @@
 /* vae-server: listen, load the models, serve until SIGTERM/SIGINT, then drain and exit 0. */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -115,6 +117,41 @@ static void locate_default_models(vae_server_options *o) {
     }
 }
 
+/* SIGTERM/SIGINT are turned into a byte on a pipe that main reads. A handler (not a signal mask and
+ * sigwait) because libraries start threads before main runs (OpenBLAS's constructor does), and a
+ * signal delivered to one of those would otherwise take its default action and kill the process. */
+static int signal_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig) {
+    unsigned char byte = (unsigned char)sig;
+    int saved = errno;
+    ssize_t ignored = write(signal_pipe[1], &byte, 1);
+    (void)ignored;
+    errno = saved;
+}
+
+static int install_stop_signals(void) {
+    if (pipe2(signal_pipe, O_CLOEXEC) != 0) return -1;
+    fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+/* Waits up to timeout_ms (-1: forever) for a stop signal; returns it, or 0 on timeout. */
+static int wait_stop_signal(int timeout_ms) {
+    struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
+    for (;;) {
+        int rc = poll(&p, 1, timeout_ms);
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc <= 0) return 0;
+        unsigned char byte;
+        if (read(signal_pipe[0], &byte, 1) == 1) return byte;
+    }
+}
+
 static double seconds_since(const struct timespec *t0) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -138,13 +175,10 @@ int main(int argc, char **argv) {
 
     /* one BLAS thread per request: parallelism comes from the HTTP worker threads */
     openblas_set_num_threads(1);
-    /* signals are taken synchronously by this thread (sigwait); workers inherit the mask */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    if (install_stop_signals() != 0) {
+        vae_log_event("error", "cannot install signal handlers: %s", strerror(errno));
+        return 1;
+    }
 
     vae_metrics_init(&server.metrics);
     if (vae_scratch_pool_create(&server.scratch, server.opts.threads + 1, (uint64_t)time(NULL)) != VAE_OK) {
@@ -179,18 +213,20 @@ int main(int argc, char **argv) {
     }
     vae_log_event("info", "ready in %.1f ms", seconds_since(&started) * 1e3);
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {}
+    int sig = wait_stop_signal(-1);
     vae_log_event("info", "%s: no new connections; finishing %lld request(s) in flight",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT",
                   (long long)atomic_load(&server.metrics.in_flight));
     vae_http_quiesce(&server);
     struct timespec drain_start;
     clock_gettime(CLOCK_MONOTONIC, &drain_start);
+    /* a second signal cuts the drain short */
     while (atomic_load(&server.metrics.in_flight) > 0 &&
            seconds_since(&drain_start) < server.opts.shutdown_grace) {
-        struct timespec pause = {.tv_nsec = 5 * 1000 * 1000};
-        nanosleep(&pause, NULL);
+        if (wait_stop_signal(5)) {
+            vae_log_event("info", "second signal: stopping now");
+            break;
+        }
     }
     long long left = atomic_load(&server.metrics.in_flight);
     vae_http_stop(&server);

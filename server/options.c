@@ -24,8 +24,8 @@ static const opt_def OPTIONS[] = {
      OPT_STRING, OFF(bind), 0, 0},
     {"--model", "VAE_MODELS", "NAME=PATH",
      "serve a weights file as NAME; repeatable, the first is the default model\n"
-     "                          (env: NAME=PATH,NAME=PATH; default mnist and fashion from\n"
-     "                          model/weights/)",
+     "                              (env: NAME=PATH,NAME=PATH; default mnist and fashion from\n"
+     "                              model/weights/)",
      OPT_MODEL, 0, 0, 0},
     {"--threads", "VAE_THREADS", "N", "HTTP worker threads (default: online CPUs)", OPT_INT,
      OFF(threads), 1, 256},
@@ -53,7 +53,7 @@ static const opt_def OPTIONS[] = {
      0, 3600},
     {"--healthcheck", NULL, "[URL]",
      "probe http://127.0.0.1:$VAE_PORT/ready (or URL) and exit 0 if it answers 200\n"
-     "                          (for container HEALTHCHECKs; no curl needed)",
+     "                              (for container HEALTHCHECKs; no curl needed)",
      OPT_FLAG, OFF(healthcheck), 0, 0},
 };
 #undef OFF
@@ -65,10 +65,10 @@ static void usage(FILE *out) {
     for (size_t i = 0; i < N_OPTIONS; i++) {
         char left[64];
         snprintf(left, sizeof left, "%s %s", OPTIONS[i].flag, OPTIONS[i].arg);
-        fprintf(out, "  %-24s%s\n", left, OPTIONS[i].help);
-        if (OPTIONS[i].env) fprintf(out, "  %-24s(env %s)\n", "", OPTIONS[i].env);
+        fprintf(out, "  %-26s  %s\n", left, OPTIONS[i].help);
+        if (OPTIONS[i].env) fprintf(out, "  %-26s  (env %s)\n", "", OPTIONS[i].env);
     }
-    fprintf(out, "  %-24s%s\n  %-24s%s\n", "--help", "this text", "--version", "print the version");
+    fprintf(out, "  %-26s  %s\n  %-26s  %s\n", "--help", "this text", "--version", "print the version");
 }
 
 /* Adds one NAME=PATH model spec; the strings must outlive opts (argv or the environment). */

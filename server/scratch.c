@@ -39,6 +39,10 @@ vae_status vae_scratch_pool_prepare(vae_scratch_pool *pool, int max_batch, int m
                                     int max_latent) {
     const size_t images = (size_t)max_batch * VAE_INPUT_DIM;
     const size_t latents = (size_t)max_batch * (size_t)max_latent;
+    /* a grid of n images has ceil(sqrt(n)) columns and may have more cells than n */
+    size_t grid_side = 1;
+    while (grid_side * grid_side < (size_t)max_batch) grid_side++;
+    const size_t grid_bytes = grid_side * grid_side * VAE_INPUT_DIM;
     for (int i = 0; i < pool->count; i++) {
         vae_scratch *s = &pool->slots[i];
         s->max_batch = max_batch;
@@ -48,7 +52,7 @@ vae_status vae_scratch_pool_prepare(vae_scratch_pool *pool, int max_batch, int m
         s->mu = malloc(latents * sizeof(float));
         s->logvar = malloc(latents * sizeof(float));
         s->z = malloc(latents * sizeof(float));
-        s->pixels = malloc(images);
+        s->pixels = malloc(grid_bytes > images ? grid_bytes : images);
         if (!s->ws || !s->x || !s->xhat || !s->mu || !s->logvar || !s->z || !s->pixels)
             return VAE_ERR_NOMEM; /* the pool's destroy frees what was allocated */
     }

@@ -16,7 +16,7 @@ typedef struct {
     float *x;           /* (max_batch, 784) model inputs */
     float *xhat;        /* (max_batch, 784) decoded images */
     float *mu, *logvar, *z; /* (max_batch, max_latent) */
-    uint8_t *pixels;    /* max_batch * 784 bytes: PNG grids */
+    uint8_t *pixels;    /* PNG grids: ceil(sqrt(max_batch))^2 cells of 784 bytes */
     vae_buf out;        /* the reply body; keeps its capacity between requests */
     vae_buf aux;        /* second buffer (e.g. a decoded base64 PNG) */
     vae_rng rng;

@@ -34,8 +34,9 @@ vae_status vae_png_encode(const uint8_t *pixels, int width, int height, int chan
  * without tRNS, 1..16 bits, interlaced or not) into the model input: grey, composited over the
  * background (transparent means background), area-averaged to 28x28, scaled to [0,1], 0 = background.
  * With invert, the PNG is taken to be dark ink on a light background and is inverted.
- * Errors: VAE_ERR_FORMAT (not a PNG, truncated, bad CRC, corrupt data) or VAE_ERR_LIMIT (more than
- * max_pixels pixels, or a zero dimension), each with a message saying what is wrong. */
+ * Errors: VAE_ERR_FORMAT (not a PNG, truncated, bad CRC, corrupt data, a zero dimension) or
+ * VAE_ERR_LIMIT (more than max_pixels pixels, judged from the header before anything the size of
+ * the image is allocated), each with a message saying what is wrong. */
 vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixels, int invert,
                                 float out[784], vae_error *err);
 

@@ -150,7 +150,6 @@ class ServerProcess:
                 resp.read()
                 conn.close()
                 if resp.status == 200:
-                    self._wait_for_signal_wait()
                     return
                 last = "GET /ready answered %d" % resp.status
             except OSError as e:
@@ -158,26 +157,6 @@ class ServerProcess:
             time.sleep(0.02)
         raise ServerError("%s did not become ready within %.0f s (%s)\n--- stderr:\n%s" %
                           (self.name, self.ready_timeout, last, self.stderr))
-
-    def _wait_for_signal_wait(self):
-        """The server reports ready a moment before its main thread reaches sigwait(); a SIGTERM
-        in between goes to a thread that does not block it (see test_config.Signals) and kills the
-        process. So that short-lived servers in this suite are not flaky because of that (it is
-        tested on its own), wait until the main thread's blocked mask no longer holds SIGTERM
-        (lifted while it waits in sigwait), for at most 5 s, then go on regardless."""
-        status = "/proc/%d/task/%d/status" % (self.proc.pid, self.proc.pid)
-        if self.valgrind or not os.path.exists(status):
-            return
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            try:
-                with open(status) as f:
-                    blocked = [line for line in f if line.startswith("SigBlk:")]
-            except OSError:
-                return
-            if not blocked or not int(blocked[0].split()[1], 16) & (1 << (signal.SIGTERM - 1)):
-                return
-            time.sleep(0.001)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
