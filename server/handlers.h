@@ -19,4 +19,12 @@ void vae_handle_metrics(vae_request *req);
 void vae_handle_models(vae_request *req);
 void vae_handle_openapi(vae_request *req);
 
+/* Open Inference Protocol (KServe V2) endpoints under /v2 (handlers_oip.c) */
+void vae_handle_oip_server(vae_request *req);
+void vae_handle_oip_live(vae_request *req);
+void vae_handle_oip_ready(vae_request *req);
+void vae_handle_oip_model(vae_request *req);
+void vae_handle_oip_model_ready(vae_request *req);
+void vae_handle_oip_infer(vae_request *req);
+
 #endif
