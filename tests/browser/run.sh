@@ -1,0 +1,42 @@
+#!/bin/sh
+# make browser-test: installs Chromium, nginx and the pinned playwright-core when missing, starts a
+# vae-server replica behind nginx on loopback (tests/scaleout/stack.py, the same nginx
+# configuration as the frontend image) and runs frontend.test.mjs against it. Screenshots go to
+# build/browser-artifacts/. Usage: tests/browser/run.sh [BUILD_DIR]
+set -eu
+cd "$(dirname "$0")/../.."
+BUILD=${1:-build}
+started=$(date +%s)
+fail() { echo "browser-test: FAIL: $*" >&2; exit 1; }
+
+pkgs="chromium python3"
+command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
+command -v node >/dev/null || pkgs="$pkgs nodejs npm"
+tests/container/need-packages.sh $pkgs || fail "cannot install$pkgs"
+[ -x "$BUILD/vae-server" ] || fail "$BUILD/vae-server is missing: run make first"
+# the replicas serve the shipped models (or VAE_MODELS, when set: name=path,name=path)
+if [ -z "${VAE_MODELS:-}" ]; then
+    for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
+        [ -s "$w" ] || fail "$w is missing: the page switches between both models"
+    done
+fi
+
+# playwright-core as pinned in package-lock.json (npm ci only when it is not installed yet)
+want=$(sed -n 's/.*"playwright-core": "\([0-9.]*\)".*/\1/p' tests/browser/package.json | head -n1)
+have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' tests/browser/node_modules/playwright-core/package.json 2>/dev/null || true)
+if [ "$have" != "$want" ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/browser failed"
+fi
+
+ARTIFACTS=$BUILD/browser-artifacts
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"
+export ARTIFACTS
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail "no Chromium at $CHROMIUM"
+status=0
+python3 tests/scaleout/stack.py --build "$BUILD" --replicas 1 -- \
+    node --test-reporter=spec tests/browser/frontend.test.mjs || status=$?
+echo "browser-test: screenshots in $ARTIFACTS/ ($(ls "$ARTIFACTS" | wc -l) files), $(($(date +%s) - started)) s"
+[ $status -eq 0 ] || fail "the browser test failed (exit $status)"
+echo "browser-test: passed"
