@@ -3,9 +3,11 @@
 
     export_vae.py CHECKPOINT OUT.safetensors [--data DIR] [--activation relu|leaky_relu|tanh]
                   [--map SRC=DST]... [--dataset NAME] [--epochs N] [--train-loss X] [--test-loss X]
+                  [--trusted]
 
-CHECKPOINT is what torch.save wrote: a state_dict, a whole module, or a dict holding one under
-"state_dict", "model_state_dict" or "model". From Python:
+CHECKPOINT is what torch.save wrote: a state_dict, or a dict holding one under "state_dict",
+"model_state_dict" or "model" (a whole pickled module, or a checkpoint with other Python objects,
+needs --trusted: unpickling them can run code). From Python:
 
     from export_vae import export
     export(model, "out.safetensors", data="../shared/data/mnist")   # a module or a state_dict
@@ -29,6 +31,7 @@ class labels. The metadata records the architecture, the dataset and what is kno
 import argparse
 import gzip
 import os
+import pickle
 import re
 import struct
 import sys
@@ -405,12 +408,30 @@ def export(model, path, activation=None, maps=None, data=None, dataset="mnist", 
     return vae.eval()
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, trusted=False):
+    """What torch.save wrote to path. Only tensors and plain containers are unpickled unless
+    `trusted` (a whole pickled module, or a checkpoint holding other Python objects, can run code
+    when loaded)."""
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04" and magic[:1] != b"\x80":  # torch.save's zip, or its legacy pickle
+        raise ExportError("%s is not a file written by torch.save (expected e.g. "
+                          "torch.save(model.state_dict(), path))" % path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if not trusted:
+            raise ExportError("%s holds more than tensors (%s). Save the model's state_dict "
+                              "(torch.save(model.state_dict(), path)), or, if you trust the file, pass "
+                              "--trusted to unpickle it fully" % (path, str(e).split(". ")[0]))
+    except Exception as e:
+        raise ExportError("%s: torch.load failed (%s): expected a file written by torch.save, e.g. "
+                          "torch.save(model.state_dict(), path)" % (path, e))
     try:
         return torch.load(path, map_location="cpu")
-    except Exception as e:  # a pickled module whose class cannot be imported, or not a checkpoint
-        raise ExportError("%s: torch.load failed (%s). Save the model's state_dict (torch.save("
-                          "model.state_dict(), path)) and export that" % (path, e))
+    except Exception as e:  # e.g. a pickled module whose class cannot be imported here
+        raise ExportError("%s: torch.load failed (%s). Save the model's state_dict "
+                          "(torch.save(model.state_dict(), path)) and export that" % (path, e))
 
 
 def main(argv=None):
@@ -428,11 +449,14 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, help="epochs trained, for the metadata")
     ap.add_argument("--train-loss", type=float, help="last training loss per image, for the metadata")
     ap.add_argument("--test-loss", type=float, help="test loss per image, for the metadata")
+    ap.add_argument("--trusted", action="store_true",
+                    help="unpickle CHECKPOINT fully (a whole module, or other objects beside the tensors); "
+                         "only for files you trust")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     args = ap.parse_args(argv)
     command = " ".join(["export_vae.py"] + list(sys.argv[1:] if argv is None else argv))
     try:
-        export(load_checkpoint(args.checkpoint), args.out, activation=args.activation, maps=args.map, data=args.data,
+        export(load_checkpoint(args.checkpoint, args.trusted), args.out, activation=args.activation, maps=args.map, data=args.data,
                dataset=args.dataset, epochs=args.epochs, train_loss=args.train_loss, test_loss=args.test_loss,
                command=command, log=None if args.quiet else print)
     except (ExportError, OSError) as e:

@@ -532,6 +532,21 @@ class ExporterMapping(unittest.TestCase):
         self.assertIn("state_dict", proc.stderr)
         self.assertFalse(os.path.exists(out))
         os.unlink(bad)
+        # a training checkpoint with Python objects beside the tensors: PyTorch 1.13's weights-only
+        # unpickler refuses floats, so it may need --trusted, and the error says so
+        checkpoint = os.path.join(Fixture.tmp, "checkpoint.pt")
+        torch.save({"epoch": 1, "lr": 0.001, "model_state_dict": Fixture.example.state_dict()}, checkpoint)
+        proc = subprocess.run([sys.executable, EXPORTER, checkpoint, out, "-q"], capture_output=True, text=True,
+                              timeout=60)
+        if proc.returncode != 0:
+            self.assertIn("--trusted", proc.stderr)
+            proc = subprocess.run([sys.executable, EXPORTER, checkpoint, out, "-q", "--trusted"],
+                                  capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        self.same_as(vae_torch.load(out), Fixture.example)
+        os.unlink(out)
+        os.unlink(checkpoint)
 
 
 def main():
