@@ -12,7 +12,6 @@
 
 #define VAE_PNG_MAX_SIDE 16384      /* largest width or height vae_png_encode writes */
 #define VAE_PNG_CHUNK_MAX (2u << 20) /* largest chunk libpng may buffer; PLTE/tRNS are < 1 KiB */
-#define VAE_PNG_DEFAULT_LEVEL 1     /* measured: see vae_png_encode */
 #define VAE_IN 28                   /* model input side */
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -106,10 +105,11 @@ static int encode_run(png_structp png, png_infop info, encode_state *w, const ui
     return 0;
 }
 
-/* Level -1 is zlib level 1 without filtering: on the server's typical 28x28 grey digit that is
- * ~12 us and ~490 bytes, against ~24 us and ~595 bytes for libpng's defaults (level 6, adaptive
- * filters); on a 112x112 grid ~25 us / 1.1 KB against ~125 us / 1.0 KB. On failure out->len is
- * as it was (the capacity may have grown). */
+/* Level -1 is the run-length writer (png_rle.c): for the server's 28x28 digits about 25k
+ * instructions and ~540 bytes, against ~260k and ~510 bytes through libpng at zlib level 1 without
+ * filters (itself the best libpng setting measured: adaptive filters made these images larger).
+ * Levels 0..9 go through libpng with that level and no filters. On failure out->len is as it was
+ * (the capacity may have grown). */
 vae_status vae_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
                           vae_buf *out, vae_error *err) {
     if (!pixels || !out) return vae_error_set(err, VAE_ERR_ARG, "png encode: NULL argument");
@@ -120,7 +120,7 @@ vae_status vae_png_encode(const uint8_t *pixels, int width, int height, int chan
         return vae_error_set(err, VAE_ERR_ARG, "png encode: %d channels (want 1 or 3)", channels);
     if (level < -1 || level > 9)
         return vae_error_set(err, VAE_ERR_ARG, "png encode: level %d is not in -1..9", level);
-    if (level == -1) level = VAE_PNG_DEFAULT_LEVEL;
+    if (level == -1) return vae_png_encode_rle(pixels, width, height, channels, out, err);
 
     encode_state w = {.out = out};
     png_structp png =

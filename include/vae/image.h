@@ -26,6 +26,12 @@ void vae_buf_free(vae_buf *buf);
 vae_status vae_png_encode(const uint8_t *pixels, int width, int height, int channels, int level,
                           vae_buf *out, vae_error *err);
 
+/* Encodes like vae_png_encode with a writer made for the server's small images: one pass, fixed
+ * Huffman codes and run-length matches only, nothing set up per image (no libpng, no zlib stream).
+ * Appends to out. vae_png_encode uses it for level -1. */
+vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int channels,
+                              vae_buf *out, vae_error *err);
+
 /* Largest width*height vae_png_decode_input accepts by default (checked from the header, before
  * anything the size of the image is allocated). */
 #define VAE_PNG_DEFAULT_MAX_PIXELS (4096L * 4096L)

@@ -851,10 +851,10 @@ static void test_decode_errors(void) {
     expect_error("20000000x1", wide.data, wide.len, MAXPX, VAE_ERR_LIMIT, "20000000x1");
     vae_buf_free(&wide);
     vae_buf zero_w = header_only(0, 28, 16);
-    expect_error("zero width", zero_w.data, zero_w.len, MAXPX, VAE_ERR_LIMIT, "zero");
+    expect_error("zero width", zero_w.data, zero_w.len, MAXPX, VAE_ERR_FORMAT, "zero");
     vae_buf_free(&zero_w);
     vae_buf zero_h = header_only(28, 0, 16);
-    expect_error("zero height", zero_h.data, zero_h.len, MAXPX, VAE_ERR_LIMIT, "28x0");
+    expect_error("zero height", zero_h.data, zero_h.len, MAXPX, VAE_ERR_FORMAT, "28x0");
     vae_buf_free(&zero_h);
     vae_buf beyond = header_only(0x80000000u, 1, 16);
     expect_error("width >= 2^31", beyond.data, beyond.len, MAXPX, VAE_ERR_FORMAT, "out of range");
