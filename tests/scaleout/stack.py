@@ -101,7 +101,7 @@ class Stack:
         if not os.access(self.server, os.X_OK):
             raise StackError("%s is missing: run make first" % self.server)
         if not shutil.which("nginx"):
-            raise StackError("nginx is not installed (apt-get install nginx-light)")
+            raise StackError("nginx is not installed (apt-get install nginx)")
         self.dir = tempfile.mkdtemp(prefix="vae-stack-", dir=base_dir)
         self.replicas = [Replica(self, i) for i in range(replicas)]
         self.nginx = None
