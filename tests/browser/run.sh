@@ -10,7 +10,7 @@ started=$(date +%s)
 fail() { echo "browser-test: FAIL: $*" >&2; exit 1; }
 
 pkgs="chromium python3"
-command -v nginx >/dev/null || pkgs="$pkgs nginx-light"
+command -v nginx >/dev/null || pkgs="$pkgs nginx"
 command -v node >/dev/null || pkgs="$pkgs nodejs npm"
 tests/container/need-packages.sh $pkgs || fail "cannot install$pkgs"
 [ -x "$BUILD/vae-server" ] || fail "$BUILD/vae-server is missing: run make first"
