@@ -7,7 +7,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "vae/rng.h"
+
+struct vae_inference {
+    vae_packed_linear enc[VAE_MAX_HIDDEN], mu, logvar, dec[VAE_MAX_HIDDEN], out;
+};
+
+static void inference_free(vae_inference *inf) {
+    if (!inf) return;
+    for (int i = 0; i < VAE_MAX_HIDDEN; i++) {
+        vae_packed_free(&inf->enc[i]);
+        vae_packed_free(&inf->dec[i]);
+    }
+    vae_packed_free(&inf->mu);
+    vae_packed_free(&inf->logvar);
+    vae_packed_free(&inf->out);
+    free(inf);
+}
+
+vae_status vae_model_prepare_inference(vae_model *model, vae_error *err) {
+    vae_inference *inf = calloc(1, sizeof *inf);
+    if (!inf) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory packing the weights");
+    const vae_layers *ly = &model->layers;
+    vae_status st = VAE_OK;
+    for (int i = 0; i < model->config.n_hidden && st == VAE_OK; i++) {
+        st = vae_pack_linear(&inf->enc[i], ly->enc[i].weight, ly->enc[i].bias, ly->enc[i].in, ly->enc[i].out);
+        if (st == VAE_OK)
+            st = vae_pack_linear(&inf->dec[i], ly->dec[i].weight, ly->dec[i].bias, ly->dec[i].in, ly->dec[i].out);
+    }
+    if (st == VAE_OK) st = vae_pack_linear(&inf->mu, ly->mu.weight, ly->mu.bias, ly->mu.in, ly->mu.out);
+    if (st == VAE_OK)
+        st = vae_pack_linear(&inf->logvar, ly->logvar.weight, ly->logvar.bias, ly->logvar.in, ly->logvar.out);
+    if (st == VAE_OK) st = vae_pack_linear(&inf->out, ly->out.weight, ly->out.bias, ly->out.in, ly->out.out);
+    if (st != VAE_OK) {
+        inference_free(inf);
+        return vae_error_set(err, VAE_ERR_NOMEM, "out of memory packing the weights");
+    }
+    inference_free(model->inference);
+    model->inference = inf;
+    return VAE_OK;
+}
 
 vae_status vae_config_validate(const vae_config *cfg, vae_error *err) {
     if (cfg->n_hidden < 1 || cfg->n_hidden > VAE_MAX_HIDDEN)
@@ -242,6 +282,7 @@ void vae_model_free(vae_model *model) {
     if (!model) return;
     free(model->params);
     free(model->centroids);
+    inference_free(model->inference);
     vae_metadata_clear(&model->metadata);
     free(model);
 }
@@ -276,6 +317,23 @@ void vae_workspace_destroy(vae_workspace *ws) {
 
 int vae_workspace_max_batch(const vae_workspace *ws) { return ws->max_batch; }
 
+/* One layer of inference: out = act(in @ W^T + b), through the packed kernels when the model has
+ * them (bias and ReLU fused), else OpenBLAS. act_on selects whether the activation applies. */
+static void infer_linear(const vae_model *m, const vae_linear *l, const vae_packed_linear *packed,
+                         float *out, const float *in, int B, int act_on) {
+    vae_activation act = m->config.activation;
+    if (packed) {
+        vae_epilogue ep = !act_on || act == VAE_ACT_TANH ? VAE_EPILOGUE_NONE
+                          : act == VAE_ACT_RELU          ? VAE_EPILOGUE_RELU
+                                                         : VAE_EPILOGUE_LEAKY;
+        vae_kernel_linear(out, in, packed, B, ep);
+        if (act_on && act == VAE_ACT_TANH) vae_activation_forward(out, out, (size_t)B * l->out, act);
+        return;
+    }
+    vae_linear_forward(out, in, l->weight, l->bias, B, l->in, l->out);
+    if (act_on) vae_activation_forward(out, out, (size_t)B * l->out, act);
+}
+
 /* Runs the encoder's hidden stack on B rows of x; returns the buffer holding the last hidden
  * activations (B, hidden[L-1]). */
 static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float *x, int B) {
@@ -283,9 +341,7 @@ static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float 
     const float *in = x;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        const vae_linear *l = &ly->enc[i];
-        vae_linear_forward(out, in, l->weight, l->bias, B, l->in, l->out);
-        vae_activation_forward(out, out, (size_t)B * l->out, m->config.activation);
+        infer_linear(m, &ly->enc[i], m->inference ? &m->inference->enc[i] : NULL, out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
@@ -298,14 +354,13 @@ static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, i
     const float *in = z;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        const vae_linear *l = &ly->dec[i];
-        vae_linear_forward(out, in, l->weight, l->bias, B, l->in, l->out);
-        vae_activation_forward(out, out, (size_t)B * l->out, m->config.activation);
+        infer_linear(m, &ly->dec[i], m->inference ? &m->inference->dec[i] : NULL, out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
-    vae_linear_forward(xhat, in, ly->out.weight, ly->out.bias, B, ly->out.in, ly->out.out);
-    vae_sigmoid_forward(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
+    infer_linear(m, &ly->out, m->inference ? &m->inference->out : NULL, xhat, in, B, 0);
+    if (m->inference) vae_kernel_sigmoid(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
+    else vae_sigmoid_forward(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
 }
 
 void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n, float *mu,
@@ -315,9 +370,9 @@ void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n
     for (int start = 0; start < n; start += ws->max_batch) {
         int B = n - start < ws->max_batch ? n - start : ws->max_batch;
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
-        vae_linear_forward(mu + (size_t)start * d, h, ly->mu.weight, ly->mu.bias, B, ly->mu.in, d);
-        vae_linear_forward(logvar + (size_t)start * d, h, ly->logvar.weight, ly->logvar.bias, B,
-                           ly->logvar.in, d);
+        const vae_inference *inf = model->inference;
+        infer_linear(model, &ly->mu, inf ? &inf->mu : NULL, mu + (size_t)start * d, h, B, 0);
+        infer_linear(model, &ly->logvar, inf ? &inf->logvar : NULL, logvar + (size_t)start * d, h, B, 0);
     }
 }
 
@@ -336,7 +391,7 @@ void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, 
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
         /* mu goes to whichever buffer h is not in, then moves to ws->b for decode_rows */
         float *mu = h == ws->a ? ws->b : ws->a;
-        vae_linear_forward(mu, h, ly->mu.weight, ly->mu.bias, B, ly->mu.in, ly->mu.out);
+        infer_linear(model, &ly->mu, model->inference ? &model->inference->mu : NULL, mu, h, B, 0);
         if (mu == ws->a) {
             memcpy(ws->b, mu, (size_t)B * ly->mu.out * sizeof(float));
             mu = ws->b;

@@ -359,6 +359,7 @@ static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out,
             goto done;
         }
     }
+    if ((st = vae_model_prepare_inference(model, err)) != VAE_OK) goto done;
     model->metadata = md;
     memset(&md, 0, sizeof md);
     *out = model;

@@ -98,6 +98,8 @@ const char *vae_metadata_get(const vae_metadata *md, const char *key);
 /* Frees every entry; md is empty afterwards. */
 void vae_metadata_clear(vae_metadata *md);
 
+typedef struct vae_inference vae_inference;
+
 typedef struct {
     vae_config config;
     size_t n_params;
@@ -105,6 +107,7 @@ typedef struct {
     vae_layers layers;    /* views into params */
     float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class; NULL when absent */
     vae_metadata metadata;
+    vae_inference *inference; /* weights packed for the inference kernels; NULL: use OpenBLAS */
 } vae_model;
 
 /* Allocates a model with zeroed parameters for cfg. Returns NULL (and fills err) on failure. */
@@ -113,6 +116,12 @@ vae_model *vae_model_create(const vae_config *cfg, vae_error *err);
 /* Initialises weights like PyTorch's nn.Linear default: U(-1/sqrt(in), 1/sqrt(in)) for weights
  * and biases, drawn from a generator seeded with seed. */
 void vae_model_init_params(vae_model *model, unsigned long long seed);
+
+/* Packs a copy of the weights for the small-batch inference kernels (vae_model_load does it), so
+ * vae_encode/vae_decode avoid OpenBLAS's per-call repacking. A snapshot: call again after changing
+ * params (the trainer does not, and its inference runs on OpenBLAS). VAE_ERR_NOMEM on failure, the
+ * model then still works through OpenBLAS. */
+vae_status vae_model_prepare_inference(vae_model *model, vae_error *err);
 
 /* Frees the model and everything it owns. NULL is a no-op. */
 void vae_model_free(vae_model *model);

@@ -25,6 +25,8 @@ static vae_model *make_reference(void) {
     vae_metadata_set(&m->metadata, "hidden", "12,8");
     vae_metadata_set(&m->metadata, "input_shape", "28x28");
     vae_metadata_set(&m->metadata, "dataset", "unit-test");
+    /* loaded models run on the packed kernels; so does the reference, for bitwise comparisons */
+    vae_model_prepare_inference(m, NULL);
     return m;
 }
 
@@ -277,6 +279,22 @@ int main(void) {
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
     CHECK(hl % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hl);
     check_pytorch_layout();
+
+    /* the packed kernels and the OpenBLAS path agree (not bitwise: different summation order) */
+    {
+        vae_workspace *ws = vae_workspace_create(784, 4);
+        float x[3 * 784], a[3 * 784], b[3 * 784];
+        for (int i = 0; i < 3 * 784; i++) x[i] = (float)((i * 31) % 256) / 255.0f;
+        vae_inference *packed = reference->inference;
+        vae_reconstruct(reference, ws, x, 3, a);
+        reference->inference = NULL;
+        vae_reconstruct(reference, ws, x, 3, b);
+        reference->inference = packed;
+        double worst = 0;
+        for (int i = 0; i < 3 * 784; i++) worst = fmax(worst, fabs(a[i] - b[i]));
+        CHECK(worst < 1e-5, "packed kernels vs OpenBLAS: max difference %g", worst);
+        vae_workspace_destroy(ws);
+    }
 
     /* files on disk */
     vae_model *none = NULL;
