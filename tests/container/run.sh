@@ -25,19 +25,23 @@ for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
     [ -s "$w" ] || fail "$w is missing: the image ships both models"
 done
 
-cleanup() {
-    rc=$?
+# removes this test's containers and networks (by label): on exit, and leftovers of an earlier run
+remove_ours() {
     for c in $(podman_run ps -a -q --filter "label=$LABEL" 2>/dev/null); do
         podman_run rm -f -t 0 "$c" >/dev/null 2>&1 || true
     done
+    for n in $(podman network ls -q --filter "label=$LABEL" 2>/dev/null); do
+        podman network rm -f "$n" >/dev/null 2>&1 || true
+    done
+}
+cleanup() {
+    rc=$?
+    remove_ours
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-# leftovers of an interrupted earlier run
-for c in $(podman_run ps -a -q --filter "label=$LABEL" 2>/dev/null); do
-    podman_run rm -f -t 0 "$c" >/dev/null 2>&1 || true
-done
+remove_ours
 
 step "base image"
 tests/container/base-image.sh "$BASE" || fail "cannot make the base image $BASE"
@@ -153,5 +157,53 @@ echo "$models" | python3 -c 'import json, sys; names = [m["name"] for m in json.
 podman_run logs "$name2" 2>&1 | grep -q '^{' || fail "VAE_LOG_FORMAT=json: no JSON log line"
 echo "   VAE_PORT, VAE_MODELS, VAE_THREADS, VAE_LOG_FORMAT honoured"
 stop_cleanly "$name2"
+
+step "the compose topology: frontend image + 2 replicas on a private network"
+WEB_IMAGE=${WEB_IMAGE:-localhost/vae-web:test}
+build_log=$(mktemp)
+if ! podman build --isolation chroot --format docker -f docker/web.Dockerfile -t "$WEB_IMAGE" docker >"$build_log" 2>&1; then
+    tail -n 40 "$build_log" >&2
+    rm -f "$build_log"
+    fail "podman build of docker/web.Dockerfile failed"
+fi
+rm -f "$build_log"
+net_back=vae-ctest-back-$$
+net_front=vae-ctest-front-$$
+podman network create --internal --label "$LABEL" "$net_back" >/dev/null || fail "cannot create network $net_back"
+podman network create --label "$LABEL" "$net_front" >/dev/null || fail "cannot create network $net_front"
+# both replicas answer to the name "vae", as compose's replicas of service vae do
+for i in 1 2; do
+    podman_run run -d --name "vae-ctest-r$i-$$" --label "$LABEL" --network "$net_back" --network-alias vae \
+        --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 --read-only --cap-drop ALL "$IMAGE" >/dev/null ||
+        fail "podman run replica $i failed"
+done
+for i in 1 2; do
+    wait_healthy "vae-ctest-r$i-$$" || fail "replica $i did not turn healthy"
+done
+web=vae-ctest-web-$$
+port3=$(free_port)
+podman_run run -d --name "$web" --label "$LABEL" --network "$net_back" --network "$net_front" \
+    -p "127.0.0.1:$port3:8080" -e UPSTREAMS=vae:8080 --read-only --tmpfs /tmp --cap-drop ALL \
+    --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 "$WEB_IMAGE" >/dev/null || fail "podman run of the frontend failed"
+wait_http "http://127.0.0.1:$port3/healthz" 20 ||
+    { podman_run logs "$web" 2>&1 | tail -n 20 >&2; fail "the frontend does not answer on port $port3"; }
+wait_healthy "$web" || fail "the frontend's HEALTHCHECK did not turn healthy"
+curl -sf "http://127.0.0.1:$port3/" | grep -q 'VAE playground' || fail "GET / through the frontend: not the page"
+python3 tests/container/apicheck.py "http://127.0.0.1:$port3/api" || fail "API checks through the frontend failed"
+for k in $(seq 1 40); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port3/api/sample?n=1&seed=$k" || fail "GET /api/sample through the frontend"
+done
+for i in 1 2; do
+    n=$(podman_run logs "vae-ctest-r$i-$$" 2>/dev/null | grep -c 'GET /sample' || true)
+    [ "$n" -ge 10 ] || fail "replica $i served $n of the samples: nginx does not balance over both"
+    echo "   replica $i served $n /sample requests"
+done
+stop_cleanly "vae-ctest-r1-$$"
+stop_cleanly "vae-ctest-r2-$$"
+t0=$(date +%s)
+podman_run stop -t 10 "$web" >/dev/null 2>&1 || fail "podman stop of the frontend failed"
+code=$(podman_run inspect --format '{{.State.ExitCode}}' "$web")
+[ "$code" = 0 ] || fail "the frontend exited with $code on its STOPSIGNAL"
+echo "   frontend stopped in $(($(date +%s) - t0)) s with exit code 0"
 
 echo "container-test: passed in $(($(date +%s) - started)) s (image adds $((added / 1000000)) MB to the base)"
