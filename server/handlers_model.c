@@ -281,7 +281,7 @@ static void slerp(const float *a, const float *b, int d, float t, float *out) {
     if (c < -1) c = -1;
     double omega = acos(c), so = sin(omega);
     if (so < 1e-6) {
-        for (int i = 0; i < d; i++) out[i] = a[i] + t * (b[i] - a[i]);
+        for (int i = 0; i < d; i++) out[i] = (1.0f - t) * a[i] + t * b[i];
         return;
     }
     double wa = sin((1 - t) * omega) / so, wb = sin(t * omega) / so;
@@ -325,8 +325,8 @@ void vae_handle_interpolate(vae_request *req) {
         float t = (float)i / (float)(steps - 1);
         float *z = s->z + (size_t)i * d;
         if (use_slerp) slerp(from, to, d, t, z);
-        else
-            for (int k = 0; k < d; k++) z[k] = from[k] + t * (to[k] - from[k]);
+        else /* (1-t)a + tb rather than a + t(b-a): both ends come out exactly */
+            for (int k = 0; k < d; k++) z[k] = (1.0f - t) * from[k] + t * to[k];
     }
     if (vae_compute_decode(req, sm->model, s->z, steps, s->xhat) != 0) return;
     if (!want_json) {

@@ -4,7 +4,6 @@
  * protocol's shape, {"error": "message"}, and 400 for a request the model cannot use. */
 #include <float.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,53 +48,11 @@ static int tensor_width(const oip_tensor *t, const vae_served_model *sm) {
     return t->latent ? sm->model->config.latent_dim : VAE_INPUT_DIM;
 }
 
-/* --- errors in the protocol's shape --- */
+/* --- errors --- */
 
-static void reply_message(vae_request *req, int status, const char *message) {
-    vae_buf *out = &req->scratch->out;
-    out->len = 0;
-    if (vae_json_raw(out, "{\"error\":") != VAE_OK || vae_json_string(out, message) != VAE_OK ||
-        vae_json_raw(out, "}\n") != VAE_OK) {
-        static const char oom[] = "{\"error\":\"out of memory\"}\n";
-        vae_reply_static(req, 503, "application/json", oom, sizeof oom - 1);
-        return;
-    }
-    vae_reply(req, status, "application/json");
-}
-
-/* Replies {"error": message} with status. */
-static void oip_error(vae_request *req, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void oip_error(vae_request *req, int status, const char *fmt, ...) {
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
-    va_end(ap);
-    reply_message(req, status, message);
-}
-
-/* The shared helpers (inputs.c, compute.c) reply in the project's error shape; this rewrites such a
- * reply into the protocol's, keeping its message, headers and status (422, the project's status for
- * a well-formed request with wrong values, becomes the protocol's 400). A success or a reply already
- * in the protocol's shape is left alone. */
-static void adopt_error(vae_request *req) {
-    if (!req->replied || req->status < 400) return;
-    if (req->reply_static) { /* vae_reply_error's out-of-memory reply */
-        reply_message(req, req->status, "out of memory");
-        return;
-    }
-    const vae_buf *out = &req->scratch->out;
-    cJSON *body = cJSON_ParseWithLength((const char *)out->data, out->len);
-    const cJSON *message = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(body, "error"), "message");
-    if (cJSON_IsString(message)) {
-        char text[512];
-        snprintf(text, sizeof text, "%s", message->valuestring);
-        reply_message(req, req->status == 422 ? 400 : req->status, text);
-    }
-    cJSON_Delete(body);
-}
+/* Replies {"error": message} with status: vae_reply_error writes the protocol's shape on these
+ * routes (VAE_ROUTE_OIP), for the shared helpers' errors too. */
+#define oip_error(req, status, ...) vae_reply_error((req), (status), "invalid_request", __VA_ARGS__)
 
 /* --- models --- */
 
@@ -147,9 +104,7 @@ static void reply_json(vae_request *req, int status, vae_status st) {
 
 /* Checks that the URL has no query string, replying 400 otherwise. */
 static int no_query(vae_request *req) {
-    if (vae_query_check(req, NO_QUERY) == 0) return 0;
-    adopt_error(req);
-    return -1;
+    return vae_query_check(req, NO_QUERY) == 0 ? 0 : -1;
 }
 
 /* Ready in the protocol's terms: every model loaded and not draining. The protocol's "false" is a
@@ -236,25 +191,6 @@ static int check_parameters(vae_request *req, const cJSON *item, const char *whe
                       "the values as JSON in \"data\"",
                       where, p->string);
             return -1;
-        }
-    }
-    return 0;
-}
-
-/* Checks that obj has only keys from `allowed` (NULL-terminated), each at most once. */
-static int check_fields(vae_request *req, const cJSON *obj, const char *where, const char *const *allowed) {
-    for (const cJSON *item = obj->child; item; item = item->next) {
-        int known = 0;
-        for (int i = 0; allowed[i] && !known; i++) known = !strcmp(item->string, allowed[i]);
-        if (!known) {
-            oip_error(req, 400, "%s: unknown field '%.64s'", where, item->string);
-            return -1;
-        }
-        for (const cJSON *prev = obj->child; prev != item; prev = prev->next) {
-            if (!strcmp(prev->string, item->string)) {
-                oip_error(req, 400, "%s: field '%.64s' appears more than once", where, item->string);
-                return -1;
-            }
         }
     }
     return 0;
@@ -388,7 +324,7 @@ static int read_input(vae_request *req, const oip_model *om, const cJSON *inputs
         oip_error(req, 400, "inputs[0] must be an object with name, shape, datatype and data");
         return -1;
     }
-    if (check_fields(req, in, "inputs[0]", fields) != 0) return -1;
+    if (vae_input_check_fields(req, in, "inputs[0]", fields) != 0) return -1;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(in, "name");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
     const cJSON *datatype = cJSON_GetObjectItemCaseSensitive(in, "datatype");
@@ -444,7 +380,7 @@ static int read_outputs(vae_request *req, const oip_model *om, const cJSON *outp
             oip_error(req, 400, "%s must be an object with a string name", where);
             return -1;
         }
-        if (check_fields(req, o, where, fields) != 0 ||
+        if (vae_input_check_fields(req, o, where, fields) != 0 ||
             check_parameters(req, cJSON_GetObjectItemCaseSensitive(o, "parameters"), where) != 0)
             return -1;
         int found = -1;
@@ -517,7 +453,4 @@ static void infer(vae_request *req) {
     reply_json(req, 200, st);
 }
 
-void vae_handle_oip_infer(vae_request *req) {
-    infer(req);
-    adopt_error(req);
-}
+void vae_handle_oip_infer(vae_request *req) { infer(req); }

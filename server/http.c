@@ -148,6 +148,13 @@ void vae_reply_header(vae_request *req, const char *name, const char *fmt, ...) 
     va_end(ap);
 }
 
+/* Whether the request is on an Open Inference Protocol path: its route says so, or, unrouted, its
+ * path is under /v2. */
+static int protocol_errors(const vae_request *req) {
+    if (req->route) return (req->route->flags & VAE_ROUTE_OIP) != 0;
+    return !strncmp(req->path, "/v2", 3) && (req->path[3] == '/' || req->path[3] == '\0');
+}
+
 void vae_reply_error(vae_request *req, int status, const char *type, const char *fmt, ...) {
     char message[512];
     va_list ap;
@@ -156,10 +163,16 @@ void vae_reply_error(vae_request *req, int status, const char *type, const char 
     va_end(ap);
     vae_buf *out = &req->scratch->out;
     out->len = 0;
+    int oip = protocol_errors(req);
     char head[96];
-    snprintf(head, sizeof head, "{\"error\":{\"code\":%d,\"type\":\"%s\",\"message\":", status, type);
+    if (oip) {
+        snprintf(head, sizeof head, "{\"error\":");
+        if (status == 422) status = 400; /* the protocol has no 422: a bad request is 400 */
+    } else {
+        snprintf(head, sizeof head, "{\"error\":{\"code\":%d,\"type\":\"%s\",\"message\":", status, type);
+    }
     if (vae_buf_append(out, head, strlen(head)) != VAE_OK || vae_json_string(out, message) != VAE_OK ||
-        vae_buf_append(out, "}}\n", 3) != VAE_OK) {
+        vae_buf_append(out, oip ? "}\n" : "}}\n", oip ? 2 : 3) != VAE_OK) {
         static const char oom[] = "{\"error\":{\"code\":503,\"type\":\"overloaded\","
                                   "\"message\":\"out of memory\"}}\n";
         vae_reply_static(req, 503, "application/json", oom, sizeof oom - 1);

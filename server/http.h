@@ -30,6 +30,7 @@ enum {
     VAE_ROUTE_READY = 1 << 1, /* needs the models loaded (503 before) */
     VAE_ROUTE_JSON = 1 << 2,  /* accepts an application/json body */
     VAE_ROUTE_PNG = 1 << 3,   /* accepts an image/png body */
+    VAE_ROUTE_OIP = 1 << 4,   /* Open Inference Protocol: errors are {"error": "message"}, 4xx */
 };
 
 typedef enum { VAE_BODY_NONE, VAE_BODY_JSON, VAE_BODY_PNG } vae_body_type;
@@ -122,7 +123,8 @@ void vae_reply(vae_request *req, int status, const char *content_type);
 void vae_reply_static(vae_request *req, int status, const char *content_type, const void *data,
                       size_t len);
 
-/* Replies {"error":{"code":status,"type":type,"message":...}}. */
+/* Replies {"error":{"code":status,"type":type,"message":...}}; on Open Inference Protocol paths
+ * (/v2...) the protocol's {"error":"message"}, with 422 reported as 400. */
 void vae_reply_error(vae_request *req, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -71,7 +71,18 @@ int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **
         vae_reply_error(req, 422, "invalid_request", "the body must be a JSON object, e.g. {\"z\": [...]}");
         return -1;
     }
-    for (const cJSON *item = json->child; item; item = item->next) {
+    if (vae_input_check_fields(req, json, NULL, allowed) != 0) {
+        cJSON_Delete(json);
+        return -1;
+    }
+    *root = json;
+    return 0;
+}
+
+int vae_input_check_fields(vae_request *req, const cJSON *obj, const char *where,
+                           const char *const *allowed) {
+    const char *prefix = where ? where : "", *sep = where ? ": " : "";
+    for (const cJSON *item = obj->child; item; item = item->next) {
         int known = 0;
         for (int i = 0; allowed[i] && !known; i++) known = strcmp(item->string, allowed[i]) == 0;
         if (!known) {
@@ -79,21 +90,18 @@ int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **
             size_t used = 0;
             for (int i = 0; allowed[i] && used < sizeof list; i++)
                 used += (size_t)snprintf(list + used, sizeof list - used, i ? ", %s" : "%s", allowed[i]);
-            vae_reply_error(req, 422, "invalid_request", "unknown field '%.64s'; accepted fields: %s",
-                            item->string, list);
-            cJSON_Delete(json);
+            vae_reply_error(req, 422, "invalid_request", "%s%sunknown field '%.64s'; accepted fields: %s",
+                            prefix, sep, item->string, list);
             return -1;
         }
-        for (const cJSON *prev = json->child; prev != item; prev = prev->next) {
+        for (const cJSON *prev = obj->child; prev != item; prev = prev->next) {
             if (strcmp(prev->string, item->string) == 0) {
-                vae_reply_error(req, 422, "invalid_request", "field '%.64s' appears more than once",
-                                item->string);
-                cJSON_Delete(json);
+                vae_reply_error(req, 422, "invalid_request", "%s%sfield '%.64s' appears more than once",
+                                prefix, sep, item->string);
                 return -1;
             }
         }
     }
-    *root = json;
     return 0;
 }
 

@@ -16,6 +16,11 @@ long vae_utf8_invalid_at(const uint8_t *s, size_t len);
  * none repeated. *root is the caller's to cJSON_Delete. */
 int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **root);
 
+/* Checks that obj has only keys from `allowed` (NULL-terminated), none repeated; `where` (may be
+ * NULL) prefixes the message, e.g. "inputs[0]". */
+int vae_input_check_fields(vae_request *req, const cJSON *obj, const char *where,
+                           const char *const *allowed);
+
 /* The model named by ?model=, or the default. */
 const vae_served_model *vae_input_model(vae_request *req);
 

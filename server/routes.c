@@ -2,6 +2,7 @@
 #include "handlers.h"
 
 #define MODEL_ROUTE (VAE_ROUTE_AUTH | VAE_ROUTE_READY)
+#define OIP VAE_ROUTE_OIP
 
 const vae_route vae_routes[] = {
     {"/", VAE_GET, 0, vae_handle_index},
@@ -15,15 +16,15 @@ const vae_route vae_routes[] = {
     {"/decode", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_decode},
     {"/sample", VAE_GET, MODEL_ROUTE, vae_handle_sample},
     {"/interpolate", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_interpolate},
-    {"/v2", VAE_GET, 0, vae_handle_oip_server},
-    {"/v2/health/live", VAE_GET, 0, vae_handle_oip_live},
-    {"/v2/health/ready", VAE_GET, 0, vae_handle_oip_ready},
-    {"/v2/models/{model}", VAE_GET, MODEL_ROUTE, vae_handle_oip_model},
-    {"/v2/models/{model}/ready", VAE_GET, VAE_ROUTE_AUTH, vae_handle_oip_model_ready},
-    {"/v2/models/{model}/infer", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_oip_infer},
-    {"/v2/models/{model}/versions/1", VAE_GET, MODEL_ROUTE, vae_handle_oip_model},
-    {"/v2/models/{model}/versions/1/ready", VAE_GET, VAE_ROUTE_AUTH, vae_handle_oip_model_ready},
-    {"/v2/models/{model}/versions/1/infer", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_oip_infer},
+    {"/v2", VAE_GET, OIP, vae_handle_oip_server},
+    {"/v2/health/live", VAE_GET, OIP, vae_handle_oip_live},
+    {"/v2/health/ready", VAE_GET, OIP, vae_handle_oip_ready},
+    {"/v2/models/{model}", VAE_GET, OIP | MODEL_ROUTE, vae_handle_oip_model},
+    {"/v2/models/{model}/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, vae_handle_oip_model_ready},
+    {"/v2/models/{model}/infer", VAE_POST, OIP | MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_oip_infer},
+    {"/v2/models/{model}/versions/1", VAE_GET, OIP | MODEL_ROUTE, vae_handle_oip_model},
+    {"/v2/models/{model}/versions/1/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, vae_handle_oip_model_ready},
+    {"/v2/models/{model}/versions/1/infer", VAE_POST, OIP | MODEL_ROUTE | VAE_ROUTE_JSON, vae_handle_oip_infer},
 };
 
 const int vae_n_routes = sizeof vae_routes / sizeof vae_routes[0];

@@ -297,10 +297,17 @@ class Errors(ServerTestCase):
                 self.assert_error(resp, 405, "method_not_allowed", method, "use " + allow)
 
     def test_unknown_route(self):
-        for path in ("/nope", "/encode/", "/v1/model", "/v2/models", "/ENCODE", "/health/x", "//health"):
+        for path in ("/nope", "/encode/", "/v1/model", "/ENCODE", "/health/x", "//health", "/v2x"):
             with self.subTest(path=path):
                 self.assert_error(self.client.get(path), 404, "not_found", "no such endpoint", "/openapi.yaml")
         self.assert_error(self.client.post("/nope", {"z": 1}), 404, "not_found", "/nope")
+        # under /v2 the Open Inference Protocol's error shape applies, routed or not
+        for path in ("/v2/models", "/v2/models/mnist-encoder/versions/2"):
+            with self.subTest(path=path):
+                resp = self.client.get(path)
+                self.assertEqual(resp.status, 404)
+                self.assertEqual(sorted(resp.json()), ["error"])
+                self.assertIn("no such endpoint", resp.json()["error"])
 
     def test_nul_in_path_is_not_another_route(self):
         """%00 must not cut the path short: /health%00x is not /health, /%00 is not /."""
