@@ -8,6 +8,8 @@ const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 
 const SLIDER_RANGE = 3;
 
 const $ = (id) => document.getElementById(id);
+// two decimals, without a "-0.00"
+const fixed2 = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
 
 /* ---------- API access: every failure becomes an ApiError whose message is shown to the user ---------- */
 
@@ -88,6 +90,15 @@ function showImage(img, placeholder, blob) {
   });
 }
 
+// Calls to the API under way (body data-busy, for tests and styling): 0 when the page is settled.
+const busy = {
+  n: 0,
+  add(delta) {
+    this.n += delta;
+    document.body.dataset.busy = String(this.n);
+  },
+};
+
 // Runs task() for a panel so that only the latest call's result is used: a newer call makes the
 // older one's result stale (gen changes) and it is dropped.
 function latestOnly() {
@@ -95,7 +106,12 @@ function latestOnly() {
   return async (task) => {
     const mine = ++gen;
     const isCurrent = () => mine === gen;
-    await task(isCurrent);
+    busy.add(1);
+    try {
+      await task(isCurrent);
+    } finally {
+      busy.add(-1);
+    }
   };
 }
 
@@ -412,7 +428,7 @@ function buildSliders(d) {
     out.textContent = '0.00';
     input.addEventListener('input', () => {
       state.z[i] = Number(input.value);
-      out.textContent = state.z[i].toFixed(2);
+      out.textContent = fixed2(state.z[i]);
       drawPad();
       requestDecode();
     });
@@ -427,7 +443,7 @@ function syncSliders() {
   for (const input of $('sliders').querySelectorAll('input')) {
     const i = Number(input.dataset.index);
     input.value = String(state.z[i]);
-    input.nextElementSibling.textContent = state.z[i].toFixed(2);
+    input.nextElementSibling.textContent = fixed2(state.z[i]);
   }
   drawPad();
 }
@@ -494,6 +510,7 @@ function requestDecode() {
 async function decodeNow() {
   decoder.busy = true;
   decoder.again = false;
+  busy.add(1);
   const model = state.model.name;
   try {
     const resp = await api(withModel('decode'), { z: state.z });
@@ -505,6 +522,7 @@ async function decodeNow() {
   } finally {
     decoder.busy = false;
     if (decoder.again || model !== state.model.name) decodeNow();
+    busy.add(-1);
   }
 }
 
@@ -608,6 +626,7 @@ function renderFrame() {
 /* ---------- wiring ---------- */
 
 function setup() {
+  busy.add(0);
   setupDrawing();
   setupPad();
   $('banner-close').addEventListener('click', () => showBanner(''));

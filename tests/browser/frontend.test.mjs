@@ -52,7 +52,14 @@ async function picture(page, selector) {
   }, selector);
 }
 
+// Waits until the page has no API call under way (its body's data-busy is 0).
+async function settled(page) {
+  await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 10000 })
+    .catch(() => assert.fail('the page still has API calls under way after 10 s'));
+}
+
 async function expectPicture(page, selector, width, height, what) {
+  await settled(page);
   const p = await picture(page, selector);
   assert.ok(p, `${what}: ${selector} is not on the page`);
   assert.equal(`${p.width}x${p.height}`, `${width}x${height}`, `${what}: size`);
@@ -130,7 +137,8 @@ test('web frontend through nginx', async (t) => {
     await page.goto(BASE + '/', { waitUntil: 'load' });
     await page.waitForFunction(() => document.querySelectorAll('#models button').length > 0);
     const names = await page.$$eval('#models button', (bs) => bs.map((b) => b.textContent));
-    assert.deepEqual(names, ['mnist', 'fashion']);
+    assert.deepEqual(names, ['mnist', 'fashion', 'latent2']);
+    assert.ok(await page.isHidden('#pad2d'), 'the 2-D pad shows for a 32-dimensional model');
     assert.equal(await page.getAttribute('#models button[data-model="mnist"]', 'aria-checked'), 'true');
     await waitVersion(page, '#decoded', 0, 'first decode');
     await waitVersion(page, '#samples', 0, 'first sample');
@@ -180,7 +188,7 @@ test('web frontend through nginx', async (t) => {
     await page.locator('#sliders input[data-index="1"]').focus();
     for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowLeft');
     await waitVersion(page, '#decoded', v2, 'decode after the second slider moved');
-    await page.waitForLoadState('networkidle');
+    await settled(page);
     const after = await expectPicture(page, '#decoded', 28, 28, 'decoded after moving sliders');
     assert.notEqual(after.hash, before.hash, 'moving sliders did not change the decoded image');
     // the drawing's mu into the sliders
@@ -254,9 +262,33 @@ test('web frontend through nginx', async (t) => {
     await expectPicture(page, '#morph-strip', 10 * 28, 28, 'fashion morph');
     assert.match(await page.textContent('#morph-from option:checked'), /Dress/);
     assert.match(await page.textContent('#model-info'), /fashion/);
-    await page.waitForLoadState('networkidle');
+    await settled(page);
     await noVisibleErrors(page);
     await shot(page, '08-fashion');
+  });
+
+  await t.test('a model with d = 2: the 2-D pad', async () => {
+    const v = await version(page, '#decoded');
+    await page.click('#models button[data-model="latent2"]');
+    await waitVersion(page, '#decoded', v, 'decode for the 2-D model');
+    await page.waitForSelector('#pad2d', { state: 'visible' });
+    assert.equal(await page.locator('#sliders input').count(), 2);
+    const before = await picture(page, '#decoded');
+    const box = await page.locator('#pad2d').boundingBox();
+    const v2 = await version(page, '#decoded');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.15, { steps: 10 });
+    await page.mouse.up();
+    await waitVersion(page, '#decoded', v2, 'decode after dragging on the pad');
+    await settled(page);
+    const z = await page.$$eval('#sliders input', (els) => els.map((e) => Number(e.value)));
+    assert.ok(z[0] > 2 && z[1] > 1.5, `the pad set z = ${z}`);
+    const after = await expectPicture(page, '#decoded', 28, 28, 'decoded from the pad');
+    assert.notEqual(after.hash, before.hash, 'dragging on the pad did not change the decoded image');
+    await expectPicture(page, '#pad2d', 240, 240, 'the pad');
+    await noVisibleErrors(page);
+    await shot(page, '09-latent2-pad');
   });
 
   await t.test('the service down: the page says so', { skip: REPLICA_PIDS.length === 0 }, async () => {
@@ -269,7 +301,7 @@ test('web frontend through nginx', async (t) => {
     await page.reload({ waitUntil: 'load' });
     await page.waitForSelector('#banner:not([hidden])', { timeout: 10000 });
     assert.match(await page.textContent('#banner-text'), /Cannot load the models: no replica/);
-    await shot(page, '09-service-down');
+    await shot(page, '10-service-down');
   });
 
   await t.test('no console errors', () => {

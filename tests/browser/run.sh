@@ -13,7 +13,7 @@ pkgs="chromium python3"
 command -v nginx >/dev/null || pkgs="$pkgs nginx"
 command -v node >/dev/null || pkgs="$pkgs nodejs npm"
 tests/container/need-packages.sh $pkgs || fail "cannot install$pkgs"
-[ -x "$BUILD/vae-server" ] || fail "$BUILD/vae-server is missing: run make first"
+[ -x "$BUILD/vae-server" ] && [ -x "$BUILD/vae-train" ] || fail "$BUILD/vae-server or vae-train is missing: run make first"
 # the replicas serve the shipped models (or VAE_MODELS, when set: name=path,name=path)
 if [ -z "${VAE_MODELS:-}" ]; then
     for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
@@ -27,6 +27,12 @@ have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' tests/browser/node_modules/playw
 if [ "$have" != "$want" ]; then
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/browser failed"
 fi
+
+# a third model with a 2-D latent space, for the page's 2-D pad: 1 s of training on mnist-mini
+"$BUILD/vae-train" --data tests/data/mnist-mini --out "$BUILD/browser-latent2.safetensors" --latent 2 \
+    --hidden 128 --epochs 5 --threads 1 --quiet >/dev/null || fail "cannot train the 2-D model"
+VAE_MODELS="${VAE_MODELS:-mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors},latent2=$PWD/$BUILD/browser-latent2.safetensors"
+export VAE_MODELS
 
 ARTIFACTS=$BUILD/browser-artifacts
 rm -rf "$ARTIFACTS"
