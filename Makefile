@@ -36,7 +36,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
-.PHONY: all test test-unit test-train test-http deps clean install run bench-train
+.PHONY: all test test-unit test-train test-http test-pytorch deps clean install run bench bench-train
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -72,6 +72,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBVAE) $(if $(SERVER_SRC),$(SERVER_LIB))
 deps:
 	@tests/install-deps.sh build test
 
+# PyTorch round trip (model/pytorch): exporter, loader and server against PyTorch; needs python3-torch.
+test-pytorch: $(BUILD)/vae-server
+	@tests/install-deps.sh build pytorch
+	@echo "== tests/pytorch"; PYTHON=$(PYTHON) tests/pytorch/run.sh $(BUILD) $(MNIST)
+
 # Builds and starts the server on the shipped models (port 8080; VAE_* variables configure it).
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -90,6 +95,26 @@ test-train: $(BUILD)/vae-train
 
 test-http: $(BINS)
 	@echo "== tests/http"; tests/http/run.sh $(BUILD) $(MNIST)
+
+# make bench: every endpoint under wrk beside /health and the sgemm ceiling, for the shipped model
+# and for the canonical 784-400-20 (trained here once, 10 epochs), then the trainer's s/epoch.
+BENCH_CANONICAL := $(BUILD)/bench/mnist-400-20.safetensors
+$(BUILD)/bench/peak_flops: tests/bench/peak_flops.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(BENCH_CANONICAL): $(BUILD)/vae-train
+	@mkdir -p $(dir $@)
+	$(BUILD)/vae-train --data $(MNIST) --out $@ --epochs 10 --threads 2 --quiet
+
+bench:
+	@tests/install-deps.sh build bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BENCH_CANONICAL)
+	@tests/bench/bench_http.py $(BUILD)
+	@echo
+	@tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL)
+	@echo
+	@$(BUILD)/vae-train --data $(MNIST) --out $(BUILD)/bench/t.safetensors --epochs 3 --threads 2 --quiet \
+	    | sed -n 's/.*; \([0-9.]*\) s per epoch.*/trainer: 784-400-20, batch 128, 2 threads: \1 s per epoch (3 epochs)/p'
 
 bench-train:
 	@tests/install-deps.sh build bench
