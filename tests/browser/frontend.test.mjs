@@ -117,7 +117,7 @@ test('web frontend through nginx', async (t) => {
     hasTouch: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-default-apps', '--disable-extensions', '--metrics-recording-only',
+      '--disable-default-apps', '--disable-extensions', '--metrics-recording-only', '--disable-dev-shm-usage',
       '--no-default-browser-check', '--disable-features=Translate,OptimizationHints,MediaRouter'],
   });
   const page = context.pages()[0] || await context.newPage();

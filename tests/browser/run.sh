@@ -9,7 +9,7 @@ BUILD=${1:-build}
 started=$(date +%s)
 fail() { echo "browser-test: FAIL: $*" >&2; exit 1; }
 
-pkgs="chromium python3"
+pkgs="chromium fonts-dejavu-core python3"
 command -v nginx >/dev/null || pkgs="$pkgs nginx"
 command -v node >/dev/null || pkgs="$pkgs nodejs npm"
 tests/container/need-packages.sh $pkgs || fail "cannot install$pkgs"

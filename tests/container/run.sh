@@ -17,7 +17,10 @@ started=$(date +%s)
 fail() { echo "container-test: FAIL: $*" >&2; exit 1; }
 step() { echo "== container-test: $* ($(($(date +%s) - started)) s)"; }
 
-tests/container/need-packages.sh podman buildah runc debootstrap python3 curl
+# netavark + aardvark-dns: container networks with DNS (the compose topology); catatonit: podman's
+# pause/init; all three only recommended by podman, and need-packages installs no recommends
+tests/container/need-packages.sh podman buildah runc debootstrap netavark aardvark-dns catatonit uidmap \
+    python3 curl
 # the rootful settings CONTAINERS.md gives for these machines (no systemd, cgroupfs)
 podman_run() { podman --runtime runc --cgroup-manager cgroupfs "$@"; }
 
