@@ -1,0 +1,22 @@
+/* Fuzz target: the JSON body of POST /interpolate (from/to as class labels, base64 PNGs or latent
+ * vectors; steps; method; invert): JSON reply from the model with class centroids, PNG reply from
+ * the one without. */
+#include "harness.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fuzz_server_init();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_request fr = {.body_type = VAE_BODY_JSON, .query = "format=json"};
+    fuzz_run(vae_handle_interpolate, data, size, &fr);
+    fr.query = "model=fashion";
+    fuzz_run(vae_handle_interpolate, data, size, &fr);
+    return 0;
+}

@@ -1,0 +1,21 @@
+/* Fuzz target: the JSON body of the Open Inference Protocol's POST /v2/models/{model}/infer, for the
+ * encoder and the decoder face of a model; errors must keep the protocol's {"error": "..."} shape. */
+#include "harness.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc;
+    (void)argv;
+    fuzz_server_init();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    fuzz_request fr = {.body_type = VAE_BODY_JSON, .path_param = "mnist-encoder", .oip = 1};
+    fuzz_run(vae_handle_oip_infer, data, size, &fr);
+    fr.path_param = "fashion-decoder";
+    fuzz_run(vae_handle_oip_infer, data, size, &fr);
+    return 0;
+}

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Writes the fuzz targets' seed corpora into tests/fuzz/corpus/<target>/ (deterministic; the
+output is committed, this script documents where each seed comes from and regenerates them).
+
+    tests/fuzz/make_seeds.py [OUT_DIR]
+
+Seeds are small valid inputs plus a few near-misses: PNGs of every colour type and depth, small
+(2-8 pixel) or 28x28, some interlaced; real request bodies of each endpoint; a tiny valid
+safetensors model (784-2-2, relu, with centroids: 16 KB rather than the 4 MB shipped file); small
+idx files, plain and gzipped; base64 texts."""
+import base64
+import gzip
+import json
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "http"))
+import pngutil  # noqa: E402  (the HTTP suite's own PNG encoder)
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+# --- PNGs ---
+
+def digit_rows(side, maxval, channels=1):
+    """A bright vertical bar on a dark background (a crude '1'), as rows of samples."""
+    rows = []
+    for y in range(side):
+        row = []
+        for x in range(side):
+            v = maxval if side // 3 <= x < 2 * side // 3 and side // 6 <= y < side - side // 6 else 0
+            row += [v] * channels
+        rows.append(row)
+    return rows
+
+
+def pngs():
+    G, RGB, P, GA, RGBA = pngutil.GREY, pngutil.RGB, pngutil.PALETTE, pngutil.GREY_ALPHA, pngutil.RGBA
+    out = {}
+    out["grey8_28.png"] = pngutil.encode(28, 28, digit_rows(28, 255), G, 8, filters=0)
+    for depth in (1, 2, 4, 16):
+        out["grey%d_6.png" % depth] = pngutil.encode(6, 6, digit_rows(6, (1 << depth) - 1), G, depth)
+    out["grey8_trns_5.png"] = pngutil.encode(5, 5, digit_rows(5, 255), G, 8, trns=0)
+    out["grey_alpha8_4.png"] = pngutil.encode(4, 4, [[255, 128] * 4] * 4, GA, 8)
+    out["grey_alpha16_3.png"] = pngutil.encode(3, 3, [[65535, 30000] * 3] * 3, GA, 16)
+    out["rgb8_4.png"] = pngutil.encode(4, 4, digit_rows(4, 255, 3), RGB, 8)
+    out["rgb16_3.png"] = pngutil.encode(3, 3, digit_rows(3, 65535, 3), RGB, 16)
+    out["rgb8_trns_3.png"] = pngutil.encode(3, 3, digit_rows(3, 255, 3), RGB, 8, trns=(0, 0, 0))
+    out["rgba8_4.png"] = pngutil.encode(4, 4, [[255, 255, 255, 200] * 4] * 4, RGBA, 8)
+    out["rgba16_2.png"] = pngutil.encode(2, 2, [[65535, 0, 0, 65535] * 2] * 2, RGBA, 16)
+    pal = [(0, 0, 0), (255, 255, 255), (128, 0, 0), (0, 128, 0)]
+    out["palette2_trns_8.png"] = pngutil.encode(8, 8, [[(x + y) % 4 for x in range(8)] for y in range(8)],
+                                                P, 2, palette=pal, trns=[255, 0, 128])
+    out["palette8_5.png"] = pngutil.encode(5, 5, [[x % 4 for x in range(5)] for _ in range(5)], P, 8, palette=pal)
+    out["interlaced_grey8_9.png"] = pngutil.encode(9, 9, digit_rows(9, 255), G, 8, interlace=True)
+    out["interlaced_rgba16_5.png"] = pngutil.encode(5, 5, [[1000 * x, 0, 65535, 65535] * 5 for x in range(5)],
+                                                    RGBA, 16, interlace=True)
+    out["interlaced_palette1_3.png"] = pngutil.encode(3, 3, [[1, 0, 1]] * 3, P, 1, palette=pal[:2],
+                                                      interlace=True)
+    out["wide_60x2.png"] = pngutil.encode(60, 2, [[x * 4 for x in range(60)]] * 2, G, 8)
+    out["text_chunk_2.png"] = pngutil.encode(2, 2, [[0, 255]] * 2, G, 8, extra_chunks=[(b"tEXt", b"Comment\x00hi")])
+    return out
+
+
+# --- safetensors ---
+
+def tiny_safetensors(hidden=2, latent=2, metadata=None, centroids=True):
+    """A valid model 784-hidden-latent (relu) with deterministic small weights."""
+    shapes = [("enc.0.weight", [hidden, 784]), ("enc.0.bias", [hidden]),
+              ("enc.mu.weight", [latent, hidden]), ("enc.mu.bias", [latent]),
+              ("enc.logvar.weight", [latent, hidden]), ("enc.logvar.bias", [latent]),
+              ("dec.0.weight", [hidden, latent]), ("dec.0.bias", [hidden]),
+              ("dec.out.weight", [784, hidden]), ("dec.out.bias", [784])]
+    if centroids:
+        shapes.append(("centroids", [10, latent]))
+    header = {"__metadata__": metadata if metadata is not None else
+              {"activation": "relu", "latent_dim": str(latent), "hidden": str(hidden), "input_shape": "28x28"}}
+    data = bytearray()
+    for name, shape in shapes:
+        n = 1
+        for s in shape:
+            n *= s
+        begin = len(data)
+        data += struct.pack("<%df" % n, *[((i * 7919) % 101 - 50) / 500.0 for i in range(n)])
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [begin, len(data)]}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + bytes(data)
+
+
+# --- idx ---
+
+def idx_images(n, rows, cols):
+    return struct.pack(">IIII", 0x803, n, rows, cols) + bytes((i * 37) % 256 for i in range(n * rows * cols))
+
+
+def idx_labels(n):
+    return struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n))
+
+
+def main():
+    ps = pngs()
+    # fuzz_png: option byte 0 (no invert, default limit) and a few other options
+    for name, data in sorted(ps.items()):
+        write("png", name, b"\x00" + data)
+    write("png", "opt_invert_handler_grey8_28.png", b"\x31" + ps["grey8_28.png"])
+    write("png", "opt_limit784_grey8_28.png", b"\x06" + ps["grey8_28.png"])
+    write("png", "huge_header.png", b"\x00" + pngutil.SIGNATURE + pngutil.ihdr(100000, 100000, 8, 0)
+          + pngutil.chunk(b"IDAT", b"x\x9c\x03\x00\x00\x00\x00\x01"))
+
+    small = base64.b64encode(ps["grey8_28.png"]).decode()
+    tiny = base64.b64encode(ps["grey1_6.png"]).decode()
+    px = [round((i % 28) / 27, 3) for i in range(784)]
+
+    # /encode and /reconstruct
+    write("encode_json", "image.json", json.dumps({"image": small}))
+    write("encode_json", "image_data_url.json", json.dumps({"image": "data:image/png;base64," + tiny, "invert": True}))
+    write("encode_json", "images.json", json.dumps({"images": [tiny, tiny], "sample": True, "seed": 7}))
+    write("encode_json", "pixels.json", json.dumps({"pixels": px}))
+    write("encode_json", "pixels_batch.json", json.dumps({"pixels": [[0] * 784, [1] * 784]}))
+    write("encode_json", "wrong.json", '{"pixels": [0.5, "x"], "seed": -1}')
+
+    # /decode
+    write("decode_json", "one.json", '{"z": [0.5, -1.25]}')
+    write("decode_json", "batch.json", '{"z": [[0, 0], [1e-3, -2.5e1], [3, 4]]}')
+    write("decode_json", "three.json", '{"z": [0.1, 0.2, 0.3]}')
+    write("decode_json", "big.json", '{"z": [3.4e38, -3.4e38]}')
+    write("decode_json", "bad.json", '{"z": [1, 2], "z": [NaN]}')
+
+    # /interpolate
+    write("interpolate_json", "labels.json", '{"from": 3, "to": 8, "steps": 5}')
+    write("interpolate_json", "vectors_slerp.json", '{"from": [1, 0], "to": [0, 1], "method": "slerp", "steps": 4}')
+    write("interpolate_json", "vectors3.json", '{"from": [1, 0, 2], "to": [0, 1, -1], "method": "linear"}')
+    write("interpolate_json", "png_ends.json", json.dumps({"from": tiny, "to": 2, "invert": True, "steps": 2}))
+    write("interpolate_json", "opposite.json", '{"from": [1, 1], "to": [-1, -1], "method": "slerp"}')
+
+    # OIP infer
+    write("oip_json", "encoder.json", json.dumps({"id": "a", "inputs": [
+        {"name": "x", "datatype": "FP32", "shape": [1, 784], "data": px}], "outputs": [{"name": "mu"}]}))
+    write("oip_json", "decoder.json", json.dumps({"inputs": [
+        {"name": "z", "datatype": "FP32", "shape": [2, 3], "data": [[0, 1, 2], [3, 4, 5]]}],
+        "parameters": {"binary_data_output": False}}))
+    write("oip_json", "decoder_flat.json", '{"inputs":[{"name":"z","datatype":"FP64","shape":[1,3],"data":[0,1,2]}]}')
+
+    # query strings: selector byte (endpoint | accept << 3), then the query
+    for i, (sel, q) in enumerate(((0, "n=4&seed=7&temperature=0.5&format=json"), (0, "n=1&model=fashion"),
+                   (8, "n=257"), (16, "n=2&n=3"), (0, "n=1e9&seed=-1"), (0, "model=%6d%6e%69st&n=%31"),
+                   (1, "format=json&model=fashion"), (2, "invert&sample=1&seed=3"),
+                   (3, "format=png&invert=false"), (4, "model=mnist&format=json"),
+                   (6, ""), (0, "temperature=nan&x=1&&="), (24, "n=+1&seed=9007199254740991"))):
+        write("query", "q%02d" % i, bytes([sel]) + q.encode())
+
+    # safetensors
+    write("safetensors", "tiny_2_2.safetensors", tiny_safetensors())
+    write("safetensors", "tiny_1_1_nocentroids.safetensors", tiny_safetensors(1, 1, centroids=False))
+    write("safetensors", "bad_activation.safetensors", tiny_safetensors(1, 1, {"activation": "gelu"}))
+    write("safetensors", "header_only.safetensors", struct.pack("<Q", 2) + b"{}")
+
+    # idx
+    write("idx", "images_2x3x3.idx", idx_images(2, 3, 3))
+    write("idx", "images_1x28x28.idx", idx_images(1, 28, 28))
+    write("idx", "labels_5.idx", idx_labels(5))
+    write("idx", "images_2x3x3.idx.gz", gzip.compress(idx_images(2, 3, 3), mtime=0))
+    write("idx", "labels_5.idx.gz", gzip.compress(idx_labels(5), mtime=0))
+
+    # base64: option byte 0x80 (documented capacity) or smaller capacities
+    for i, text in enumerate((tiny, "data:image/png;base64," + tiny, "QUJD\nREVG", "QQ==", "QUI", " Q Q = = ",
+                              "data:,abc", "AAAA*")):
+        write("base64", "b%02d" % i, b"\x80" + text.encode())
+    write("base64", "short_cap", b"\x02" + tiny.encode())
+
+
+if __name__ == "__main__":
+    main()
