@@ -203,9 +203,49 @@ static void media_type(const char *header, char *buf, size_t size) {
     buf[n] = '\0';
 }
 
+typedef struct {
+    int content_lengths;
+    const char *transfer_encoding;
+} framing;
+
+static enum MHD_Result scan_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+    (void)kind;
+    framing *f = cls;
+    if (!strcasecmp(key, "Content-Length")) f->content_lengths++;
+    else if (!strcasecmp(key, "Transfer-Encoding")) f->transfer_encoding = value ? value : "";
+    return MHD_YES;
+}
+
+/* A body's length must be unambiguous (RFC 9112, 6.3): one Content-Length, or chunked transfer
+ * coding alone. Anything else is refused before reading, as request smuggling relies on servers and
+ * proxies disagreeing about where a body ends. Returns -1 after replying. */
+static int check_framing(vae_request *req) {
+    framing f = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, scan_framing, &f);
+    if (f.transfer_encoding && strcasecmp(f.transfer_encoding, "chunked") != 0) {
+        vae_reply_error(req, 501, "not_implemented",
+                        "Transfer-Encoding '%.32s' is not supported: send the body with Content-Length, "
+                        "or chunked",
+                        f.transfer_encoding);
+        return -1;
+    }
+    if (f.transfer_encoding && f.content_lengths) {
+        vae_reply_error(req, 400, "invalid_request",
+                        "the request has both Content-Length and Transfer-Encoding: use one");
+        return -1;
+    }
+    if (f.content_lengths > 1) {
+        vae_reply_error(req, 400, "invalid_request", "the request has more than one Content-Length");
+        return -1;
+    }
+    return 0;
+}
+
 /* Routing and every check that needs only the headers. Replies early on failure. */
 static void begin_request(vae_request *req, const char *url) {
     vae_server *server = req->server;
+    if (check_framing(req) != 0) return;
     const vae_route *route = NULL;
     for (int i = 0; i < vae_n_routes; i++) {
         if (route_matches(vae_routes[i].path, url, req->path_param, sizeof req->path_param)) {

@@ -9,6 +9,10 @@
 #include <strings.h>
 
 #include "base64.h"
+#include "json_check.h"
+
+/* Deeper than any request needs (the deepest is 3); cJSON's own limit is 1000. */
+#define VAE_JSON_MAX_DEPTH 64
 
 long vae_utf8_invalid_at(const uint8_t *s, size_t len) {
     size_t i = 0;
@@ -48,23 +52,16 @@ int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **
         vae_reply_error(req, 400, "invalid_json", "the body is not valid UTF-8 (byte %ld)", bad);
         return -1;
     }
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts((const char *)req->body, req->body_len, &end, 0);
-    if (!json) {
-        long at = end ? (long)(end - (const char *)req->body) : -1;
-        vae_reply_error(req, 400, "invalid_json",
-                        "the body is not valid JSON (error near byte %ld; NaN and Infinity are not "
-                        "JSON, and nesting is limited to %d levels)",
-                        at, CJSON_NESTING_LIMIT);
+    const char *why = NULL;
+    long at = vae_json_check(req->body, req->body_len, VAE_JSON_MAX_DEPTH, &why);
+    if (at >= 0) {
+        vae_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s at byte %ld", why, at);
         return -1;
     }
-    for (const char *p = end; p < (const char *)req->body + req->body_len; p++) {
-        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-            cJSON_Delete(json);
-            vae_reply_error(req, 400, "invalid_json", "unexpected bytes after the JSON value (byte %ld)",
-                            (long)(p - (const char *)req->body));
-            return -1;
-        }
+    cJSON *json = cJSON_ParseWithLength((const char *)req->body, req->body_len);
+    if (!json) { /* valid syntax: only memory can fail here */
+        vae_reply_error(req, 503, "overloaded", "out of memory parsing the body");
+        return -1;
     }
     if (!cJSON_IsObject(json)) {
         cJSON_Delete(json);

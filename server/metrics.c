@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 static const int STATUS_CODES[VAE_METRIC_STATUSES - 1] = {200, 204, 400, 401, 404, 405,
-                                                          413, 415, 422, 429, 500, 503};
+                                                          413, 415, 422, 500, 501, 503};
 static const double BUCKETS[VAE_METRIC_BUCKETS - 1] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                        0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
 
