@@ -310,7 +310,17 @@ int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_re
     req->conn = conn;
     req->method = VAE_POST;
     snprintf(req->method_name, sizeof req->method_name, "POST");
-    snprintf(req->path, sizeof req->path, "/fuzz");
+    /* the route whose handler this is (its flags decide, e.g., the OIP error shape) */
+    req->route_index = VAE_METRIC_ROUTES - 1;
+    for (int i = 0; i < vae_n_routes; i++) {
+        if (vae_routes[i].handler == handler) {
+            req->route = &vae_routes[i];
+            req->route_index = i;
+            break;
+        }
+    }
+    if (!req->route) fuzz_fail("no route has this handler");
+    snprintf(req->path, sizeof req->path, "%s", req->route->path);
     if (fr->path_param) snprintf(req->path_param, sizeof req->path_param, "%s", fr->path_param);
     req->scratch = vae_scratch_for_thread(&server.scratch);
     if (!req->scratch) fuzz_fail("no scratch");
