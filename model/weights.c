@@ -381,6 +381,17 @@ vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *s
 vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return vae_error_set(err, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat info;
+    if (fstat(fileno(f), &info) != 0) {
+        int e = errno;
+        fclose(f);
+        return vae_error_set(err, VAE_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(info.st_mode)) {
+        fclose(f);
+        return vae_error_set(err, VAE_ERR_IO, "%s: not a regular file%s", path,
+                             S_ISDIR(info.st_mode) ? " (it is a directory)" : "");
+    }
     uint8_t *bytes = NULL;
     long size = -1;
     if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);

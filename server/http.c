@@ -10,6 +10,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -368,7 +369,7 @@ static void finish_request(vae_request *req) {
         req->body_type = is_png && (req->route->flags & VAE_ROUTE_PNG) ? VAE_BODY_PNG : VAE_BODY_JSON;
     }
     req->route->handler(req);
-    if (!req->replied)
+    if (!req->replied && !req->suspended)
         vae_reply_error(req, 500, "internal", "the handler for %s produced no reply", req->route->path);
 }
 
@@ -454,7 +455,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return req->body_discarded > 4 * server->opts.max_body + (64u << 20) ? MHD_NO : MHD_YES;
     }
     if (req->replied) return MHD_YES; /* already answered at the headers */
+    /* the last call, or the call after the batcher resumed the connection (req->job is then set
+     * and the handler finds its result there) */
     finish_request(req);
+    if (req->suspended) {
+        req->suspended = 0;
+        return MHD_YES;
+    }
     return queue_reply(req);
 }
 
@@ -485,6 +492,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         vae_log_access(client, req->method_name, req->path, status, req->reply_bytes, micros,
                        (unsigned)toe < sizeof reasons / sizeof reasons[0] ? reasons[toe] : "unknown");
     }
+    vae_batcher_release(server->batcher, req->job);
     free(req->body);
     free(req);
 }
@@ -497,7 +505,8 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
         {MHD_OPTION_END, 0, NULL},
     };
     server->daemon = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME, 0,
+        NULL, NULL, on_request,
         server, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)o->timeout, MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_UNESCAPE_CALLBACK,
@@ -509,7 +518,12 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
 
 void vae_http_quiesce(vae_server *server) {
     atomic_store(&server->draining, 1);
-    if (server->daemon) MHD_quiesce_daemon(server->daemon);
+    if (!server->daemon) return;
+    MHD_socket fd = MHD_quiesce_daemon(server->daemon);
+    /* shutting the listening socket down makes the kernel refuse new connections (and reset those
+     * waiting in the backlog) instead of queueing them until the drain ends; the descriptor stays
+     * open until the daemon has stopped, as libmicrohttpd requires */
+    if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
 }
 
 void vae_http_stop(vae_server *server) {
