@@ -61,27 +61,22 @@ static void seeded_normals(uint64_t seed, float *out, size_t n, float scale) {
 /* A seed for a request that gave none: random, below 2^53 so JSON clients read it back exactly. */
 static uint64_t fresh_seed(vae_request *req) { return vae_rng_u64(&req->scratch->rng) >> 11; }
 
-/* The inputs /encode and /reconstruct share: model, images into scratch->x, options. */
-typedef struct {
-    const vae_served_model *sm;
-    int n, batched, sample, seed_given;
-    uint64_t seed;
-} image_request;
-
-static int read_image_request(vae_request *req, image_request *ir, const char *const *query) {
+/* The inputs /encode and /reconstruct share: model and options into req->call, images into
+ * scratch->x. */
+static int read_image_request(vae_request *req, const char *const *query) {
     static const char *const fields[] = {"image", "images", "pixels", "invert", "sample", "seed", NULL};
-    memset(ir, 0, sizeof *ir);
+    vae_call *c = &req->call;
     if (vae_query_check(req, query) != 0) return -1;
-    if (!(ir->sm = vae_input_model(req))) return -1;
+    if (!(c->sm = vae_input_model(req))) return -1;
     int invert;
     long long seed = 0;
     if (vae_input_query_bool(req, "invert", 0, &invert) != 0 ||
-        vae_input_query_bool(req, "sample", 0, &ir->sample) != 0 ||
+        vae_input_query_bool(req, "sample", 0, &c->sample) != 0 ||
         vae_input_query_int(req, "seed", 0, 9007199254740991LL, -1, &seed) != 0)
         return -1;
     if (seed >= 0) {
-        ir->seed = (uint64_t)seed;
-        ir->seed_given = 1;
+        c->seed = (uint64_t)seed;
+        c->seed_given = 1;
     }
     cJSON *root = NULL;
     if (req->body_type != VAE_BODY_PNG) {
@@ -91,43 +86,44 @@ static int read_image_request(vae_request *req, image_request *ir, const char *c
         if (vae_input_json_bool(req, cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert,
                                 &json_invert) != 0 ||
             vae_input_json_bool(req, cJSON_GetObjectItemCaseSensitive(root, "sample"), "sample",
-                                ir->sample, &json_sample) != 0 ||
+                                c->sample, &json_sample) != 0 ||
             vae_input_json_seed(req, cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed,
                                 &json_seed_given) != 0) {
             cJSON_Delete(root);
             return -1;
         }
         invert = json_invert;
-        ir->sample = json_sample;
+        c->sample = json_sample;
         if (json_seed_given) {
-            ir->seed = json_seed;
-            ir->seed_given = 1;
+            c->seed = json_seed;
+            c->seed_given = 1;
         }
     }
-    int rc = vae_input_images(req, root, invert, &ir->n, &ir->batched);
+    int rc = vae_input_images(req, root, invert, &c->n, &c->batched);
     cJSON_Delete(root);
     return rc;
 }
 
 void vae_handle_encode(vae_request *req) {
     static const char *const query[] = {"model", "invert", "sample", "seed", NULL};
-    image_request ir;
-    if (read_image_request(req, &ir, query) != 0) return;
+    vae_call *c = &req->call;
     vae_scratch *s = req->scratch;
-    const vae_model *m = ir.sm->model;
-    const int d = m->config.latent_dim;
-    if (vae_compute_encode(req, m, s->x, ir.n, s->mu, s->logvar) != 0) return;
-    vae_status st = json_rows(&s->out, "mu", s->mu, ir.n, d, ir.batched, 1);
-    if (st == VAE_OK) st = json_rows(&s->out, "logvar", s->logvar, ir.n, d, ir.batched, 0);
-    if (ir.sample) {
+    if (!req->job && read_image_request(req, query) != 0) return;
+    const float *logvar;
+    const float *mu = vae_compute_encode_batched(req, c->sm->model, s->x, c->n, &logvar);
+    if (!mu) return; /* queued: this handler runs again with the result */
+    const int d = c->sm->model->config.latent_dim;
+    vae_status st = json_rows(&s->out, "mu", mu, c->n, d, c->batched, 1);
+    if (st == VAE_OK) st = json_rows(&s->out, "logvar", logvar, c->n, d, c->batched, 0);
+    if (c->sample) {
         /* z = mu + eps * exp(logvar / 2), the reparameterisation the model was trained with */
-        if (!ir.seed_given) ir.seed = fresh_seed(req);
-        size_t count = (size_t)ir.n * d;
-        seeded_normals(ir.seed, s->z, count, 1.0f);
-        vae_reparam_forward(s->z, s->mu, s->logvar, s->z, count);
-        if (st == VAE_OK) st = json_rows(&s->out, "z", s->z, ir.n, d, ir.batched, 0);
+        if (!c->seed_given) c->seed = fresh_seed(req);
+        size_t count = (size_t)c->n * d;
+        seeded_normals(c->seed, s->z, count, 1.0f);
+        vae_reparam_forward(s->z, mu, logvar, s->z, count);
+        if (st == VAE_OK) st = json_rows(&s->out, "z", s->z, c->n, d, c->batched, 0);
         char seed[32];
-        snprintf(seed, sizeof seed, ",\"seed\":%llu", (unsigned long long)ir.seed);
+        snprintf(seed, sizeof seed, ",\"seed\":%llu", (unsigned long long)c->seed);
         if (st == VAE_OK) st = vae_json_raw(&s->out, seed);
     }
     reply_json_done(req, st);
@@ -135,83 +131,100 @@ void vae_handle_encode(vae_request *req) {
 
 void vae_handle_reconstruct(vae_request *req) {
     static const char *const query[] = {"model", "invert", "sample", "seed", "format", NULL};
-    image_request ir;
-    if (read_image_request(req, &ir, query) != 0) return;
+    if (read_image_request(req, query) != 0) return;
+    vae_call *c = &req->call;
     int want_json = vae_input_wants_json(req, 0);
     if (want_json < 0) return;
     vae_scratch *s = req->scratch;
-    const vae_model *m = ir.sm->model;
-    if (vae_compute_encode(req, m, s->x, ir.n, s->mu, s->logvar) != 0 ||
-        vae_compute_decode(req, m, s->mu, ir.n, s->xhat) != 0)
+    const vae_model *m = c->sm->model;
+    if (vae_compute_encode(req, m, s->x, c->n, s->mu, s->logvar) != 0 ||
+        vae_compute_decode(req, m, s->mu, c->n, s->xhat) != 0)
         return;
     if (!want_json) {
-        reply_png(req, s->xhat, ir.n, grid_columns(ir.n));
+        reply_png(req, s->xhat, c->n, grid_columns(c->n));
         return;
     }
-    reply_json_done(req, json_rows(&s->out, "pixels", s->xhat, ir.n, VAE_INPUT_DIM, 1, 1));
+    reply_json_done(req, json_rows(&s->out, "pixels", s->xhat, c->n, VAE_INPUT_DIM, 1, 1));
 }
 
-void vae_handle_decode(vae_request *req) {
+/* Reads /decode's request into req->call and scratch->z. */
+static int read_decode_request(vae_request *req) {
     static const char *const query[] = {"model", "format", NULL};
     static const char *const fields[] = {"z", NULL};
-    if (vae_query_check(req, query) != 0) return;
-    const vae_served_model *sm = vae_input_model(req);
-    if (!sm) return;
-    int want_json = vae_input_wants_json(req, 0);
-    if (want_json < 0) return;
+    vae_call *c = &req->call;
+    if (vae_query_check(req, query) != 0) return -1;
+    if (!(c->sm = vae_input_model(req))) return -1;
+    if ((c->want_json = vae_input_wants_json(req, 0)) < 0) return -1;
     cJSON *root;
-    if (vae_input_json_object(req, fields, &root) != 0) return;
-    vae_scratch *s = req->scratch;
-    const int d = sm->model->config.latent_dim;
+    if (vae_input_json_object(req, fields, &root) != 0) return -1;
+    const int d = c->sm->model->config.latent_dim;
     const cJSON *z = cJSON_GetObjectItemCaseSensitive(root, "z");
-    int n = 0, batched = 0, rc;
+    int rc;
     if (!z) {
         vae_reply_error(req, 422, "invalid_request",
                         "missing \"z\": give %d latent numbers, or a list of such lists", d);
         rc = -1;
     } else {
-        rc = vae_input_latents(req, z, "z", d, s->z, s->max_batch, &n, &batched);
+        rc = vae_input_latents(req, z, "z", d, req->scratch->z, req->scratch->max_batch, &c->n,
+                               &c->batched);
     }
     cJSON_Delete(root);
-    if (rc != 0 || vae_compute_decode(req, sm->model, s->z, n, s->xhat) != 0) return;
-    if (!want_json) {
-        reply_png(req, s->xhat, n, grid_columns(n));
-        return;
-    }
-    reply_json_done(req, json_rows(&s->out, "pixels", s->xhat, n, VAE_INPUT_DIM, 1, 1));
+    return rc;
 }
 
-void vae_handle_sample(vae_request *req) {
+void vae_handle_decode(vae_request *req) {
+    vae_call *c = &req->call;
+    if (!req->job && read_decode_request(req) != 0) return;
+    const float *xhat = vae_compute_decode_batched(req, c->sm->model, req->scratch->z, c->n);
+    if (!xhat) return; /* queued: this handler runs again with the result */
+    if (!c->want_json) {
+        reply_png(req, xhat, c->n, grid_columns(c->n));
+        return;
+    }
+    reply_json_done(req, json_rows(&req->scratch->out, "pixels", xhat, c->n, VAE_INPUT_DIM, 1, 1));
+}
+
+/* Reads /sample's parameters into req->call and draws its z into scratch->z. */
+static int read_sample_request(vae_request *req) {
     static const char *const query[] = {"model", "n", "seed", "temperature", "format", NULL};
-    if (vae_query_check(req, query) != 0) return;
-    const vae_served_model *sm = vae_input_model(req);
-    if (!sm) return;
+    vae_call *c = &req->call;
     vae_scratch *s = req->scratch;
+    if (vae_query_check(req, query) != 0) return -1;
+    if (!(c->sm = vae_input_model(req))) return -1;
     long long n, seed;
     double temperature;
     int max_n = s->max_batch < 256 ? s->max_batch : 256;
     if (vae_input_query_int(req, "n", 1, max_n, 16 < max_n ? 16 : max_n, &n) != 0 ||
         vae_input_query_int(req, "seed", 0, 9007199254740991LL, -1, &seed) != 0 ||
-        vae_input_query_float(req, "temperature", 0.0, 100.0, 1.0, &temperature) != 0)
-        return;
-    int want_json = vae_input_wants_json(req, 0);
-    if (want_json < 0) return;
-    if (seed < 0) seed = (long long)fresh_seed(req);
-    const int d = sm->model->config.latent_dim;
-    seeded_normals((uint64_t)seed, s->z, (size_t)n * d, (float)temperature);
-    if (vae_compute_decode(req, sm->model, s->z, (int)n, s->xhat) != 0) return;
-    if (!want_json) {
-        reply_png(req, s->xhat, (int)n, grid_columns((int)n));
-        vae_reply_header(req, "X-Seed", "%lld", seed);
+        vae_input_query_float(req, "temperature", 0.0, 100.0, 1.0, &temperature) != 0 ||
+        (c->want_json = vae_input_wants_json(req, 0)) < 0)
+        return -1;
+    c->n = (int)n;
+    c->seed = seed < 0 ? fresh_seed(req) : (uint64_t)seed;
+    seeded_normals(c->seed, s->z, (size_t)c->n * c->sm->model->config.latent_dim, (float)temperature);
+    return 0;
+}
+
+void vae_handle_sample(vae_request *req) {
+    vae_call *c = &req->call;
+    vae_scratch *s = req->scratch;
+    if (!req->job && read_sample_request(req) != 0) return;
+    const float *xhat = vae_compute_decode_batched(req, c->sm->model, s->z, c->n);
+    if (!xhat) return; /* queued: this handler runs again with the result */
+    if (!c->want_json) {
+        reply_png(req, xhat, c->n, grid_columns(c->n));
+        vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
         return;
     }
-    vae_status st = json_rows(&s->out, "z", s->z, (int)n, d, 1, 1);
-    if (st == VAE_OK) st = json_rows(&s->out, "pixels", s->xhat, (int)n, VAE_INPUT_DIM, 1, 0);
-    char tail[32];
-    snprintf(tail, sizeof tail, ",\"seed\":%lld", seed);
+    const int d = c->sm->model->config.latent_dim;
+    const float *z = req->job ? vae_compute_batched_input(req) : s->z;
+    vae_status st = json_rows(&s->out, "z", z, c->n, d, 1, 1);
+    if (st == VAE_OK) st = json_rows(&s->out, "pixels", xhat, c->n, VAE_INPUT_DIM, 1, 0);
+    char tail[40];
+    snprintf(tail, sizeof tail, ",\"seed\":%llu", (unsigned long long)c->seed);
     if (st == VAE_OK) st = vae_json_raw(&s->out, tail);
     reply_json_done(req, st);
-    vae_reply_header(req, "X-Seed", "%lld", seed);
+    vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
 }
 
 /* One end of an interpolation: a class label, a base64 PNG, or a latent vector. */

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "batcher.h"
 #include "metrics.h"
 #include "options.h"
 #include "registry.h"
@@ -53,7 +54,17 @@ typedef struct vae_server {
     atomic_int ready;      /* every model loaded */
     atomic_int draining;   /* SIGTERM received */
     vae_scratch_pool scratch;
+    vae_batcher *batcher;  /* NULL: every model call runs on its worker thread */
 } vae_server;
+
+/* What a model handler keeps between its two runs when its model call is batched: the first run
+ * reads the request and queues the call, the second (after the batcher resumes the connection)
+ * writes the reply. */
+typedef struct {
+    const vae_served_model *sm;
+    int n, batched, want_json, sample, seed_given;
+    uint64_t seed;
+} vae_call;
 
 #define VAE_MAX_EXTRA_HEADERS 4
 
@@ -85,7 +96,11 @@ struct vae_request {
     int n_headers;
     int replied;
     size_t reply_bytes;
-    int logged_status;
+
+    /* batching: the queued model call, and whether the connection waits for it */
+    vae_batch_job *job;
+    int suspended;
+    vae_call call;
 };
 
 /* The route table (routes.c) and its size. */

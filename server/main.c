@@ -205,12 +205,30 @@ int main(int argc, char **argv) {
         vae_scratch_pool_destroy(&server.scratch);
         return 1;
     }
+    if (server.opts.batching) {
+        vae_batcher_config bc = {.threads = server.opts.batch_threads, .max_rows = server.opts.batch_size,
+                                 .wait_us = server.opts.batch_wait_us, .queue = server.opts.batch_queue};
+        server.batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
+                                            &server.metrics, &err);
+        if (!server.batcher) {
+            vae_log_event("error", "%s", err.message);
+            vae_http_stop(&server);
+            close(fd);
+            vae_registry_free(&server.registry);
+            vae_scratch_pool_destroy(&server.scratch);
+            return 1;
+        }
+    }
     atomic_store(&server.ready, 1);
     for (int i = 0; i < server.registry.count; i++) {
         const vae_served_model *sm = &server.registry.models[i];
         vae_log_event("info", "model '%s'%s: %s %s from %s", sm->name, i == 0 ? " (default)" : "",
                       sm->architecture, vae_activation_name(sm->model->config.activation), sm->path);
     }
+    if (server.batcher)
+        vae_log_event("info", "batching small calls: up to %d rows, %d us wait, %d queued, %d thread(s)",
+                      server.opts.batch_size, server.opts.batch_wait_us, server.opts.batch_queue,
+                      server.opts.batch_threads);
     vae_log_event("info", "ready in %.1f ms", seconds_since(&started) * 1e3);
 
     int sig = wait_stop_signal(-1);
@@ -229,6 +247,10 @@ int main(int argc, char **argv) {
         }
     }
     long long left = atomic_load(&server.metrics.in_flight);
+    /* runs whatever is still queued and resumes those connections, so none stays suspended when the
+     * daemon stops */
+    vae_batcher_destroy(server.batcher);
+    server.batcher = NULL;
     vae_http_stop(&server);
     close(fd);
     vae_registry_free(&server.registry);

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef enum { OPT_INT, OPT_SIZE, OPT_LONG, OPT_STRING, OPT_LOGFMT, OPT_MODEL, OPT_FLAG } opt_kind;
+typedef enum { OPT_INT, OPT_SIZE, OPT_LONG, OPT_STRING, OPT_LOGFMT, OPT_MODEL, OPT_FLAG, OPT_ONOFF } opt_kind;
 
 typedef struct {
     const char *flag, *env, *arg, *help;
@@ -51,6 +51,19 @@ static const opt_def OPTIONS[] = {
     {"--shutdown-grace", "VAE_SHUTDOWN_GRACE", "SECONDS",
      "on SIGTERM, wait this long for requests in flight (default 20)", OPT_INT, OFF(shutdown_grace),
      0, 3600},
+    {"--batching", "VAE_BATCHING", "on|off",
+     "run small encode/decode calls of concurrent requests as one batch (default on)", OPT_ONOFF,
+     OFF(batching), 0, 1},
+    {"--batch-size", "VAE_BATCH_SIZE", "ROWS", "most images or latent vectors in one batch (default 64)",
+     OPT_INT, OFF(batch_size), 1, 1024},
+    {"--batch-wait-us", "VAE_BATCH_WAIT_US", "US",
+     "how long a lone call waits for others to batch with (default 0: batch what is queued)", OPT_INT,
+     OFF(batch_wait_us), 0, 1000000},
+    {"--batch-queue", "VAE_BATCH_QUEUE", "N",
+     "calls waiting for the batcher before new ones get 503 (default 512)", OPT_INT,
+     OFF(batch_queue), 1, 65536},
+    {"--batch-threads", "VAE_BATCH_THREADS", "N", "threads running batches (default 1)", OPT_INT,
+     OFF(batch_threads), 1, 64},
     {"--healthcheck", NULL, "[URL]",
      "probe http://127.0.0.1:$VAE_PORT/ready (or URL) and exit 0 if it answers 200\n"
      "                              (for container HEALTHCHECKs; no curl needed)",
@@ -129,6 +142,11 @@ static vae_status set_value(vae_server_options *o, const opt_def *d, const char 
     case OPT_FLAG:
         *(const char **)field = val;
         return VAE_OK;
+    case OPT_ONOFF:
+        if (!strcmp(val, "on") || !strcmp(val, "1") || !strcmp(val, "true")) *(int *)field = 1;
+        else if (!strcmp(val, "off") || !strcmp(val, "0") || !strcmp(val, "false")) *(int *)field = 0;
+        else return vae_error_set(err, VAE_ERR_ARG, "%s: '%s' is not on or off", source, val);
+        return VAE_OK;
     case OPT_LOGFMT:
         if (!strcmp(val, "text")) o->log_format = VAE_LOG_TEXT;
         else if (!strcmp(val, "json")) o->log_format = VAE_LOG_JSON;
@@ -166,6 +184,11 @@ vae_status vae_server_options_parse(vae_server_options *o, int argc, char **argv
     o->max_batch = 256;
     o->log_format = VAE_LOG_TEXT;
     o->shutdown_grace = 20;
+    o->batching = 1;
+    o->batch_size = 64;
+    o->batch_wait_us = 0;
+    o->batch_queue = 512;
+    o->batch_threads = 1;
 
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *val = OPTIONS[i].env ? getenv(OPTIONS[i].env) : NULL;

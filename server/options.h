@@ -33,6 +33,11 @@ typedef struct {
     const char *api_key;       /* NULL: no authentication */
     vae_log_format log_format;
     int shutdown_grace;        /* seconds to let in-flight requests finish on SIGTERM */
+    int batching;              /* dynamic batching of small model calls (1 on, 0 off) */
+    int batch_size;            /* rows per batch */
+    int batch_wait_us;         /* how long a lone call waits for others */
+    int batch_queue;           /* calls queued before 503 */
+    int batch_threads;         /* threads running batches */
     const char *healthcheck;   /* --healthcheck: probe this server and exit */
 } vae_server_options;
 

@@ -1,0 +1,246 @@
+/* The batcher: a bounded pool of jobs, one FIFO queue, and threads that each take every queued job
+ * for the model and operation at the queue's head (up to max_rows rows), run them as one batch, and
+ * resume their connections. */
+#include "batcher.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct vae_batcher {
+    vae_batcher_config cfg;
+    vae_metrics *metrics;
+    int max_width, max_latent;
+
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    vae_batch_job *head, *tail; /* the queue */
+    int queued_rows;
+    int stopping;
+
+    vae_batch_job *jobs;        /* cfg.queue of them */
+    vae_batch_job **free_jobs;  /* stack of free jobs, under lock */
+    int n_free;
+
+    pthread_t *threads;
+    struct batch_thread *thread_data; /* cfg.threads of them */
+    int n_threads;                    /* started */
+};
+
+/* Each thread's batch buffers. */
+typedef struct batch_thread {
+    vae_batcher *b;
+    vae_workspace *ws;
+    float *in, *out, *out2;
+} batch_thread;
+
+static void job_buffers_free(vae_batch_job *job) {
+    free(job->in);
+    free(job->out);
+}
+
+vae_batch_job *vae_batcher_acquire(vae_batcher *b) {
+    pthread_mutex_lock(&b->lock);
+    vae_batch_job *job = b->n_free ? b->free_jobs[--b->n_free] : NULL;
+    pthread_mutex_unlock(&b->lock);
+    if (job && !job->in) {
+        /* a job's buffers are allocated on its first use and kept: untouched jobs cost nothing */
+        job->in = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
+        job->out = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
+        if (!job->in || !job->out) {
+            job_buffers_free(job);
+            job->in = job->out = NULL;
+            vae_batcher_release(b, job);
+            return NULL;
+        }
+    }
+    if (job) {
+        job->next = NULL;
+        atomic_store_explicit(&job->done, 0, memory_order_relaxed);
+    }
+    return job;
+}
+
+void vae_batcher_release(vae_batcher *b, vae_batch_job *job) {
+    if (!job) return;
+    pthread_mutex_lock(&b->lock);
+    b->free_jobs[b->n_free++] = job;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
+    pthread_mutex_lock(&b->lock);
+    job->next = NULL;
+    if (b->tail) b->tail->next = job;
+    else b->head = job;
+    b->tail = job;
+    b->queued_rows += job->n;
+    pthread_cond_signal(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+}
+
+static struct timespec deadline_after_us(int us) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_nsec += (long)us * 1000;
+    while (t.tv_nsec >= 1000000000L) {
+        t.tv_nsec -= 1000000000L;
+        t.tv_sec++;
+    }
+    return t;
+}
+
+/* Unlinks up to max_rows rows of jobs matching the head's model and operation, in queue order.
+ * Called under the lock with a non-empty queue. Returns the batch as a list. */
+static vae_batch_job *take_batch(vae_batcher *b, int *rows) {
+    const vae_model *model = b->head->model;
+    vae_batch_op op = b->head->op;
+    vae_batch_job *batch = NULL, **batch_tail = &batch;
+    vae_batch_job *keep = NULL, **keep_tail = &keep, *keep_last = NULL;
+    *rows = 0;
+    for (vae_batch_job *job = b->head, *next; job; job = next) {
+        next = job->next;
+        job->next = NULL;
+        if (job->model == model && job->op == op && *rows + job->n <= b->cfg.max_rows) {
+            *batch_tail = job;
+            batch_tail = &job->next;
+            *rows += job->n;
+        } else {
+            *keep_tail = job;
+            keep_tail = &job->next;
+            keep_last = job;
+        }
+    }
+    b->head = keep;
+    b->tail = keep_last;
+    b->queued_rows -= *rows;
+    return batch;
+}
+
+static void run_batch(batch_thread *t, vae_batch_job *batch, int rows) {
+    const vae_model *m = batch->model;
+    const int d = m->config.latent_dim;
+    const int in_width = batch->op == VAE_OP_ENCODE ? VAE_INPUT_DIM : d;
+    int at = 0;
+    for (vae_batch_job *job = batch; job; job = job->next) {
+        memcpy(t->in + (size_t)at * in_width, job->in, sizeof(float) * (size_t)job->n * in_width);
+        at += job->n;
+    }
+    if (batch->op == VAE_OP_ENCODE) vae_encode(m, t->ws, t->in, rows, t->out, t->out2);
+    else vae_decode(m, t->ws, t->in, rows, t->out);
+    at = 0;
+    for (vae_batch_job *job = batch; job; job = job->next) {
+        if (batch->op == VAE_OP_ENCODE) {
+            memcpy(job->out, t->out + (size_t)at * d, sizeof(float) * (size_t)job->n * d);
+            memcpy(job->out + (size_t)job->n * d, t->out2 + (size_t)at * d,
+                   sizeof(float) * (size_t)job->n * d);
+        } else {
+            memcpy(job->out, t->out + (size_t)at * VAE_INPUT_DIM,
+                   sizeof(float) * (size_t)job->n * VAE_INPUT_DIM);
+        }
+        at += job->n;
+    }
+    atomic_fetch_add_explicit(&t->b->metrics->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&t->b->metrics->batched_items, (unsigned long long)rows,
+                              memory_order_relaxed);
+    for (vae_batch_job *job = batch, *next; job; job = next) {
+        next = job->next; /* the job may be released as soon as it is resumed */
+        atomic_store_explicit(&job->done, 1, memory_order_release);
+        MHD_resume_connection(job->conn);
+    }
+}
+
+static void *batcher_main(void *arg) {
+    batch_thread *t = arg;
+    vae_batcher *b = t->b;
+    pthread_mutex_lock(&b->lock);
+    for (;;) {
+        while (!b->head && !b->stopping) pthread_cond_wait(&b->wake, &b->lock);
+        if (!b->head) break; /* stopping, and nothing left to run */
+        if (b->cfg.wait_us > 0 && b->queued_rows < b->cfg.max_rows && !b->stopping) {
+            /* give a lone job a moment of company; a full batch or shutdown ends the wait */
+            struct timespec until = deadline_after_us(b->cfg.wait_us);
+            while (b->queued_rows < b->cfg.max_rows && !b->stopping &&
+                   pthread_cond_timedwait(&b->wake, &b->lock, &until) != ETIMEDOUT) {
+            }
+            if (!b->head) continue; /* another thread took them */
+        }
+        int rows;
+        vae_batch_job *batch = take_batch(b, &rows);
+        pthread_mutex_unlock(&b->lock);
+        run_batch(t, batch, rows);
+        pthread_mutex_lock(&b->lock);
+    }
+    pthread_mutex_unlock(&b->lock);
+    return NULL;
+}
+
+vae_batcher *vae_batcher_create(const vae_batcher_config *cfg, int max_width, int max_latent,
+                                vae_metrics *metrics, vae_error *err) {
+    vae_batcher *b = calloc(1, sizeof *b);
+    if (!b) {
+        vae_error_set(err, VAE_ERR_NOMEM, "out of memory creating the batcher");
+        return NULL;
+    }
+    b->cfg = *cfg;
+    b->metrics = metrics;
+    b->max_width = max_width;
+    b->max_latent = max_latent;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    b->jobs = calloc((size_t)cfg->queue, sizeof *b->jobs);
+    b->free_jobs = calloc((size_t)cfg->queue, sizeof *b->free_jobs);
+    b->threads = calloc((size_t)cfg->threads, sizeof *b->threads);
+    b->thread_data = calloc((size_t)cfg->threads, sizeof *b->thread_data);
+    if (!b->jobs || !b->free_jobs || !b->threads || !b->thread_data) goto fail;
+    for (int i = 0; i < cfg->queue; i++) b->free_jobs[b->n_free++] = &b->jobs[cfg->queue - 1 - i];
+    for (int i = 0; i < cfg->threads; i++) {
+        batch_thread *t = &b->thread_data[i];
+        size_t rows = (size_t)cfg->max_rows;
+        t->b = b;
+        t->ws = vae_workspace_create(max_width, cfg->max_rows);
+        t->in = malloc(sizeof(float) * rows * VAE_INPUT_DIM);
+        t->out = malloc(sizeof(float) * rows * VAE_INPUT_DIM);
+        t->out2 = malloc(sizeof(float) * rows * (size_t)max_latent);
+        if (!t->ws || !t->in || !t->out || !t->out2 ||
+            pthread_create(&b->threads[i], NULL, batcher_main, t) != 0)
+            goto fail;
+        b->n_threads++;
+    }
+    return b;
+fail:
+    vae_batcher_destroy(b);
+    vae_error_set(err, VAE_ERR_NOMEM, "cannot start the batcher (%d threads)", cfg->threads);
+    return NULL;
+}
+
+void vae_batcher_destroy(vae_batcher *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    b->stopping = 1;
+    pthread_cond_broadcast(&b->wake);
+    pthread_mutex_unlock(&b->lock);
+    for (int i = 0; i < b->n_threads; i++) pthread_join(b->threads[i], NULL);
+    for (int i = 0; b->thread_data && i < b->cfg.threads; i++) {
+        batch_thread *t = &b->thread_data[i];
+        vae_workspace_destroy(t->ws);
+        free(t->in);
+        free(t->out);
+        free(t->out2);
+    }
+    for (int i = 0; b->jobs && i < b->cfg.queue; i++) job_buffers_free(&b->jobs[i]);
+    free(b->thread_data);
+    free(b->jobs);
+    free(b->free_jobs);
+    free(b->threads);
+    pthread_cond_destroy(&b->wake);
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
