@@ -1,13 +1,14 @@
 #!/bin/sh
-# Makes the base image the Dockerfile names (docker.io/library/debian:bookworm-slim) on a machine
-# that cannot pull it: a minimal Debian bookworm root file system from debootstrap, trimmed the way
-# the official slim image is (no apt lists, no man pages, docs or locales), imported into podman.
-# A no-op when the image exists. Usage: tests/container/base-image.sh [IMAGE]
+# Makes the base image the Dockerfile names (debian:bookworm-slim) on a machine that cannot pull
+# it: a minimal Debian bookworm root file system from debootstrap, trimmed the way the official slim
+# image is (no apt lists, no man pages, docs or locales), imported into podman as
+# localhost/debian:bookworm-slim, which `FROM debian:bookworm-slim` then finds without pulling.
+# A no-op when an image of that name exists (pulled or made). Usage: tests/container/base-image.sh
 set -eu
-image=${1:-docker.io/library/debian:bookworm-slim}
-if podman image exists "$image"; then
+if podman image exists debian:bookworm-slim; then
     exit 0
 fi
+image=localhost/debian:bookworm-slim
 rootfs=$(mktemp -d)
 trap 'rm -rf "$rootfs"' EXIT INT TERM
 echo "base-image: building $image with debootstrap (about a minute)" >&2

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/../.."
 
 IMAGE=${IMAGE:-localhost/vae-server:test}
-BASE=docker.io/library/debian:bookworm-slim
+BASE=debian:bookworm-slim
 MAX_ADDED_MB=${MAX_ADDED_MB:-60}
 LABEL=vae-server-test=container
 started=$(date +%s)
@@ -47,7 +47,7 @@ trap 'exit 130' INT TERM
 remove_ours
 
 step "base image"
-tests/container/base-image.sh "$BASE" || fail "cannot make the base image $BASE"
+tests/container/base-image.sh || fail "cannot make the base image $BASE"
 
 step "podman build"
 build_log=$(mktemp)
