@@ -17,9 +17,12 @@ struct vae_batcher {
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
+    pthread_cond_t idle; /* signalled when outstanding drops to 0 */
     vae_batch_job *head, *tail; /* the queue */
     int queued_rows;
     int stopping;
+    int closed;       /* no new submissions */
+    int outstanding;  /* submitted, not yet resumed */
 
     vae_batch_job *jobs;        /* cfg.queue of them */
     vae_batch_job **free_jobs;  /* stack of free jobs, under lock */
@@ -41,6 +44,8 @@ static void job_buffers_free(vae_batch_job *job) {
     free(job->in);
     free(job->out);
 }
+
+static struct timespec deadline_after_us(int us);
 
 vae_batch_job *vae_batcher_acquire(vae_batcher *b) {
     pthread_mutex_lock(&b->lock);
@@ -71,8 +76,16 @@ void vae_batcher_release(vae_batcher *b, vae_batch_job *job) {
     pthread_mutex_unlock(&b->lock);
 }
 
-void vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
+int vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
     pthread_mutex_lock(&b->lock);
+    if (b->closed) {
+        pthread_mutex_unlock(&b->lock);
+        return -1;
+    }
+    /* suspended under the lock, so vae_batcher_close cannot slip in between and the shutdown
+     * never meets a suspended connection it does not know about */
+    MHD_suspend_connection(job->conn);
+    b->outstanding++;
     job->next = NULL;
     if (b->tail) b->tail->next = job;
     else b->head = job;
@@ -80,6 +93,25 @@ void vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
     b->queued_rows += job->n;
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->lock);
+    return 0;
+}
+
+void vae_batcher_close(vae_batcher *b) {
+    if (!b) return;
+    pthread_mutex_lock(&b->lock);
+    b->closed = 1;
+    pthread_mutex_unlock(&b->lock);
+}
+
+int vae_batcher_wait_idle(vae_batcher *b, int timeout_ms) {
+    if (!b) return 0;
+    struct timespec until = deadline_after_us(timeout_ms * 1000);
+    pthread_mutex_lock(&b->lock);
+    while (b->outstanding > 0 && pthread_cond_timedwait(&b->idle, &b->lock, &until) != ETIMEDOUT) {
+    }
+    int left = b->outstanding;
+    pthread_mutex_unlock(&b->lock);
+    return left;
 }
 
 static struct timespec deadline_after_us(int us) {
@@ -146,11 +178,17 @@ static void run_batch(batch_thread *t, vae_batch_job *batch, int rows) {
     atomic_fetch_add_explicit(&t->b->metrics->batches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->b->metrics->batched_items, (unsigned long long)rows,
                               memory_order_relaxed);
+    int resumed = 0;
     for (vae_batch_job *job = batch, *next; job; job = next) {
         next = job->next; /* the job may be released as soon as it is resumed */
         atomic_store_explicit(&job->done, 1, memory_order_release);
         MHD_resume_connection(job->conn);
+        resumed++;
     }
+    pthread_mutex_lock(&t->b->lock);
+    t->b->outstanding -= resumed;
+    if (t->b->outstanding == 0) pthread_cond_broadcast(&t->b->idle);
+    pthread_mutex_unlock(&t->b->lock);
 }
 
 static void *batcher_main(void *arg) {
@@ -194,6 +232,7 @@ vae_batcher *vae_batcher_create(const vae_batcher_config *cfg, int max_width, in
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&b->wake, &attr);
+    pthread_cond_init(&b->idle, &attr);
     pthread_condattr_destroy(&attr);
     b->jobs = calloc((size_t)cfg->queue, sizeof *b->jobs);
     b->free_jobs = calloc((size_t)cfg->queue, sizeof *b->free_jobs);
@@ -241,6 +280,7 @@ void vae_batcher_destroy(vae_batcher *b) {
     free(b->free_jobs);
     free(b->threads);
     pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->idle);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }

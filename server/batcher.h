@@ -51,8 +51,16 @@ void vae_batcher_destroy(vae_batcher *b);
 /* A free job, or NULL when the queue is full (the caller answers 503). Thread-safe. */
 vae_batch_job *vae_batcher_acquire(vae_batcher *b);
 
-/* Queues a filled job. The caller must have suspended job->conn already. */
-void vae_batcher_submit(vae_batcher *b, vae_batch_job *job);
+/* Suspends job->conn and queues the filled job. Returns 0, or -1 when the batcher is closed (the
+ * connection is then not suspended: the caller runs the call itself and releases the job). */
+int vae_batcher_submit(vae_batcher *b, vae_batch_job *job);
+
+/* Refuses further submissions (shutdown); jobs already queued still run. */
+void vae_batcher_close(vae_batcher *b);
+
+/* Waits up to timeout_ms for every submitted job to be resumed, so no connection stays suspended;
+ * returns the number still outstanding (0 when done). */
+int vae_batcher_wait_idle(vae_batcher *b, int timeout_ms);
 
 /* Returns a job to the pool (after its result has been used, or on any other path). NULL-safe. */
 void vae_batcher_release(vae_batcher *b, vae_batch_job *job);

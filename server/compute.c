@@ -2,7 +2,6 @@
  * suspended until the result is in. */
 #include "compute.h"
 
-#include <microhttpd.h>
 #include <string.h>
 
 int vae_compute_encode(vae_request *req, const vae_model *model, const float *x, int n, float *mu,
@@ -16,8 +15,9 @@ int vae_compute_decode(vae_request *req, const vae_model *model, const float *z,
     return 0;
 }
 
-/* Queues a call: copies its input, suspends the connection, submits. Returns 0, or -1 after
- * replying 503 when every job is taken. */
+/* Queues a call: copies its input, suspends the connection, submits. Returns 0 when queued, 1 when
+ * the batcher is closed (the caller runs the call itself), or -1 after replying 503 when every job
+ * is taken. */
 static int enqueue(vae_request *req, const vae_model *model, vae_batch_op op, const float *in, int n,
                    int width) {
     vae_batch_job *job = vae_batcher_acquire(req->server->batcher);
@@ -34,26 +34,27 @@ static int enqueue(vae_request *req, const vae_model *model, vae_batch_op op, co
     job->n = n;
     job->conn = req->conn;
     memcpy(job->in, in, sizeof(float) * (size_t)n * (size_t)width);
+    if (vae_batcher_submit(req->server->batcher, job) != 0) {
+        vae_batcher_release(req->server->batcher, job); /* closed: shutting down */
+        return 1;
+    }
     req->job = job;
     req->suspended = 1;
-    /* suspended before it is queued, so the batcher's resume always finds it suspended */
-    MHD_suspend_connection(req->conn);
-    vae_batcher_submit(req->server->batcher, job);
     return 0;
 }
 
 static int batchable(const vae_request *req, int n) {
-    return req->server->batcher && n <= VAE_BATCH_JOB_ROWS;
+    return req->server->batcher && n <= VAE_BATCH_JOB_ROWS &&
+           !atomic_load_explicit(&req->server->draining, memory_order_relaxed);
 }
 
 const float *vae_compute_decode_batched(vae_request *req, const vae_model *model, const float *z,
                                         int n) {
     if (req->job) return req->job->out; /* the batcher's result, on the handler's second run */
-    if (!batchable(req, n)) {
+    if (!batchable(req, n) || enqueue(req, model, VAE_OP_DECODE, z, n, model->config.latent_dim) == 1) {
         vae_decode(model, req->scratch->ws, z, n, req->scratch->xhat);
         return req->scratch->xhat;
     }
-    enqueue(req, model, VAE_OP_DECODE, z, n, model->config.latent_dim);
     return NULL;
 }
 
@@ -63,12 +64,11 @@ const float *vae_compute_encode_batched(vae_request *req, const vae_model *model
         *logvar = req->job->out + (size_t)req->job->n * model->config.latent_dim;
         return req->job->out;
     }
-    if (!batchable(req, n)) {
+    if (!batchable(req, n) || enqueue(req, model, VAE_OP_ENCODE, x, n, VAE_INPUT_DIM) == 1) {
         vae_encode(model, req->scratch->ws, x, n, req->scratch->mu, req->scratch->logvar);
         *logvar = req->scratch->logvar;
         return req->scratch->mu;
     }
-    enqueue(req, model, VAE_OP_ENCODE, x, n, VAE_INPUT_DIM);
     return NULL;
 }
 

@@ -340,6 +340,16 @@ void vae_handle_interpolate(vae_request *req) {
         if (use_slerp) slerp(from, to, d, t, z);
         else /* (1-t)a + tb rather than a + t(b-a): both ends come out exactly */
             for (int k = 0; k < d; k++) z[k] = (1.0f - t) * from[k] + t * to[k];
+        for (int k = 0; k < d; k++) {
+            /* the arc between two huge vectors can leave float32's range */
+            if (!isfinite(z[k])) {
+                vae_reply_error(req, 422, "invalid_value",
+                                "step %d of the interpolation overflows float32 (z[%d]): the ends are "
+                                "too large for %s; use smaller latent vectors",
+                                i, k, use_slerp ? "slerp" : "interpolation");
+                return;
+            }
+        }
     }
     if (vae_compute_decode(req, sm->model, s->z, steps, s->xhat) != 0) return;
     if (!want_json) {

@@ -247,11 +247,14 @@ int main(int argc, char **argv) {
         }
     }
     long long left = atomic_load(&server.metrics.in_flight);
-    /* runs whatever is still queued and resumes those connections, so none stays suspended when the
-     * daemon stops */
+    /* libmicrohttpd must not stop with a connection suspended: refuse new batched calls (they run
+     * inline from here on), let the queued ones finish and resume their connections */
+    vae_batcher_close(server.batcher);
+    if (vae_batcher_wait_idle(server.batcher, 5000) > 0)
+        vae_log_event("warn", "batcher still busy after 5 s");
+    vae_http_stop(&server);
     vae_batcher_destroy(server.batcher);
     server.batcher = NULL;
-    vae_http_stop(&server);
     close(fd);
     vae_registry_free(&server.registry);
     vae_scratch_pool_destroy(&server.scratch);

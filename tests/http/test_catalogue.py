@@ -222,6 +222,10 @@ def catalogue(d, png):
              "finite"),
         Case("number beyond float32 (4e38)", post_json("/decode", ('{"z": [4e38%s]}' % (", 0" * (d - 1))).encode()),
              422, val, "float32"),
+        # the arc between two orthogonal vectors of float32-extreme components leaves float32's range
+        Case("slerp overflowing float32", post_json("/interpolate?format=json", json.dumps({
+            "from": [3e38] * d, "to": [3e38, -3e38] * (d // 2) + [0.0] * (d % 2), "steps": 3,
+            "method": "slerp"}).encode()), 422, val, "overflows float32"),
         Case("huge integer seed", post_json("/encode", ('{"image": "%s", "seed": 1e300}' % good_b64).encode()), 422,
              req, "seed must be an integer"),
         Case("duplicate key", post_json("/decode", ('{"z": [%s], "z": [%s]}' % (zs, zs)).encode()), 422, req,
