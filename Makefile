@@ -36,7 +36,8 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
-.PHONY: all test test-unit test-train test-http test-pytorch deps clean install run bench bench-train
+.PHONY: all test test-unit test-train test-http test-pytorch deps clean install run bench bench-train \
+        container-test scaleout-test browser-test
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -76,6 +77,23 @@ deps:
 test-pytorch: $(BUILD)/vae-server
 	@tests/install-deps.sh build pytorch
 	@echo "== tests/pytorch"; PYTHON=$(PYTHON) tests/pytorch/run.sh $(BUILD) $(MNIST)
+
+# Builds the service and frontend images with podman (base image by debootstrap when it cannot be
+# pulled), runs them and checks them through published ports.
+container-test:
+	@tests/container/run.sh
+
+# Validates docker/compose.yaml and docker/k8s/, then 2 replicas behind the frontend's nginx on
+# loopback: spread, kill -9 and SIGTERM under load.
+scaleout-test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/scaleout/run.sh $(BUILD)
+
+# Headless Chromium (playwright-core) drives the web frontend through nginx; screenshots in
+# $(BUILD)/browser-artifacts/.
+browser-test: deps
+	@$(MAKE) --no-print-directory all
+	@tests/browser/run.sh $(BUILD)
 
 # Builds and starts the server on the shipped models (port 8080; VAE_* variables configure it).
 run: deps

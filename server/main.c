@@ -48,6 +48,9 @@ static int open_listener(const char *address, int port, vae_error *err) {
 static int healthcheck(const vae_server_options *o) {
     char host[256] = "127.0.0.1", path[512] = "/ready";
     int port = o->port;
+    /* a server bound to one address answers only there; a wildcard one also on loopback */
+    if (strcmp(o->bind, "0.0.0.0") != 0 && strcmp(o->bind, "::") != 0)
+        snprintf(host, sizeof host, "%s", o->bind);
     const char *url = o->healthcheck;
     if (url && *url) {
         if (strncmp(url, "http://", 7) != 0) {
@@ -110,6 +113,10 @@ static void locate_default_models(vae_server_options *o) {
             strcat(resolved[i], dirs[k]);
             strcat(resolved[i], file);
             if (access(resolved[i], R_OK) == 0) {
+                /* logged and reported resolved: ../share/vae/weights rather than bin/../share */
+                char *real = realpath(resolved[i], NULL);
+                if (real && strlen(real) < sizeof resolved[i]) strcpy(resolved[i], real);
+                free(real);
                 o->models[i].path = resolved[i];
                 break;
             }

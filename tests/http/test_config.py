@@ -5,12 +5,14 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import tempfile
+import time
 import unittest
 
 import pngutil
 from common import (MNIST_WEIGHTS, Client, b64, digits, fashion_is_real, model_args, png_of)
-from server import ServerProcess, free_port, run_server, under_valgrind
+from server import REPO, ServerProcess, free_port, run_server, server_binary, under_valgrind
 
 FLAGS = ("--port", "--bind", "--model", "--threads", "--max-body", "--timeout", "--max-connections",
          "--max-pixels", "--max-batch", "--cors-origin", "--api-key", "--log-format", "--shutdown-grace",
@@ -214,6 +216,28 @@ class Healthcheck(unittest.TestCase):
             self.assertEqual(proc.returncode, 1)
         proc = run_server(["--healthcheck", "http://127.0.0.1:%d/ready" % free_port()])
         self.assertEqual(proc.returncode, 1)
+
+    def test_probe_follows_the_bound_address(self):
+        """A server bound to one address (here ::1) is probed there, not on 127.0.0.1, so a
+        container configured with VAE_BIND is not reported unhealthy while it serves."""
+        port = free_port()
+        env = dict(os.environ, VAE_BIND="::1", VAE_PORT=str(port))
+        proc = subprocess.Popen([server_binary()] + ONE_MODEL, env=env, cwd=REPO,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 10
+            code = None
+            while time.monotonic() < deadline:
+                code = run_server(["--healthcheck"], env={"VAE_BIND": "::1", "VAE_PORT": str(port)}).returncode
+                if code == 0:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(code, 0, "the probe of the bound address never succeeded")
+            # the server is not on IPv4 loopback at all: an explicit probe there fails
+            self.assertEqual(run_server(["--healthcheck", "http://127.0.0.1:%d/ready" % port]).returncode, 1)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0)
 
 
 class Limits(unittest.TestCase):
