@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char query[4097];
     memcpy(query, data + 1, size - 1);
     query[size - 1] = '\0';
-    fuzz_request fr = {.query = query, .accept = accepts[(data[0] >> 3) & 3]};
+    fuzz_request fr = {.query = query, .accept = accepts[(data[0] >> 3) & 3], .direct = (data[0] >> 5) & 1};
     static const char decode_body[] = "{\"z\": [0.5, -1]}";
     static const char interp_body[] = "{\"from\": [0.5, -1], \"to\": [1, 2], \"steps\": 3}";
     switch (data[0] & 7) {

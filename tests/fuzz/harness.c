@@ -7,12 +7,14 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "batcher.h"
 #include "inputs.h"
 
 /* --- the fake connection ------------------------------------------------------------------------ */
@@ -24,6 +26,7 @@ struct MHD_Connection {
     int n_args;
     const char *arg_key[FAKE_MAX_ARGS];
     const char *arg_value[FAKE_MAX_ARGS]; /* NULL for "?flag" */
+    int suspended, resumed; /* under resume_lock */
     int n_headers;
     const char *header_key[FAKE_MAX_HEADERS];
     const char *header_value[FAKE_MAX_HEADERS];
@@ -154,10 +157,47 @@ int MHD_get_connection_values(struct MHD_Connection *connection, enum MHD_ValueK
     return n;
 }
 
+/* The batcher suspends a connection while its job waits and resumes it from its own thread. */
+static pthread_mutex_t resume_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t resumed_cond = PTHREAD_COND_INITIALIZER;
+
+void MHD_suspend_connection(struct MHD_Connection *connection) {
+    pthread_mutex_lock(&resume_lock);
+    if (connection->suspended) fuzz_fail("a connection was suspended twice");
+    connection->suspended = 1;
+    connection->resumed = 0;
+    pthread_mutex_unlock(&resume_lock);
+}
+
+void MHD_resume_connection(struct MHD_Connection *connection) {
+    pthread_mutex_lock(&resume_lock);
+    if (!connection->suspended) fuzz_fail("a connection that is not suspended was resumed");
+    connection->suspended = 0;
+    connection->resumed = 1;
+    pthread_cond_broadcast(&resumed_cond);
+    pthread_mutex_unlock(&resume_lock);
+}
+
+/* Waits (at most 10 s) for the batcher to resume the connection. */
+static void wait_resumed(struct MHD_Connection *connection) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 10;
+    pthread_mutex_lock(&resume_lock);
+    while (!connection->resumed)
+        if (pthread_cond_timedwait(&resumed_cond, &resume_lock, &deadline) != 0) {
+            pthread_mutex_unlock(&resume_lock);
+            fuzz_fail("a suspended request was not resumed within 10 s");
+        }
+    connection->resumed = 0;
+    pthread_mutex_unlock(&resume_lock);
+}
+
 /* --- the server ---------------------------------------------------------------------------------- */
 
 static vae_server server;
 static int server_ready;
+static vae_batcher *batcher; /* as the server runs by default: --batching on */
 
 void fuzz_fail(const char *fmt, ...) {
     va_list ap;
@@ -222,6 +262,11 @@ void fuzz_server_init(void) {
         vae_scratch_pool_prepare(&server.scratch, o->max_batch, server.registry.max_width,
                                  server.registry.max_latent) != VAE_OK)
         fuzz_fail("out of memory preparing scratch");
+    vae_batcher_config bc = {.threads = 1, .max_rows = 64, .wait_us = 0, .queue = 64};
+    vae_error err = {0};
+    batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
+                                 &server.metrics, &err);
+    if (!batcher) fuzz_fail("batcher: %s", err.message);
     atomic_store(&server.ready, 1);
 }
 
@@ -331,8 +376,20 @@ int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_re
         memcpy(req->body, body, len);
     }
     req->body_len = req->body_cap = len;
+    /* what http.c does: run the handler; while it suspended the connection for the batcher, wait
+     * for the resume and run it again; then release the job as on_completed does */
+    server.batcher = fr->direct ? NULL : batcher;
     handler(req);
+    for (int runs = 1; req->suspended; runs++) {
+        if (runs > 4) fuzz_fail("the handler suspended its request %d times", runs);
+        if (req->replied) fuzz_fail("a suspended request had already replied");
+        wait_resumed(conn);
+        req->suspended = 0;
+        handler(req);
+    }
     check_reply(req, fr);
+    vae_batcher_release(server.batcher, req->job);
+    server.batcher = NULL;
     int status = req->status;
     vae_scratch_trim(req->scratch);
     free(req->body);

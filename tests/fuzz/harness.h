@@ -18,18 +18,20 @@ typedef struct {
     const char *extra_header_name, *extra_header_value; /* one more request header, or NULL */
     vae_body_type body_type;
     int oip;                /* the reply uses the Open Inference Protocol's error shape */
+    int direct;             /* model calls on the calling thread (--batching off), not the batcher */
 } fuzz_request;
 
 /* Builds the server once: models "mnist" (784-4-2, relu, with class centroids) and "fashion"
  * (784-8-4-3, tanh, no centroids), scratch for one thread, default limits (max_batch 256,
- * max_pixels 4096*4096). Idempotent. */
+ * max_pixels 4096*4096), and a batcher (one thread) as with the default --batching on. Idempotent. */
 void fuzz_server_init(void);
 
 /* The server fuzz_server_init built. */
 vae_server *fuzz_server(void);
 
-/* Runs handler on a copy of body[0..len) (an exact-size heap block, so ASan sees any over-read)
- * and checks the reply: exactly one reply; never a 500 or an unexpected status; JSON replies are
+/* Runs handler on a copy of body[0..len) (an exact-size heap block, so ASan sees any over-read),
+ * again after each resume when it queued its model call to the batcher (as http.c does), and checks
+ * the reply: exactly one reply; never a 500 or an unexpected status; JSON replies are
  * valid UTF-8 JSON of the documented shape (errors: {"error":{"code","type","message"}} with
  * code == status, or {"error": "..."} for OIP); PNG replies decode. Returns the status. */
 int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_request *fr);

@@ -204,7 +204,17 @@ def catalogue(d, png):
         Case("data URL that is not base64", post_json("/encode", {"image": "data:image/png," + good_b64}), 400,
              "invalid_base64", "base64"),
         Case("base64 of a truncated PNG", post_json("/encode", {"image": b64(png[:60])}), 400, "invalid_png", "image"),
-        Case("escaped NUL as the image", post_json("/encode", b'{"image": "\\u0000"}'), 400, "invalid_png", None),
+        # a C string ends at an escaped NUL: "z\u0000x" would be read as the key "z"
+        Case("escaped NUL in a key", post_json("/decode", ('{"z\\u0000ignored": [%s]}' % zs).encode()), 400,
+             "invalid_json", None),
+        Case("escaped NUL in a string", post_json("/encode", b'{"image": "\\u0000iVBORw0KGgo="}'), 400,
+             "invalid_json", None),
+        Case("lone high surrogate escape", post_json("/decode", ('{"z\\ud800": [%s]}' % zs).encode()), 400,
+             "invalid_json", "surrogate"),
+        Case("lone low surrogate escape", post_json("/encode", b'{"image": "\\udc00"}'), 400, "invalid_json",
+             "surrogate"),
+        Case("high surrogate escape followed by a non-surrogate", post_json("/encode", b'{"image": "\\ud800\\u0041"}'),
+             400, "invalid_json", "surrogate"),
         # --- JSON bodies: well-formed but wrong ---
         Case("body is an array", post_json("/decode", b"[1, 2]"), 422, req, "JSON object"),
         Case("body is null", post_json("/decode", b"null"), 422, req, "JSON object"),
