@@ -36,7 +36,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
-.PHONY: all test test-unit test-train test-http test-pytorch deps clean install run bench bench-train \
+.PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
         container-test scaleout-test browser-test
 all: $(BINS)
 
@@ -101,8 +101,9 @@ run: deps
 	exec $(BUILD)/vae-server
 
 test: deps
+	@tests/install-deps.sh fuzz
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
-	@$(MAKE) --no-print-directory test-unit test-train test-http
+	@$(MAKE) --no-print-directory test-unit test-train test-http test-fuzz-regressions
 
 test-unit: $(UNIT_BIN) $(BINS)
 	@set -e; for t in $(UNIT_BIN); do \
@@ -113,6 +114,11 @@ test-train: $(BUILD)/vae-train
 
 test-http: $(BINS)
 	@echo "== tests/http"; tests/http/run.sh $(BUILD) $(MNIST)
+
+# Every fuzz seed and every input that once broke something, replayed through its libFuzzer target
+# with ASan + UBSan (clang); no fuzzing, a few seconds.
+test-fuzz-regressions:
+	@echo "== tests/fuzz/regress.sh"; tests/fuzz/regress.sh
 
 # make bench: every endpoint under wrk beside /health and the sgemm ceiling, for the shipped model
 # and for the canonical 784-400-20 (trained here once, 10 epochs), then the trainer's s/epoch.

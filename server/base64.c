@@ -79,6 +79,10 @@ vae_status vae_base64_decode(const char *in, size_t len, uint8_t *out, size_t ou
                              vae_error *err) {
     const unsigned char *s = (const unsigned char *)in;
     size_t i = 0, o = 0;
+    if (len == 0) { /* nothing decodes to nothing; in may be NULL then */
+        *out_len = 0;
+        return VAE_OK;
+    }
     vae_status st = skip_prefix(in, len, &i, err);
     if (st != VAE_OK) return st;
 
@@ -163,6 +167,7 @@ vae_status vae_base64_decode(const char *in, size_t len, uint8_t *out, size_t ou
 }
 
 vae_status vae_base64_encode(const uint8_t *in, size_t n, vae_buf *out) {
+    if (n == 0) return VAE_OK; /* nothing to append; out->data may still be NULL */
     size_t groups = n / 3 + (n % 3 != 0);
     if (groups > SIZE_MAX / 4) return VAE_ERR_NOMEM;
     if (vae_buf_reserve(out, groups * 4) != VAE_OK) return VAE_ERR_NOMEM;

@@ -59,8 +59,9 @@ int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **
         return -1;
     }
     cJSON *json = cJSON_ParseWithLength((const char *)req->body, req->body_len);
-    if (!json) { /* valid syntax: only memory can fail here */
-        vae_reply_error(req, 503, "overloaded", "out of memory parsing the body");
+    if (!json) {
+        /* the syntax is valid, so cJSON's own limits refused it (or memory ran out) */
+        vae_reply_error(req, 400, "invalid_json", "the body could not be parsed as JSON");
         return -1;
     }
     if (!cJSON_IsObject(json)) {

@@ -59,6 +59,39 @@ static int hex(uint8_t b) {
     return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
 }
 
+/* The value of four hex digits at s[at..at+4) (the caller checked they are hex). */
+static unsigned hex4(const uint8_t *s) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t b = s[i];
+        v = v * 16 + (unsigned)(b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+/* Checks the 4 hex digits after "\u" at c->at (which points at the 'u'), and for a high surrogate
+ * the "\uDC00".."\uDFFF" that must follow; leaves c->at on the last digit. */
+static int unicode_escape(checker *c) {
+    for (int i = 1; i <= 4; i++)
+        if (c->at + (size_t)i >= c->len || !hex(c->s[c->at + (size_t)i]))
+            return fail(c, "\\u needs four hex digits");
+    unsigned u = hex4(c->s + c->at + 1);
+    c->at += 4;
+    /* a NUL would end the C strings the server keeps keys and values in */
+    if (u == 0) return fail(c, "\\u0000 (NUL) is not allowed in strings");
+    if (u >= 0xDC00 && u <= 0xDFFF) return fail(c, "unpaired UTF-16 surrogate escape");
+    if (u >= 0xD800 && u <= 0xDBFF) {
+        const uint8_t *p = c->s + c->at + 1;
+        if (c->at + 6 >= c->len || p[0] != '\\' || p[1] != 'u' || !hex(p[2]) || !hex(p[3]) ||
+            !hex(p[4]) || !hex(p[5]))
+            return fail(c, "unpaired UTF-16 surrogate escape");
+        unsigned low = hex4(p + 2);
+        if (low < 0xDC00 || low > 0xDFFF) return fail(c, "unpaired UTF-16 surrogate escape");
+        c->at += 6;
+    }
+    return 0;
+}
+
 static int string(checker *c) {
     c->at++; /* opening quote */
     while (c->at < c->len) {
@@ -73,10 +106,7 @@ static int string(checker *c) {
             if (c->at >= c->len) break;
             b = c->s[c->at];
             if (b == 'u') {
-                for (int i = 1; i <= 4; i++)
-                    if (c->at + (size_t)i >= c->len || !hex(c->s[c->at + (size_t)i]))
-                        return fail(c, "\\u needs four hex digits");
-                c->at += 4;
+                if (unicode_escape(c)) return -1;
             } else if (b != '"' && b != '\\' && b != '/' && b != 'b' && b != 'f' && b != 'n' &&
                        b != 'r' && b != 't') {
                 return fail(c, "invalid escape in a string");
