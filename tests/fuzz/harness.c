@@ -198,6 +198,13 @@ static void wait_resumed(struct MHD_Connection *connection) {
 static vae_server server;
 static int server_ready;
 static vae_batcher *batcher; /* as the server runs by default: --batching on */
+static vae_batcher *closed_batcher; /* as during shutdown: vae_batcher_submit says no */
+static int max_batch = 256;
+
+void fuzz_server_set_max_batch(int n) {
+    if (server_ready) fuzz_fail("fuzz_server_set_max_batch after fuzz_server_init");
+    max_batch = n;
+}
 
 void fuzz_fail(const char *fmt, ...) {
     va_list ap;
@@ -251,7 +258,7 @@ void fuzz_server_init(void) {
     o->timeout = 15;
     o->max_connections = 1000;
     o->max_pixels = VAE_PNG_DEFAULT_MAX_PIXELS;
-    o->max_batch = 256;
+    o->max_batch = max_batch;
     o->log_format = VAE_LOG_OFF;
     o->shutdown_grace = 20;
     const int h1[] = {4}, h2[] = {8, 4};
@@ -267,6 +274,10 @@ void fuzz_server_init(void) {
     batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
                                  &server.metrics, &err);
     if (!batcher) fuzz_fail("batcher: %s", err.message);
+    closed_batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
+                                        &server.metrics, &err);
+    if (!closed_batcher) fuzz_fail("batcher: %s", err.message);
+    vae_batcher_close(closed_batcher);
     atomic_store(&server.ready, 1);
 }
 
@@ -378,7 +389,7 @@ int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_re
     req->body_len = req->body_cap = len;
     /* what http.c does: run the handler; while it suspended the connection for the batcher, wait
      * for the resume and run it again; then release the job as on_completed does */
-    server.batcher = fr->direct ? NULL : batcher;
+    server.batcher = fr->direct ? NULL : fr->closed ? closed_batcher : batcher;
     handler(req);
     for (int runs = 1; req->suspended; runs++) {
         if (runs > 4) fuzz_fail("the handler suspended its request %d times", runs);
@@ -387,6 +398,7 @@ int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_re
         req->suspended = 0;
         handler(req);
     }
+    if (fr->closed && req->job) fuzz_fail("a closed batcher took a job");
     check_reply(req, fr);
     vae_batcher_release(server.batcher, req->job);
     server.batcher = NULL;

@@ -19,11 +19,19 @@ typedef struct {
     vae_body_type body_type;
     int oip;                /* the reply uses the Open Inference Protocol's error shape */
     int direct;             /* model calls on the calling thread (--batching off), not the batcher */
+    int closed;             /* the batcher is closed (shutting down): it refuses the job, the handler
+                             * runs the call itself */
 } fuzz_request;
+
+/* Sets --max-batch for the server fuzz_server_init builds (default 256); call before it. A target
+ * whose inputs choose the batch size (query strings) uses a small one, so that its executions are
+ * not spent decoding and encoding hundreds of images each. */
+void fuzz_server_set_max_batch(int max_batch);
 
 /* Builds the server once: models "mnist" (784-4-2, relu, with class centroids) and "fashion"
  * (784-8-4-3, tanh, no centroids), scratch for one thread, default limits (max_batch 256,
- * max_pixels 4096*4096), and a batcher (one thread) as with the default --batching on. Idempotent. */
+ * max_pixels 4096*4096), and a batcher (one thread) as with the default --batching on, plus a
+ * closed one. Idempotent. */
 void fuzz_server_init(void);
 
 /* The server fuzz_server_init built. */
