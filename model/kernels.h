@@ -36,6 +36,17 @@ void vae_kernel_linear(float *out, const float *inp, const vae_packed_linear *w,
 /* out = 1 / (1 + exp(-inp)), elementwise, relative error below 3e-7 (out may equal inp). */
 void vae_kernel_sigmoid(float *out, const float *inp, size_t n);
 
+/* Training kernels, vectorised the same way. */
+
+/* One Adam(W) step over n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ * p = p * decay - step_size * m / (sqrt(v) / bc2_sqrt + eps). */
+void vae_kernel_adam(float *p, float *m, float *v, const float *g, size_t n, float b1, float b2,
+                     float step_size, float bc2_sqrt, float eps, float decay);
+
+/* The fused binary cross-entropy of vae_bce_logits_forward_backward: returns the summed loss and
+ * writes dlogits = scale * (sigmoid(logits) - target). */
+double vae_kernel_bce(float *dlogits, const float *logits, const float *target, size_t n, float scale);
+
 /* Which implementation runs: "avx512", "avx2" or "generic". vae_kernel_force takes one of those
  * (tests compare them) and returns 0, or -1 if this CPU cannot run it. */
 const char *vae_kernel_isa(void);

@@ -2,6 +2,8 @@
  * backward through every layer into one gradient block, and Adam. */
 #include "vae/train.h"
 
+#include "kernels.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,8 +152,7 @@ vae_loss vae_trainer_forward_backward(vae_trainer *tr, const float *x, const flo
     memset(tr->grads, 0, tr->n_params * sizeof(float));
     /* the gradient of the batch SUM, as the canonical PyTorch example backpropagates */
     float *dlogits = tr->logits; /* logits are not needed after this: reuse them in place */
-    loss.bce = vae_bce_logits_forward_backward(dlogits, tr->logits, x, (size_t)B * VAE_INPUT_DIM,
-                                               1.0f);
+    loss.bce = vae_kernel_bce(dlogits, tr->logits, x, (size_t)B * VAE_INPUT_DIM, 1.0f);
 
     float *dact = tr->dbuf_a, *dspare = tr->dbuf_b;
     vae_linear_backward(dact, gl->out.weight, gl->out.bias, dlogits, tr->dec_act[L - 1],
@@ -201,13 +202,8 @@ void vae_trainer_adam_step(vae_trainer *tr, const vae_adam_config *cfg) {
     const float bc2_sqrt = sqrtf(1.0f - powf(b2, (float)tr->step));
     const float step_size = cfg->lr / bc1;
     const float decay = 1.0f - cfg->lr * cfg->weight_decay;
-    float *restrict p = tr->model->params, *restrict m = tr->m, *restrict v = tr->v;
-    const float *restrict g = tr->grads;
-    for (size_t i = 0; i < tr->n_params; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + cfg->eps);
-    }
+    vae_kernel_adam(tr->model->params, tr->m, tr->v, tr->grads, tr->n_params, b1, b2, step_size,
+                    bc2_sqrt, cfg->eps, decay);
 }
 
 vae_loss vae_trainer_evaluate(vae_trainer *tr, const float *x, int n, vae_rng *rng) {

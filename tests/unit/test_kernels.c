@@ -70,6 +70,39 @@ static void check_sigmoid(const char *isa) {
     free(out);
 }
 
+static void check_training(const char *isa) {
+    enum { N = 5003 }; /* not a multiple of any vector width */
+    float *l = malloc(sizeof(float) * N), *t = malloc(sizeof(float) * N);
+    float *d1 = malloc(sizeof(float) * N), *d2 = malloc(sizeof(float) * N);
+    for (int i = 0; i < N; i++) {
+        l[i] = (float)((i % 997) - 498) * 0.05f; /* logits in -25..25, 0 included */
+        t[i] = (float)(i % 256) / 255.0f;
+    }
+    double ref = vae_bce_logits_forward_backward(d1, l, t, N, 0.5f);
+    double got = vae_kernel_bce(d2, l, t, N, 0.5f);
+    CHECK(fabs(got - ref) <= 1e-5 * fabs(ref), "%s bce loss %.9g vs %.9g", isa, got, ref);
+    double worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(d1[i] - d2[i]));
+    CHECK(worst < 1e-6, "%s bce gradient: max difference %g", isa, worst);
+    /* Adam against the scalar formula */
+    float *p1 = malloc(sizeof(float) * N), *m1 = calloc(N, sizeof(float)), *v1 = calloc(N, sizeof(float));
+    float *p2 = malloc(sizeof(float) * N), *m2 = calloc(N, sizeof(float)), *v2 = calloc(N, sizeof(float));
+    for (int i = 0; i < N; i++) p1[i] = p2[i] = l[i];
+    for (int step = 1; step <= 3; step++) {
+        float bc1 = 1.0f - powf(0.9f, (float)step), bc2 = sqrtf(1.0f - powf(0.999f, (float)step));
+        for (int i = 0; i < N; i++) {
+            m1[i] = 0.9f * m1[i] + 0.1f * d1[i];
+            v1[i] = 0.999f * v1[i] + 0.001f * d1[i] * d1[i];
+            p1[i] = p1[i] * 0.99f - (1e-2f / bc1) * m1[i] / (sqrtf(v1[i]) / bc2 + 1e-8f);
+        }
+        vae_kernel_adam(p2, m2, v2, d1, N, 0.9f, 0.999f, 1e-2f / bc1, bc2, 1e-8f, 0.99f);
+    }
+    worst = 0;
+    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(p1[i] - p2[i]));
+    CHECK(worst < 1e-5, "%s adam: max parameter difference %g", isa, worst);
+    free(l), free(t), free(d1), free(d2), free(p1), free(m1), free(v1), free(p2), free(m2), free(v2);
+}
+
 int main(void) {
     vae_rng_seed(&rng, 77);
     const char *isas[] = {"avx512", "avx2", "generic"};
@@ -88,6 +121,7 @@ int main(void) {
                 for (int ep = 0; ep < 3; ep++)
                     check_linear(isas[k], batches[b], shapes[s][0], shapes[s][1], (vae_epilogue)ep);
         check_sigmoid(isas[k]);
+        check_training(isas[k]);
     }
     CHECK(ran >= 1, "no ISA ran");
     CHECK(vae_kernel_force("sse9") == -1, "unknown ISA accepted");
