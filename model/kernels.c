@@ -97,9 +97,7 @@ static void adam_generic(float *p, float *m, float *v, const float *g, size_t n,
 #define EXP_C3 1.6666666667e-1f
 #define EXP_C2 0.5f
 
-__attribute__((target("avx512f"))) static inline __m512 sigmoid16(__m512 x) {
-    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), x), _mm512_set1_ps(-87.0f)),
-                             _mm512_set1_ps(88.0f));
+__attribute__((target("avx512f"))) static inline __m512 exp16(__m512 v) {
     __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), v);
@@ -112,7 +110,13 @@ __attribute__((target("avx512f"))) static inline __m512 sigmoid16(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C2));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512 e = _mm512_scalef_ps(p, n);
+    return _mm512_scalef_ps(p, n);
+}
+
+__attribute__((target("avx512f"))) static inline __m512 sigmoid16(__m512 x) {
+    __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), x), _mm512_set1_ps(-87.0f)),
+                             _mm512_set1_ps(88.0f));
+    __m512 e = exp16(v);
     return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
@@ -125,9 +129,8 @@ __attribute__((target("avx512f"))) static void sigmoid_avx512(float *out, const 
     }
 }
 
-__attribute__((target("avx2,fma"))) static inline __m256 sigmoid8(__m256 x) {
-    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), x), _mm256_set1_ps(-87.0f)),
-                             _mm256_set1_ps(88.0f));
+/* The same exp for v in [-87, 88], 2^n from the exponent bits (n + 127 stays in 1..254 there). */
+__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 v) {
     __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), v);
@@ -141,7 +144,13 @@ __attribute__((target("avx2,fma"))) static inline __m256 sigmoid8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
     __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256 sigmoid8(__m256 x) {
+    __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), x), _mm256_set1_ps(-87.0f)),
+                             _mm256_set1_ps(88.0f));
+    __m256 e = exp8(v);
     return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
@@ -206,19 +215,7 @@ __attribute__((target("avx2,fma"))) static void adam_avx2(float *p, float *m, fl
 __attribute__((target("avx512f"))) static inline __m512 bce16(__m512 l, __m512 t, __m512 *grad) {
     __m512 a = _mm512_abs_ps(l);
     __m512 v = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), _mm512_set1_ps(-87.0f));
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), v);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(EXP_C7);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C5));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    __m512 e = _mm512_scalef_ps(p, n);
+    __m512 e = exp16(v);
     __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
     __mmask16 neg = _mm512_cmp_ps_mask(l, _mm512_setzero_ps(), _CMP_LT_OQ);
     __m512 s = _mm512_mask_mul_ps(inv, neg, e, inv);
@@ -268,20 +265,7 @@ __attribute__((target("avx512f"))) static double bce_avx512(float *dlogits, cons
 __attribute__((target("avx2,fma"))) static inline __m256 bce8(__m256 l, __m256 t, __m256 *grad) {
     __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), l);
     __m256 v = _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), _mm256_set1_ps(-87.0f));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), v);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(EXP_C7);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    __m256 e = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    __m256 e = exp8(v);
     __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     __m256 neg = _mm256_cmp_ps(l, _mm256_setzero_ps(), _CMP_LT_OQ);
     __m256 s = _mm256_blendv_ps(inv, _mm256_mul_ps(e, inv), neg);
