@@ -133,9 +133,10 @@ $(BENCH_CANONICAL): $(BUILD)/vae-train
 bench:
 	@tests/install-deps.sh build bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BENCH_CANONICAL)
-	@tests/bench/bench_http.py $(BUILD)
+	@tests/bench/bench_http.py $(BUILD) --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
-	@tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL)
+	@tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) \
+	    --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
 	@$(BUILD)/vae-train --data $(MNIST) --out $(BUILD)/bench/t.safetensors --epochs 3 --threads 2 --quiet \
 	    | sed -n 's/.*; \([0-9.]*\) s per epoch.*/trainer: 784-400-20, batch 128, 2 threads: \1 s per epoch (3 epochs)/p'

@@ -65,6 +65,39 @@ def lua_post(path, body, content_type, headers=None):
     return f.name
 
 
+class Variant:
+    """One server under test: a label, its binary and extra flags."""
+
+    def __init__(self, spec, default_server):
+        label, _, rest = spec.partition("=")
+        parts = rest.split(",") if rest else []
+        self.label = label
+        self.server = parts[0] if parts and parts[0] else default_server
+        self.extra = parts[1:]
+        self.proc = None
+
+
+def start(variant, args):
+    port = free_port()
+    cmd = [variant.server, "--port", str(port), "--bind", "127.0.0.1", "--threads", str(args.threads),
+           "--log-format", "off"] + ["--model=" + m for m in args.model] + variant.extra
+    t0 = time.monotonic()
+    variant.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    variant.base = "http://127.0.0.1:%d" % port
+    variant.ready_ms = None
+    while time.monotonic() - t0 < 10:
+        try:
+            if urllib.request.urlopen(variant.base + "/ready", timeout=1).status == 200:
+                variant.ready_ms = (time.monotonic() - t0) * 1000
+                break
+        except OSError:
+            time.sleep(0.001)
+    if variant.ready_ms is None:
+        variant.proc.kill()
+        sys.exit("%s did not become ready:\n%s" % (variant.label, variant.proc.stderr.read()))
+    variant.rss_start = rss_mb(variant.proc.pid)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -73,87 +106,77 @@ def main():
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2, help="server worker threads")
     ap.add_argument("--model", action="append", default=[])
-    ap.add_argument("--extra", action="append", default=[], help="extra server flag")
+    ap.add_argument("--variant", action="append", default=[],
+                    help="LABEL=[SERVER][,FLAG...]: a server to measure (several are measured back to back)")
     args = ap.parse_args()
 
-    server = os.path.join(args.build, "vae-server")
+    default_server = os.path.join(args.build, "vae-server")
+    variants = [Variant(v, default_server) for v in args.variant] or [Variant("vae-server=", default_server)]
     peak = float(subprocess.run([os.path.join(args.build, "bench", "peak_flops"), str(args.threads)],
                                 capture_output=True, text=True, check=True).stdout)
-    port = free_port()
-    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--threads", str(args.threads),
-           "--log-format", "off"] + ["--model=" + m for m in args.model] + args.extra
-    t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = "http://127.0.0.1:%d" % port
-    ready_ms = None
-    while time.monotonic() - t0 < 10:
-        try:
-            if urllib.request.urlopen(base + "/ready", timeout=1).status == 200:
-                ready_ms = (time.monotonic() - t0) * 1000
-                break
-        except OSError:
-            time.sleep(0.001)
-    if ready_ms is None:
-        proc.kill()
-        sys.exit("server did not become ready:\n" + proc.stderr.read())
-    rss_start = rss_mb(proc.pid)
-    models = json.load(urllib.request.urlopen(base + "/v1/models"))["models"]
+    for v in variants:
+        start(v, args)
+    base0 = variants[0].base
+    models = json.load(urllib.request.urlopen(base0 + "/v1/models"))["models"]
     m = models[0]
     d = m["latent_dim"]
     dims = [d] + list(reversed(m["hidden"])) + [784]
     decoder_macs = sum(a * b for a, b in zip(dims, dims[1:]))
-    digit = open(os.path.join(HERE, "..", "..", "docs", "api", "digit.png"), "rb").read() \
-        if os.path.exists(os.path.join(HERE, "..", "..", "docs", "api", "digit.png")) else None
+    digit_path = os.path.join(HERE, "..", "..", "docs", "api", "digit.png")
+    digit = open(digit_path, "rb").read() if os.path.exists(digit_path) else None
 
     z1 = json.dumps({"z": [0.25] * d})
     z16 = json.dumps({"z": [[0.1 * ((i + j) % 7 - 3) for j in range(d)] for i in range(16)]})
     cases = [
-        ("GET /health", base + "/health", None, 0),
-        ("POST /decode (1 z, PNG)", base + "/decode", lua_post("/decode", z1, "application/json"), 1),
-        ("POST /decode (1 z, JSON)", base + "/decode?format=json", lua_post("/decode?format=json", z1, "application/json"), 1),
-        ("POST /decode (16 z, PNG)", base + "/decode", lua_post("/decode", z16, "application/json"), 16),
+        ("GET /health", "/health", None, 0),
+        ("POST /decode (1 z, PNG)", "/decode", lua_post("/decode", z1, "application/json"), 1),
+        ("POST /decode (1 z, JSON)", "/decode?format=json", lua_post("/decode?format=json", z1, "application/json"), 1),
+        ("POST /decode (16 z, PNG)", "/decode", lua_post("/decode", z16, "application/json"), 16),
     ]
     if digit:
-        cases.append(("POST /encode (28x28 PNG)", base + "/encode", lua_post("/encode", digit, "image/png"), -1))
-        cases.append(("POST /reconstruct (PNG)", base + "/reconstruct", lua_post("/reconstruct", digit, "image/png"), -1))
+        cases.append(("POST /encode (28x28 PNG)", "/encode", lua_post("/encode", digit, "image/png"), -1))
+        cases.append(("POST /reconstruct (PNG)", "/reconstruct", lua_post("/reconstruct", digit, "image/png"), -1))
     cases += [
-        ("GET /sample?n=16", base + "/sample?n=16", None, 16),
-        ("GET /sample?n=64", base + "/sample?n=64", None, 64),
-        ("GET /sample?n=16&format=json", base + "/sample?n=16&format=json", None, 16),
-        ("POST /interpolate 3->8", base + "/interpolate",
+        ("GET /sample?n=16", "/sample?n=16", None, 16),
+        ("GET /sample?n=64", "/sample?n=64", None, 64),
+        ("GET /sample?n=16&format=json", "/sample?n=16&format=json", None, 16),
+        ("POST /interpolate 3->8", "/interpolate",
          lua_post("/interpolate", '{"from":3,"to":8,"steps":10}', "application/json"), 10),
     ]
-    for path in ("/health", "/sample?n=16"):  # warm-up
-        wrk(base + path, 1, args.connections, args.wrk_threads)
+    for v in variants:  # warm-up
+        for path in ("/health", "/sample?n=16"):
+            wrk(v.base + path, 1, args.connections, args.wrk_threads)
     rows = []
-    health = None
-    for name, url, script, n in cases:
-        r = wrk(url, args.seconds, args.connections, args.wrk_threads, script)
-        if health is None:
-            health = r["rps"]
-        bound = None
-        if n > 0:
-            bound = peak * 1e9 / (2.0 * decoder_macs * n)
-        rows.append((name, r, bound))
-    rss_end = rss_mb(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=30)
+    health = {}
+    for name, path, script, n in cases:
+        for v in variants:  # back to back, so drift on a shared machine hits every variant alike
+            r = wrk(v.base + path, args.seconds, args.connections, args.wrk_threads, script)
+            health.setdefault(v.label, r["rps"])
+            bound = peak * 1e9 / (2.0 * decoder_macs * n) if n > 0 else None
+            rows.append((name, v.label, r, bound))
+    for v in variants:
+        v.rss_end = rss_mb(v.proc.pid)
+        v.proc.send_signal(signal.SIGTERM)
+        v.code = v.proc.wait(timeout=30)
 
     print("model %s (%s), %d server threads, %d connections, wrk %d thread(s), %d s per endpoint" %
           (m["name"], m["architecture"], args.threads, args.connections, args.wrk_threads, args.seconds))
     print("compute ceiling: OpenBLAS sgemm %.1f GFLOP/s on %d threads; decoder %d multiply-adds per image" %
           (peak, args.threads, decoder_macs))
     print()
-    print("| endpoint | conns | req/s | p50 ms | p99 ms | vs /health | compute bound req/s | of bound | errors |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, r, bound in rows:
-        print("| %s | %d | %.0f | %.2f | %.2f | %.0f%% | %s | %s | %d |" % (
-            name, args.connections, r["rps"], r["p50"], r["p99"], 100.0 * r["rps"] / health,
-            "%.0f" % bound if bound else "", "%.0f%%" % (100.0 * r["rps"] / bound) if bound else "",
-            r["errors"]))
+    label = len(variants) > 1
+    print("| endpoint |%s conns | req/s | p50 ms | p99 ms | vs /health | compute bound req/s | of bound | errors |"
+          % (" server |" if label else ""))
+    print("| --- |%s --- | --- | --- | --- | --- | --- | --- | --- |" % (" --- |" if label else ""))
+    for name, vlabel, r, bound in rows:
+        print("| %s |%s %d | %.0f | %.2f | %.2f | %.0f%% | %s | %s | %d |" % (
+            name, " %s |" % vlabel if label else "", args.connections, r["rps"], r["p50"], r["p99"],
+            100.0 * r["rps"] / health[vlabel], "%.0f" % bound if bound else "",
+            "%.0f%%" % (100.0 * r["rps"] / bound) if bound else "", r["errors"]))
     print()
-    print("ready %.0f ms after exec; resident memory %.1f MB at ready, %.1f MB after the run; exit code %d" %
-          (ready_ms, rss_start, rss_end, code))
+    for v in variants:
+        print("%s: ready %.0f ms after exec; resident memory %.1f MB at ready, %.1f MB after the run; "
+              "exit code %d" % (v.label, v.ready_ms, v.rss_start, v.rss_end, v.code))
 
 
 if __name__ == "__main__":
