@@ -19,7 +19,7 @@ __extension__ typedef unsigned __int128 u128;
  * Readers that parse to double first (JavaScript, Python) round a decimal within half a double ulp
  * (2^(q-30)) of u or w onto that endpoint, and the cast then ties away from an odd c. So for odd
  * c the interval shrinks by 2^(q-30) at both ends (for subnormals, whose double ulp is smaller,
- * that is merely cautious). Only a few floats need a ninth digit for it; 0x15ae43fd is one.
+ * that is merely cautious). Of all floats only +-0x15ae43fd (7.0385307e-26) needs a digit more.
  *
  * Pick k, the largest with 10^k <= w - u (2^q, or 3/4 * 2^q when irregular). Then:
  *  - w - u < 10^(k+1), so at most one multiple of 10^(k+1) lies in the interval. If one does, it

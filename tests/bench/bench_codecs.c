@@ -1,6 +1,6 @@
 /* Micro-benchmark of the reply codecs: ns per float for vae_json_format_float against snprintf, and
  * MB/s of base64 decoding and encoding. Standalone (not run by make test); build and run with
- *   make build/libvae.a && gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Iserver tests/bench/bench_codecs.c server/json_write.c server/base64.c build/libvae.a -lm -o build/bench_codecs && build/bench_codecs
+make build/libvae.a && gcc -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Iserver tests/bench/bench_codecs.c server/json_write.c server/base64.c build/libvae.a $(pkg-config --libs libpng zlib) -lm -o build/bench_codecs && build/bench_codecs
  */
 #include <math.h>
 #include <stdint.h>
