@@ -4,7 +4,8 @@
 # sanitizer or a harness check; the input that did is left in build/fuzz/artifacts/<target>/ (keep
 # it in tests/fuzz/regressions/<target>/ once understood).
 #
-#   tests/fuzz/run.sh [SECONDS_PER_TARGET (default 60)] [TARGET...]      e.g. run.sh 600 png query
+#   tests/fuzz/run.sh [SECONDS_PER_TARGET (default 60)] [TARGET[=SECONDS]...]
+#   e.g. run.sh 600 png query;  run.sh 60 png idx=20 base64=20  (a time of its own per target)
 #   FUZZ_RUNS=N  stop each target after N executions instead (-runs=N), time limit still applies
 #   FUZZ_JOBS=N  build with make -jN (default 2)
 #
@@ -46,19 +47,22 @@ max_len_for() {
 
 failed=""
 summary=""
-for t in $targets; do
+for spec in $targets; do
+    t=${spec%%=*}
+    secs=$seconds
+    [ "$t" = "$spec" ] || secs=${spec#*=}
     bin="$out/fuzz_$t"
     [ -x "$bin" ] || { echo "run.sh: no target '$t' (have: $all)" >&2; exit 2; }
     work="$out/corpus/$t"
     artifacts="$out/artifacts/$t"
     log="$out/logs/$t.log"
     mkdir -p "$work" "$artifacts" "$(dirname "$log")"
-    echo "== fuzz_$t: ${seconds} s${FUZZ_RUNS:+, at most $FUZZ_RUNS runs}"
+    echo "== fuzz_$t: ${secs} s${FUZZ_RUNS:+, at most $FUZZ_RUNS runs}"
     started=$(date +%s)
     set +e
     ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:allocator_may_return_null=1}" \
     UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}" \
-    "$bin" -max_total_time="$seconds" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -print_final_stats=1 \
+    "$bin" -max_total_time="$secs" ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} -print_final_stats=1 \
         -detect_leaks=1 -timeout=25 -rss_limit_mb=2560 -max_len="$(max_len_for "$t")" \
         -dict="tests/fuzz/dict/$(dict_for "$t").dict" -artifact_prefix="$artifacts/" \
         "$work" "tests/fuzz/corpus/$t" >"$log" 2>&1
@@ -86,7 +90,7 @@ for t in $targets; do
 done
 
 echo
-echo "fuzz summary (${seconds} s per target):"
+echo "fuzz summary:"
 printf "%s" "$summary"
 if [ -n "$failed" ]; then
     echo "run.sh: FAILED:$failed" >&2
