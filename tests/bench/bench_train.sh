@@ -19,7 +19,9 @@ if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
     /usr/bin/python3 "$(dirname "$0")/torch_vae.py" "$data" --epochs "$epochs" --threads 2 | tee "$tmp/torch.log"
     torch_line=$(awk '/^epoch/ {s += $(NF-1); n++; loss = $6} END {printf "%.2f s/epoch, test loss %.2f", s / n, loss}' "$tmp/torch.log")
 fi
-ours=$(awk '/^epoch/ {s += $(NF-4); n++; loss = $6} END {printf "%.2f s/epoch, test loss %.2f", s / n, loss}' "$tmp/ours.log")
+# "... lr 1.00e-03    1.92 s  + 0.31 s test": the training seconds are the field before the first "s"
+ours=$(awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i+1) == "s") {s += $i; break}; n++; loss = $6}
+            END {printf "%.2f s/epoch, test loss %.2f", s / n, loss}' "$tmp/ours.log")
 mem=$(sed -n 's/.*peak memory \([0-9.]*\) MB.*/\1/p' "$tmp/ours.log")
 echo
 echo "| trainer | seconds per epoch, test loss after $epochs epochs | peak memory |"
