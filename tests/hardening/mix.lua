@@ -1,14 +1,11 @@
 -- wrk script: a mix of valid requests over every model endpoint (plus /health), weighted roughly
 -- as a browser frontend uses them, with per-status counts. Bodies are read from the directory given
 -- after "--" (written by tests/hardening/bodies.py). Usage:
---   wrk -t2 -c64 -d300s -s tests/hardening/mix.lua http://127.0.0.1:PORT -- BODIES_DIR [MAX_PER_THREAD]
--- An optional request quota per thread stops each thread after that many responses (the soak).
+--   wrk -t2 -c64 -d300s -s tests/hardening/mix.lua http://127.0.0.1:PORT -- BODIES_DIR
 
 local bodies_dir = nil
-local quota = 0
 local plan = {}
 counts = {}   -- status -> count, per thread (a global: done() reads it with thread:get)
-local responses = 0
 local threads = {}
 
 local function read(name)
@@ -32,7 +29,6 @@ end
 
 function init(args)
     bodies_dir = args[1] or "build/hardening/bodies"
-    quota = tonumber(args[2] or "0")
     local json, png = "application/json", "image/png"
     add(20, "POST", "/decode?format=json", json, read("decode_one.json"))
     add(10, "POST", "/decode", json, read("decode_one.json"))
@@ -58,10 +54,6 @@ end
 
 function response(status, headers, body)
     counts[status] = (counts[status] or 0) + 1
-    responses = responses + 1
-    if quota > 0 and responses >= quota then
-        wrk.thread:stop()
-    end
 end
 
 -- per-thread counts are read back in done() through each thread's globals

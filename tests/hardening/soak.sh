@@ -1,6 +1,7 @@
 #!/bin/sh
-# Soak: a fixed number of requests (default 1,000,000) over the endpoint mix (tests/hardening/mix.lua)
-# against one server, with its resident memory read after a warm-up and at the end. Fails when the
+# Soak: at least a given number of requests (default 1,000,000) over the endpoint mix
+# (tests/hardening/mix.lua; wrk runs of 20 s until the count is reached) against one server, with
+# its resident memory read after a warm-up and at the end. Fails when the
 # RSS grew by 2 MB or more after the warm-up, on any non-2xx reply or socket error, or when the
 # server is not healthy afterwards or does not exit 0 on SIGTERM.
 #
@@ -33,22 +34,36 @@ rss_start=$(rss_kb "$SERVER_PID")
 sampler=$!
 
 status=0
-# phase PHASE REQUESTS: wrk stops each of its threads after REQUESTS/threads responses
-phase() {
-    wrk -t"$threads" -c"$conns" -d3600s --timeout 10s --latency -s tests/hardening/mix.lua \
-        "http://127.0.0.1:$PORT" -- "$out/bodies" $(($2 / threads)) >"$out/soak-$1.txt" 2>&1 || true
-    line=$(grep '^mix:' "$out/soak-$1.txt" || true)
-    echo "$1 $line"
-    case "$line" in
-        *"non-2xx 0; socket errors: connect 0, read 0, write 0, timeout 0, status 0;"*) ;;
-        *) echo "soak.sh: FAILED: errors in the $1 phase (see $out/soak-$1.txt)" >&2; status=1 ;;
-    esac
+sent=0
+chunks=0
+# run_until PHASE N: wrk in chunks of CHUNK seconds until the server has answered at least N requests
+# in all (wrk has no request count of its own); every chunk must be free of errors
+chunk=${SOAK_CHUNK_SECONDS:-20}
+run_until() {
+    while [ "$sent" -lt "$2" ]; do
+        chunks=$((chunks + 1))
+        wrk -t"$threads" -c"$conns" -d"${chunk}s" --timeout 10s --latency -s tests/hardening/mix.lua \
+            "http://127.0.0.1:$PORT" -- "$out/bodies" >"$out/soak-chunk.txt" 2>&1 || true
+        cat "$out/soak-chunk.txt" >>"$out/soak-$1.txt"
+        line=$(grep '^mix:' "$out/soak-chunk.txt" || true)
+        n=$(echo "$line" | sed -n 's/^mix: requests \([0-9]*\) .*/\1/p')
+        case "$line" in
+            *"non-2xx 0; socket errors: connect 0, read 0, write 0, timeout 0, status 0;"*) ;;
+            *) echo "soak.sh: FAILED: errors in the $1 phase: ${line:-no wrk summary} (see $out/soak-$1.txt)" >&2
+               status=1
+               return ;;
+        esac
+        sent=$((sent + n))
+        echo "  $1 chunk $chunks: $line"
+    done
 }
 
-phase warm-up "$warmup"
+rm -f "$out/soak-warm-up.txt" "$out/soak-run.txt"
+run_until warm-up "$warmup"
 sleep 1
 rss_warm=$(rss_kb "$SERVER_PID")
-phase run $((total - warmup))
+sent_warm=$sent
+[ $status -eq 0 ] && run_until run "$total"
 sleep 1
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "soak.sh: FAILED: the server died" >&2
@@ -63,7 +78,7 @@ stop_server "$out/soak-server" || status=1
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 growth=$((rss_end - rss_warm))
-echo "soak: $total requests (server counted $served); RSS ${rss_start} kB at start, ${rss_warm} kB after ${warmup} requests, ${rss_end} kB at the end (growth ${growth} kB, limit ${limit_kb} kB), peak ${rss_peak} kB"
+echo "soak: $sent requests (the server counted $served) in $chunks wrk runs of ${chunk} s; RSS ${rss_start} kB at start, ${rss_warm} kB after ${sent_warm} requests, ${rss_end} kB at the end (growth ${growth} kB, limit ${limit_kb} kB), peak ${rss_peak} kB"
 if [ "$growth" -ge "$limit_kb" ]; then
     echo "soak.sh: FAILED: resident memory grew by ${growth} kB after the warm-up" >&2
     status=1
