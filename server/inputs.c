@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "base64.h"
+#include "json_arena.h"
 #include "json_check.h"
 
 /* Deeper than any request needs (the deepest is 3); cJSON's own limit is 1000. */
@@ -58,6 +59,7 @@ int vae_input_json_object(vae_request *req, const char *const *allowed, cJSON **
         vae_reply_error(req, 400, "invalid_json", "the body is not valid JSON: %s at byte %ld", why, at);
         return -1;
     }
+    vae_json_arena_reset(); /* this thread's previous request has deleted its tree */
     cJSON *json = cJSON_ParseWithLength((const char *)req->body, req->body_len);
     if (!json) {
         /* the syntax is valid, so cJSON's own limits refused it (or memory ran out) */

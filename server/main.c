@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "json_arena.h"
 #include "log.h"
 
 /* Binds and listens ourselves (rather than letting libmicrohttpd do it) so a failure says why:
@@ -178,6 +179,7 @@ int main(int argc, char **argv) {
     if (exit_now) return 0;
     if (server.opts.healthcheck) return healthcheck(&server.opts);
     vae_log_init(server.opts.log_format);
+    vae_json_arena_install();
     if (server.opts.default_models) locate_default_models(&server.opts);
 
     /* one BLAS thread per request: parallelism comes from the HTTP worker threads */
