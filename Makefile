@@ -37,7 +37,7 @@ LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
 .PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
-        container-test scaleout-test browser-test
+        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-valgrind load soak
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -119,6 +119,45 @@ test-http: $(BINS)
 # with ASan + UBSan (clang); no fuzzing, a few seconds.
 test-fuzz-regressions:
 	@echo "== tests/fuzz/regress.sh"; tests/fuzz/regress.sh
+
+# make fuzz: every libFuzzer target (tests/fuzz/) for FUZZ_SECONDS each, two at a time (one per core);
+# fuzz-ci: 60 s each, as CI runs them. New inputs collect in $(BUILD)/fuzz/corpus/; a crash fails the run.
+FUZZ_SECONDS ?= 300
+fuzz:
+	@tests/install-deps.sh build fuzz
+	@FUZZ_PARALLEL=2 tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-ci:
+	@tests/install-deps.sh build fuzz
+	@FUZZ_PARALLEL=2 tests/fuzz/run.sh 60
+
+# The whole suite (unit, trainer, HTTP) built with ASan+UBSan (halt on error) in build/asan, then that
+# server under wrk over the endpoint mix.
+test-asan: deps
+	@tests/install-deps.sh fuzz hardening
+	@tests/hardening/asan.sh $(MNIST)
+
+# The HTTP suite with every server under valgrind memcheck (about 4 minutes); VALGRIND_TESTS="a b"
+# runs only the tests whose names contain a or b.
+VALGRIND_TESTS ?=
+test-valgrind: deps
+	@tests/install-deps.sh hardening
+	@$(MAKE) --no-print-directory all
+	@tests/hardening/valgrind.sh $(BUILD) $(MNIST) $(foreach k,$(VALGRIND_TESTS),-k $(k))
+
+# wrk at saturation over a mix of every model endpoint for LOAD_SECONDS; soak: SOAK_REQUESTS requests
+# over the same mix, failing if resident memory grows by 2 MB or more after the warm-up.
+LOAD_SECONDS ?= 300
+SOAK_REQUESTS ?= 1000000
+load: deps
+	@tests/install-deps.sh hardening
+	@$(MAKE) --no-print-directory all
+	@VAE_TEST_MNIST=$(MNIST) tests/hardening/load.sh $(BUILD) $(LOAD_SECONDS)
+
+soak: deps
+	@tests/install-deps.sh hardening
+	@$(MAKE) --no-print-directory all
+	@VAE_TEST_MNIST=$(MNIST) tests/hardening/soak.sh $(BUILD) $(SOAK_REQUESTS)
 
 # make bench: every endpoint under wrk beside /health and the sgemm ceiling, for the shipped model
 # and for the canonical 784-400-20 (trained here once, 10 epochs), then the trainer's s/epoch.

@@ -3,7 +3,7 @@
 # work on a fresh Debian bookworm machine. Usage: tests/install-deps.sh [group...]
 #   build (always): compiler and the four libraries   test: the HTTP test client and validators
 #   bench: load generators                              fuzz: clang's libFuzzer and sanitizers
-#   pytorch: PyTorch for the round-trip tests
+#   pytorch: PyTorch for the round-trip tests          hardening: wrk and valgrind (load, soak, memcheck)
 set -eu
 
 pkgs="build-essential pkg-config libmicrohttpd-dev libcjson-dev libpng-dev zlib1g-dev libopenblas-dev"
@@ -13,6 +13,7 @@ for group in "$@"; do
         test) pkgs="$pkgs python3 curl valgrind dataset-fashion-mnist" ;;
         bench) pkgs="$pkgs wrk hyperfine python3 python3-torch" ;;
         fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+        hardening) pkgs="$pkgs python3 curl wrk valgrind" ;;
         pytorch) pkgs="$pkgs python3 python3-torch" ;;
         *) echo "install-deps.sh: unknown group '$group'" >&2; exit 2 ;;
     esac

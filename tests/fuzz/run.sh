@@ -8,6 +8,7 @@
 #   e.g. run.sh 600 png query;  run.sh 60 png idx=20 base64=20  (a time of its own per target)
 #   FUZZ_RUNS=N  stop each target after N executions instead (-runs=N), time limit still applies
 #   FUZZ_JOBS=N  build with make -jN (default 2)
+#   FUZZ_PARALLEL=N  fuzz N targets at a time (default 1; CI uses 2, one per core)
 #
 # The seed corpus of each target (tests/fuzz/corpus/<target>/) is read, never written: new inputs go
 # to build/fuzz/corpus/<target>/, which persists between runs. A summary line per target gives the
@@ -23,7 +24,36 @@ all="png encode_json decode_json interpolate_json oip_json query safetensors idx
 targets=${*:-$all}
 out=${FUZZ_BUILD:-build/fuzz}
 
-make --no-print-directory -s -j"${FUZZ_JOBS:-2}" -f tests/fuzz/fuzz.mk FUZZ_BUILD="$out" >/dev/null
+[ -n "${FUZZ_SKIP_BUILD:-}" ] ||
+    make --no-print-directory -s -j"${FUZZ_JOBS:-2}" -f tests/fuzz/fuzz.mk FUZZ_BUILD="$out" >/dev/null
+
+# FUZZ_PARALLEL=N: deal the targets round-robin into N groups, run each group as its own run.sh,
+# then print each group's output and fail if any group failed
+parallel=${FUZZ_PARALLEL:-1}
+if [ "$parallel" -gt 1 ]; then
+    mkdir -p "$out/logs"
+    pids=""
+    g=0
+    while [ $g -lt "$parallel" ]; do
+        group=$(echo $targets | tr ' ' '\n' | awk -v n="$parallel" -v g=$g 'NR % n == g' | tr '\n' ' ')
+        if [ -n "$group" ]; then
+            # shellcheck disable=SC2086
+            FUZZ_PARALLEL=1 FUZZ_SKIP_BUILD=1 "$0" "$seconds" $group >"$out/logs/group-$g.out" 2>&1 &
+            pids="$pids $!"
+        fi
+        g=$((g + 1))
+    done
+    rc=0
+    for p in $pids; do wait "$p" || rc=1; done
+    g=0
+    while [ $g -lt "$parallel" ]; do
+        [ -f "$out/logs/group-$g.out" ] && cat "$out/logs/group-$g.out"
+        rm -f "$out/logs/group-$g.out"
+        g=$((g + 1))
+    done
+    [ $rc -eq 0 ] || echo "run.sh: FAILED: see the FAILED lines above" >&2
+    exit $rc
+fi
 
 dict_for() {
     case "$1" in
