@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -169,6 +172,12 @@ static double seconds_since(const struct timespec *t0) {
 int main(int argc, char **argv) {
     struct timespec started;
     clock_gettime(CLOCK_MONOTONIC, &started);
+#ifdef __GLIBC__
+    /* glibc raises its mmap threshold after the first large free, so large replies (JSON pixels
+     * of a sample) then come from the worker threads' arenas and fragment them: RSS crept up by
+     * ~60 kB per 150k requests in the soak. A fixed threshold keeps them on mmap and RSS flat. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     static vae_server server;
     vae_error err = {0};
     int exit_now = 0;
