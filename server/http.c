@@ -10,6 +10,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json_write.h"
 #include "log.h"
@@ -506,6 +508,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
     const vae_server_options *o = &server->opts;
+    server->listen_fd = listen_fd;
     /* one thread is the daemon's own polling thread; more make a pool of them */
     struct MHD_OptionItem pool[] = {
         {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
@@ -527,14 +530,29 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
 void vae_http_quiesce(vae_server *server) {
     atomic_store(&server->draining, 1);
     if (!server->daemon) return;
+    /* Not MHD_quiesce_daemon(): in libmicrohttpd 0.9.75 it races with the epoll worker threads
+     * (both remove the listening socket from the epoll sets; the loser calls MHD_PANIC, which
+     * aborted a server on SIGTERM in CI). Instead dup2() puts an eventfd on the socket's descriptor
+     * number: that closes the listening socket, so the kernel refuses new connections and resets
+     * those waiting in the backlog, and drops it from every epoll set, while the daemon keeps a
+     * valid descriptor that never becomes readable and closes it when it stops. */
+    int placeholder = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (placeholder >= 0 && dup2(placeholder, server->listen_fd) >= 0) {
+        close(placeholder);
+        return;
+    }
+    if (placeholder >= 0) close(placeholder);
+    /* out of descriptors: quiesce after all (the race is rare), then refuse new connections */
     MHD_socket fd = MHD_quiesce_daemon(server->daemon);
-    /* shutting the listening socket down makes the kernel refuse new connections (and reset those
-     * waiting in the backlog) instead of queueing them until the drain ends; the descriptor stays
-     * open until the daemon has stopped, as libmicrohttpd requires */
-    if (fd != MHD_INVALID_SOCKET) shutdown(fd, SHUT_RDWR);
+    if (fd != MHD_INVALID_SOCKET) {
+        shutdown(fd, SHUT_RDWR);
+        server->listen_fd_quiesced = 1; /* the daemon no longer closes it: vae_http_stop does */
+    }
 }
 
 void vae_http_stop(vae_server *server) {
     if (server->daemon) MHD_stop_daemon(server->daemon);
     server->daemon = NULL;
+    if (server->listen_fd_quiesced) close(server->listen_fd);
+    server->listen_fd_quiesced = 0;
 }

@@ -51,6 +51,8 @@ typedef struct vae_server {
     vae_registry registry;
     vae_metrics metrics;
     struct MHD_Daemon *daemon;
+    int listen_fd;         /* the daemon's listening socket (main.c opened it; the daemon closes it) */
+    int listen_fd_quiesced; /* handed back by MHD_quiesce_daemon: vae_http_stop closes it */
     atomic_int ready;      /* every model loaded */
     atomic_int draining;   /* SIGTERM received */
     vae_scratch_pool scratch;
@@ -113,7 +115,7 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err);
 /* Stops accepting new connections (SIGTERM); requests in flight continue. */
 void vae_http_quiesce(vae_server *server);
 
-/* Stops the daemon, closing every connection. */
+/* Stops the daemon, closing every connection and the listening socket. */
 void vae_http_stop(vae_server *server);
 
 /* --- helpers for handlers --- */

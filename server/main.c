@@ -217,8 +217,7 @@ int main(int argc, char **argv) {
         vae_scratch_pool_prepare(&server.scratch, server.opts.max_batch, server.registry.max_width,
                                  server.registry.max_latent) != VAE_OK) {
         vae_log_event("error", "%s", err.message[0] ? err.message : "out of memory");
-        vae_http_stop(&server);
-        close(fd);
+        vae_http_stop(&server); /* closes the listening socket */
         vae_registry_free(&server.registry);
         vae_scratch_pool_destroy(&server.scratch);
         return 1;
@@ -230,8 +229,7 @@ int main(int argc, char **argv) {
                                             &server.metrics, &err);
         if (!server.batcher) {
             vae_log_event("error", "%s", err.message);
-            vae_http_stop(&server);
-            close(fd);
+            vae_http_stop(&server); /* closes the listening socket */
             vae_registry_free(&server.registry);
             vae_scratch_pool_destroy(&server.scratch);
             return 1;
@@ -273,7 +271,6 @@ int main(int argc, char **argv) {
     vae_http_stop(&server);
     vae_batcher_destroy(server.batcher);
     server.batcher = NULL;
-    close(fd);
     vae_registry_free(&server.registry);
     vae_scratch_pool_destroy(&server.scratch);
     if (left > 0) vae_log_event("warn", "%lld request(s) cut off after %d s", left, server.opts.shutdown_grace);
