@@ -317,6 +317,9 @@ void vae_workspace_destroy(vae_workspace *ws) {
 
 int vae_workspace_max_batch(const vae_workspace *ws) { return ws->max_batch; }
 
+/* The packed copy of one layer, or NULL when the model has none. */
+#define PACKED(m, layer) ((m)->inference ? &(m)->inference->layer : NULL)
+
 /* One layer of inference: out = act(in @ W^T + b), through the packed kernels when the model has
  * them (bias and ReLU fused), else OpenBLAS. act_on selects whether the activation applies. */
 static void infer_linear(const vae_model *m, const vae_linear *l, const vae_packed_linear *packed,
@@ -341,7 +344,7 @@ static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float 
     const float *in = x;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        infer_linear(m, &ly->enc[i], m->inference ? &m->inference->enc[i] : NULL, out, in, B, 1);
+        infer_linear(m, &ly->enc[i], PACKED(m, enc[i]), out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
@@ -354,11 +357,11 @@ static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, i
     const float *in = z;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        infer_linear(m, &ly->dec[i], m->inference ? &m->inference->dec[i] : NULL, out, in, B, 1);
+        infer_linear(m, &ly->dec[i], PACKED(m, dec[i]), out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
-    infer_linear(m, &ly->out, m->inference ? &m->inference->out : NULL, xhat, in, B, 0);
+    infer_linear(m, &ly->out, PACKED(m, out), xhat, in, B, 0);
     if (m->inference) vae_kernel_sigmoid(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
     else vae_sigmoid_forward(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
 }
@@ -370,9 +373,8 @@ void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n
     for (int start = 0; start < n; start += ws->max_batch) {
         int B = n - start < ws->max_batch ? n - start : ws->max_batch;
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
-        const vae_inference *inf = model->inference;
-        infer_linear(model, &ly->mu, inf ? &inf->mu : NULL, mu + (size_t)start * d, h, B, 0);
-        infer_linear(model, &ly->logvar, inf ? &inf->logvar : NULL, logvar + (size_t)start * d, h, B, 0);
+        infer_linear(model, &ly->mu, PACKED(model, mu), mu + (size_t)start * d, h, B, 0);
+        infer_linear(model, &ly->logvar, PACKED(model, logvar), logvar + (size_t)start * d, h, B, 0);
     }
 }
 
@@ -391,7 +393,7 @@ void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, 
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
         /* mu goes to whichever buffer h is not in, then moves to ws->b for decode_rows */
         float *mu = h == ws->a ? ws->b : ws->a;
-        infer_linear(model, &ly->mu, model->inference ? &model->inference->mu : NULL, mu, h, B, 0);
+        infer_linear(model, &ly->mu, PACKED(model, mu), mu, h, B, 0);
         if (mu == ws->a) {
             memcpy(ws->b, mu, (size_t)B * ly->mu.out * sizeof(float));
             mu = ws->b;

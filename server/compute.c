@@ -4,15 +4,13 @@
 
 #include <string.h>
 
-int vae_compute_encode(vae_request *req, const vae_model *model, const float *x, int n, float *mu,
-                       float *logvar) {
+void vae_compute_encode(vae_request *req, const vae_model *model, const float *x, int n, float *mu,
+                        float *logvar) {
     vae_encode(model, req->scratch->ws, x, n, mu, logvar);
-    return 0;
 }
 
-int vae_compute_decode(vae_request *req, const vae_model *model, const float *z, int n, float *xhat) {
+void vae_compute_decode(vae_request *req, const vae_model *model, const float *z, int n, float *xhat) {
     vae_decode(model, req->scratch->ws, z, n, xhat);
-    return 0;
 }
 
 /* Queues a call: copies its input, suspends the connection, submits. Returns 0 when queued, 1 when

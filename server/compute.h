@@ -5,12 +5,12 @@
 
 #include "http.h"
 
-/* Synchronous: x is (n, 784); mu and logvar are (n, d). Returns 0. */
-int vae_compute_encode(vae_request *req, const vae_model *model, const float *x, int n, float *mu,
-                       float *logvar);
+/* On this thread: x is (n, 784); mu and logvar are (n, d). */
+void vae_compute_encode(vae_request *req, const vae_model *model, const float *x, int n, float *mu,
+                        float *logvar);
 
-/* Synchronous: z is (n, d); xhat is (n, 784). Returns 0. */
-int vae_compute_decode(vae_request *req, const vae_model *model, const float *z, int n, float *xhat);
+/* On this thread: z is (n, d); xhat is (n, 784). */
+void vae_compute_decode(vae_request *req, const vae_model *model, const float *z, int n, float *xhat);
 
 /* Batched when possible. Returns the decoded images (n, 784) when they are ready: computed on this
  * thread, or (when the handler runs the second time, req->job set) by the batcher. Returns NULL

@@ -137,9 +137,8 @@ void vae_handle_reconstruct(vae_request *req) {
     if (want_json < 0) return;
     vae_scratch *s = req->scratch;
     const vae_model *m = c->sm->model;
-    if (vae_compute_encode(req, m, s->x, c->n, s->mu, s->logvar) != 0 ||
-        vae_compute_decode(req, m, s->mu, c->n, s->xhat) != 0)
-        return;
+    vae_compute_encode(req, m, s->x, c->n, s->mu, s->logvar);
+    vae_compute_decode(req, m, s->mu, c->n, s->xhat);
     if (!want_json) {
         reply_png(req, s->xhat, c->n, grid_columns(c->n));
         return;
@@ -262,9 +261,8 @@ static int read_endpoint(vae_request *req, const cJSON *item, const char *where,
         }
         float *x = req->scratch->x; /* free at this point: interpolation reads no other image */
         float logvar[VAE_MAX_LATENT];
-        if (vae_input_png_base64(req, where, v, invert, x) != 0 ||
-            vae_compute_encode(req, m, x, 1, z, logvar) != 0)
-            return -1;
+        if (vae_input_png_base64(req, where, v, invert, x) != 0) return -1;
+        vae_compute_encode(req, m, x, 1, z, logvar);
         return 0;
     }
     if (cJSON_IsArray(item)) {
@@ -278,6 +276,12 @@ static int read_endpoint(vae_request *req, const cJSON *item, const char *where,
     vae_reply_error(req, 422, "invalid_request",
                     "%s must be a class label 0-9, a base64 PNG string or %d latent numbers", where, d);
     return -1;
+}
+
+/* z(t) on the straight line from a to b: (1-t)a + tb rather than a + t(b-a), so both ends come out
+ * exactly. */
+static void lerp(const float *a, const float *b, int d, float t, float *out) {
+    for (int i = 0; i < d; i++) out[i] = (1.0f - t) * a[i] + t * b[i];
 }
 
 /* z(t) along the great circle between a and b (their norms interpolated too); linear when they are
@@ -294,7 +298,7 @@ static void slerp(const float *a, const float *b, int d, float t, float *out) {
     if (c < -1) c = -1;
     double omega = acos(c), so = sin(omega);
     if (so < 1e-6) {
-        for (int i = 0; i < d; i++) out[i] = (1.0f - t) * a[i] + t * b[i];
+        lerp(a, b, d, t, out);
         return;
     }
     double wa = sin((1 - t) * omega) / so, wb = sin(t * omega) / so;
@@ -338,8 +342,7 @@ void vae_handle_interpolate(vae_request *req) {
         float t = (float)i / (float)(steps - 1);
         float *z = s->z + (size_t)i * d;
         if (use_slerp) slerp(from, to, d, t, z);
-        else /* (1-t)a + tb rather than a + t(b-a): both ends come out exactly */
-            for (int k = 0; k < d; k++) z[k] = (1.0f - t) * from[k] + t * to[k];
+        else lerp(from, to, d, t, z);
         for (int k = 0; k < d; k++) {
             /* the arc between two huge vectors can leave float32's range */
             if (!isfinite(z[k])) {
@@ -351,7 +354,7 @@ void vae_handle_interpolate(vae_request *req) {
             }
         }
     }
-    if (vae_compute_decode(req, sm->model, s->z, steps, s->xhat) != 0) return;
+    vae_compute_decode(req, sm->model, s->z, steps, s->xhat);
     if (!want_json) {
         reply_png(req, s->xhat, steps, steps); /* one row, both ends included */
         return;

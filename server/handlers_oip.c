@@ -403,7 +403,7 @@ static int read_outputs(vae_request *req, const oip_model *om, const cJSON *outp
 }
 
 /* Parses the request, runs the model and writes the response; any error has been replied to. */
-static void infer(vae_request *req) {
+void vae_handle_oip_infer(vae_request *req) {
     static const char *const fields[] = {"id", "parameters", "inputs", "outputs", NULL};
     vae_scratch *s = req->scratch;
     oip_model om;
@@ -423,13 +423,13 @@ static void infer(vae_request *req) {
                         &n) == 0 &&
              read_outputs(req, &om, cJSON_GetObjectItemCaseSensitive(root, "outputs"), which, &n_out) == 0)
         rc = 0;
-    const vae_model *m = om.sm->model;
-    if (rc == 0) rc = encoder ? vae_compute_encode(req, m, s->x, n, s->mu, s->logvar)
-                              : vae_compute_decode(req, m, s->z, n, s->xhat);
     if (rc != 0) {
         cJSON_Delete(root);
         return;
     }
+    const vae_model *m = om.sm->model;
+    if (encoder) vae_compute_encode(req, m, s->x, n, s->mu, s->logvar);
+    else vae_compute_decode(req, m, s->z, n, s->xhat);
     const float *results[2] = {encoder ? s->mu : s->xhat, s->logvar};
     vae_buf *out = &s->out;
     out->len = 0;
@@ -453,4 +453,3 @@ static void infer(vae_request *req) {
     reply_json(req, 200, st);
 }
 
-void vae_handle_oip_infer(vae_request *req) { infer(req); }

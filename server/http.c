@@ -408,11 +408,7 @@ static int hex_value(char c) {
     return -1;
 }
 
-/* libmicrohttpd's unescaping, except that %00 is left as it is: a decoded NUL would end the C string
- * and make "/health%00x" route as "/health". */
-static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s) {
-    (void)cls;
-    (void)conn;
+size_t vae_http_unescape(char *s) {
     char *w = s;
     for (const char *r = s; *r;) {
         int hi, lo;
@@ -425,6 +421,13 @@ static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char 
     }
     *w = '\0';
     return (size_t)(w - s);
+}
+
+/* libmicrohttpd's unescape callback */
+static size_t unescape_keeping_nul(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls;
+    (void)conn;
+    return vae_http_unescape(s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

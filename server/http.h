@@ -115,6 +115,11 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err);
 /* Stops accepting new connections (SIGTERM); requests in flight continue. */
 void vae_http_quiesce(vae_server *server);
 
+/* Percent-decodes s in place, as libmicrohttpd does to paths, query keys and values, except that %00
+ * is left as it is: a decoded NUL would end the C string and make "/health%00x" route as "/health".
+ * Returns the new length. */
+size_t vae_http_unescape(char *s);
+
 /* Stops the daemon, closing every connection and the listening socket. */
 void vae_http_stop(vae_server *server);
 

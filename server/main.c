@@ -217,10 +217,7 @@ int main(int argc, char **argv) {
         vae_scratch_pool_prepare(&server.scratch, server.opts.max_batch, server.registry.max_width,
                                  server.registry.max_latent) != VAE_OK) {
         vae_log_event("error", "%s", err.message[0] ? err.message : "out of memory");
-        vae_http_stop(&server); /* closes the listening socket */
-        vae_registry_free(&server.registry);
-        vae_scratch_pool_destroy(&server.scratch);
-        return 1;
+        goto fail;
     }
     if (server.opts.batching) {
         vae_batcher_config bc = {.threads = server.opts.batch_threads, .max_rows = server.opts.batch_size,
@@ -229,10 +226,7 @@ int main(int argc, char **argv) {
                                             &server.metrics, &err);
         if (!server.batcher) {
             vae_log_event("error", "%s", err.message);
-            vae_http_stop(&server); /* closes the listening socket */
-            vae_registry_free(&server.registry);
-            vae_scratch_pool_destroy(&server.scratch);
-            return 1;
+            goto fail;
         }
     }
     atomic_store(&server.ready, 1);
@@ -276,4 +270,10 @@ int main(int argc, char **argv) {
     if (left > 0) vae_log_event("warn", "%lld request(s) cut off after %d s", left, server.opts.shutdown_grace);
     vae_log_event("info", "stopped");
     return 0;
+
+fail: /* after the daemon started, before serving */
+    vae_http_stop(&server); /* closes the listening socket */
+    vae_registry_free(&server.registry);
+    vae_scratch_pool_destroy(&server.scratch);
+    return 1;
 }

@@ -16,7 +16,7 @@ FUZZ_CFLAGS := -g -O1 $(SAN) -fsanitize=fuzzer-no-link -fno-math-errno -std=c11 
                -Wall -Wextra -Iinclude -Iserver $(PKG_CFLAGS) -MMD -MP
 FUZZ_LDFLAGS := $(SAN) -fsanitize=fuzzer
 
-TARGETS    := png encode_json decode_json interpolate_json oip_json query safetensors idx base64
+TARGETS    := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS  := $(TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 
 LIB_OBJ    := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(wildcard model/*.c))

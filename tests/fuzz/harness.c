@@ -33,31 +33,12 @@ struct MHD_Connection {
     char storage[]; /* the query string, split and unescaped in place */
 };
 
-static int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* What libmicrohttpd does to each key and value: '+' to space, then the server's unescape callback
- * (%XX decoded, except %00, which is kept as the three characters). */
+ * (server/http.c). */
 static void unescape(char *s) {
-    char *w = s;
-    for (const char *r = s; *r;) {
-        int hi, lo;
-        if (*r == '+') {
-            *w++ = ' ';
-            r++;
-        } else if (r[0] == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 &&
-                   (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 3;
-        } else {
-            *w++ = *r++;
-        }
-    }
-    *w = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '+') *p = ' ';
+    vae_http_unescape(s);
 }
 
 static void add_arg(struct MHD_Connection *c, char *key, char *value) {

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 
-all="png encode_json decode_json interpolate_json oip_json query safetensors idx base64"
+all=$(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//' | tr '\n' ' ')
 targets=${*:-$all}
 out=${FUZZ_BUILD:-build/fuzz}
 

@@ -20,7 +20,7 @@ cd "$root"
 
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-all="png encode_json decode_json interpolate_json oip_json query safetensors idx base64"
+all=$(cd tests/fuzz && ls fuzz_*.c | sed 's/^fuzz_//; s/\.c$//' | tr '\n' ' ')
 targets=${*:-$all}
 out=${FUZZ_BUILD:-build/fuzz}
 
