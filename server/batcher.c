@@ -1,19 +1,19 @@
 /* The batcher: a bounded pool of jobs, one FIFO queue, and threads that each take every queued job
  * for the model and operation at the queue's head (up to max_rows rows), run them as one batch, and
- * resume their connections. */
+ * call each job's completion callback. */
 #include "batcher.h"
 
 #include <errno.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct vae_batcher {
     vae_batcher_config cfg;
     vae_metrics *metrics;
-    int max_width, max_latent;
 
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -22,7 +22,7 @@ struct vae_batcher {
     int queued_rows;
     int stopping;
     int closed;       /* no new submissions */
-    int outstanding;  /* submitted, not yet resumed */
+    int outstanding;  /* submitted, callback not yet returned */
 
     vae_batch_job *jobs;        /* cfg.queue of them */
     vae_batch_job **free_jobs;  /* stack of free jobs, under lock */
@@ -41,56 +41,66 @@ typedef struct batch_thread {
 } batch_thread;
 
 static void job_buffers_free(vae_batch_job *job) {
-    free(job->in);
-    free(job->out);
+    free(job->in_buf);
+    free(job->out_buf);
+    job->in_buf = job->out_buf = NULL;
 }
 
 static struct timespec deadline_after_us(int us);
 
-vae_batch_job *vae_batcher_acquire(vae_batcher *b) {
+vae_batch_job *vae_batcher_acquire(vae_batcher *b, vae_status *why) {
     pthread_mutex_lock(&b->lock);
     vae_batch_job *job = b->n_free ? b->free_jobs[--b->n_free] : NULL;
     pthread_mutex_unlock(&b->lock);
-    if (job && !job->in) {
+    *why = job ? VAE_OK : VAE_ERR_LIMIT;
+    if (job && !job->in_buf) {
         /* a job's buffers are allocated on its first use and kept: untouched jobs cost nothing */
-        job->in = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
-        job->out = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
-        if (!job->in || !job->out) {
+        job->in_buf = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
+        job->out_buf = malloc(sizeof(float) * VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM);
+        if (!job->in_buf || !job->out_buf) {
             job_buffers_free(job);
-            job->in = job->out = NULL;
             vae_batcher_release(b, job);
+            *why = VAE_ERR_NOMEM;
             return NULL;
         }
     }
-    if (job) {
-        job->next = NULL;
-        atomic_store_explicit(&job->done, 0, memory_order_relaxed);
-    }
+    if (job) job->next = NULL;
     return job;
 }
 
+void vae_batch_job_fill(vae_batch_job *job, const vae_model_call *mc, void (*done)(void *ctx),
+                        void *ctx) {
+    job->call = *mc;
+    memcpy(job->in_buf, mc->in, sizeof(float) * (size_t)mc->n * (size_t)vae_model_call_in_width(mc));
+    job->call.in = job->in_buf;
+    job->call.out = job->out_buf;
+    job->call.out2 = mc->op == VAE_OP_ENCODE
+                         ? job->out_buf + (size_t)mc->n * (size_t)mc->model->config.latent_dim
+                         : NULL;
+    job->done = done;
+    job->ctx = ctx;
+}
+
 void vae_batcher_release(vae_batcher *b, vae_batch_job *job) {
-    if (!job) return;
+    if (!b || !job) return;
     pthread_mutex_lock(&b->lock);
     b->free_jobs[b->n_free++] = job;
     pthread_mutex_unlock(&b->lock);
 }
 
 int vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
+    job->queued_us = vae_now_us();
     pthread_mutex_lock(&b->lock);
     if (b->closed) {
         pthread_mutex_unlock(&b->lock);
         return -1;
     }
-    /* suspended under the lock, so vae_batcher_close cannot slip in between and the shutdown
-     * never meets a suspended connection it does not know about */
-    MHD_suspend_connection(job->conn);
     b->outstanding++;
     job->next = NULL;
     if (b->tail) b->tail->next = job;
     else b->head = job;
     b->tail = job;
-    b->queued_rows += job->n;
+    b->queued_rows += job->call.n;
     pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->lock);
     return 0;
@@ -117,7 +127,8 @@ int vae_batcher_wait_idle(vae_batcher *b, int timeout_ms) {
 static struct timespec deadline_after_us(int us) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_nsec += (long)us * 1000;
+    t.tv_sec += us / 1000000;
+    t.tv_nsec += (long)(us % 1000000) * 1000;
     while (t.tv_nsec >= 1000000000L) {
         t.tv_nsec -= 1000000000L;
         t.tv_sec++;
@@ -128,18 +139,18 @@ static struct timespec deadline_after_us(int us) {
 /* Unlinks up to max_rows rows of jobs matching the head's model and operation, in queue order.
  * Called under the lock with a non-empty queue. Returns the batch as a list. */
 static vae_batch_job *take_batch(vae_batcher *b, int *rows) {
-    const vae_model *model = b->head->model;
-    vae_batch_op op = b->head->op;
+    const vae_model *model = b->head->call.model;
+    vae_model_op op = b->head->call.op;
     vae_batch_job *batch = NULL, **batch_tail = &batch;
     vae_batch_job *keep = NULL, **keep_tail = &keep, *keep_last = NULL;
     *rows = 0;
     for (vae_batch_job *job = b->head, *next; job; job = next) {
         next = job->next;
         job->next = NULL;
-        if (job->model == model && job->op == op && *rows + job->n <= b->cfg.max_rows) {
+        if (job->call.model == model && job->call.op == op && *rows + job->call.n <= b->cfg.max_rows) {
             *batch_tail = job;
             batch_tail = &job->next;
-            *rows += job->n;
+            *rows += job->call.n;
         } else {
             *keep_tail = job;
             keep_tail = &job->next;
@@ -152,41 +163,42 @@ static vae_batch_job *take_batch(vae_batcher *b, int *rows) {
     return batch;
 }
 
+/* Gathers the batch's inputs into one call, runs it, scatters the results into each job and calls
+ * the jobs' callbacks. */
 static void run_batch(batch_thread *t, vae_batch_job *batch, int rows) {
-    const vae_model *m = batch->model;
-    const int d = m->config.latent_dim;
-    const int in_width = batch->op == VAE_OP_ENCODE ? VAE_INPUT_DIM : d;
-    int at = 0;
+    vae_model_call all = batch->call;
+    const int d = all.model->config.latent_dim;
+    const size_t in_width = (size_t)vae_model_call_in_width(&all);
+    const size_t out_width = all.op == VAE_OP_ENCODE ? (size_t)d : VAE_INPUT_DIM;
+    uint64_t now = vae_now_us();
+    size_t at = 0;
     for (vae_batch_job *job = batch; job; job = job->next) {
-        memcpy(t->in + (size_t)at * in_width, job->in, sizeof(float) * (size_t)job->n * in_width);
-        at += job->n;
+        memcpy(t->in + at * in_width, job->call.in, sizeof(float) * (size_t)job->call.n * in_width);
+        at += (size_t)job->call.n;
+        vae_metrics_observe_queue(t->b->metrics, now - job->queued_us);
     }
-    if (batch->op == VAE_OP_ENCODE) vae_encode(m, t->ws, t->in, rows, t->out, t->out2);
-    else vae_decode(m, t->ws, t->in, rows, t->out);
+    all.n = rows;
+    all.in = t->in;
+    all.out = t->out;
+    all.out2 = t->out2;
+    vae_model_call_run(&all, t->ws);
     at = 0;
     for (vae_batch_job *job = batch; job; job = job->next) {
-        if (batch->op == VAE_OP_ENCODE) {
-            memcpy(job->out, t->out + (size_t)at * d, sizeof(float) * (size_t)job->n * d);
-            memcpy(job->out + (size_t)job->n * d, t->out2 + (size_t)at * d,
-                   sizeof(float) * (size_t)job->n * d);
-        } else {
-            memcpy(job->out, t->out + (size_t)at * VAE_INPUT_DIM,
-                   sizeof(float) * (size_t)job->n * VAE_INPUT_DIM);
-        }
-        at += job->n;
+        size_t n = (size_t)job->call.n;
+        memcpy(job->call.out, t->out + at * out_width, sizeof(float) * n * out_width);
+        if (all.op == VAE_OP_ENCODE)
+            memcpy(job->call.out2, t->out2 + at * (size_t)d, sizeof(float) * n * (size_t)d);
+        at += n;
     }
-    atomic_fetch_add_explicit(&t->b->metrics->batches, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&t->b->metrics->batched_items, (unsigned long long)rows,
-                              memory_order_relaxed);
-    int resumed = 0;
+    vae_metrics_observe_batch(t->b->metrics, rows);
+    int finished = 0;
     for (vae_batch_job *job = batch, *next; job; job = next) {
-        next = job->next; /* the job may be released as soon as it is resumed */
-        atomic_store_explicit(&job->done, 1, memory_order_release);
-        MHD_resume_connection(job->conn);
-        resumed++;
+        next = job->next; /* the job may be released as soon as its callback has run */
+        job->done(job->ctx);
+        finished++;
     }
     pthread_mutex_lock(&t->b->lock);
-    t->b->outstanding -= resumed;
+    t->b->outstanding -= finished;
     if (t->b->outstanding == 0) pthread_cond_broadcast(&t->b->idle);
     pthread_mutex_unlock(&t->b->lock);
 }
@@ -225,8 +237,6 @@ vae_batcher *vae_batcher_create(const vae_batcher_config *cfg, int max_width, in
     }
     b->cfg = *cfg;
     b->metrics = metrics;
-    b->max_width = max_width;
-    b->max_latent = max_latent;
     pthread_mutex_init(&b->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);

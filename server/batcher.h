@@ -1,34 +1,30 @@
-/* Dynamic batching (the idea of Triton's dynamic batcher): small encode and decode calls from many
- * requests are queued and run together as one pass of the model, so the layer weights are read once
- * per batch instead of once per request. A request's connection is suspended while its job waits;
- * the batcher resumes it when the result is in, and the handler finishes on its worker thread. */
+/* Dynamic batching (the idea of Triton's dynamic batcher): small model calls from many requests are
+ * queued and run together as one pass of the model, so the layer weights are read once per batch
+ * instead of once per call. The batcher knows nothing of HTTP: it takes jobs and calls each job's
+ * completion callback, from its own thread, when the job's results are in. */
 #ifndef VAE_SERVER_BATCHER_H
 #define VAE_SERVER_BATCHER_H
 
-#include <stdatomic.h>
-#include <stdint.h>
-
 #include "metrics.h"
-#include "vae/model.h"
-
-struct MHD_Connection;
+#include "model_call.h"
 
 /* Larger calls are batches already: measured, the kernels' cost per row stops falling at about 4
  * rows, and a call of 16 runs faster on its own worker thread than queued behind others on the
  * batcher's. */
 #define VAE_BATCH_JOB_ROWS 4
 
-typedef enum { VAE_OP_ENCODE, VAE_OP_DECODE } vae_batch_op;
+/* A job's buffers hold VAE_BATCH_JOB_ROWS rows of 784 floats each way; an encode's output (mu then
+ * logvar, 2 d floats a row) must fit in them too. */
+_Static_assert(2 * VAE_MAX_LATENT <= VAE_INPUT_DIM, "a job's output buffer holds mu and logvar");
 
 typedef struct vae_batch_job {
     struct vae_batch_job *next;
-    const vae_model *model;
-    vae_batch_op op;
-    int n;                       /* rows, 1..VAE_BATCH_JOB_ROWS */
-    float *in;                   /* encode: x (n, 784); decode: z (n, d) */
-    float *out;                  /* encode: mu (n, d) then logvar (n, d); decode: xhat (n, 784) */
-    struct MHD_Connection *conn; /* resumed when the job is done */
-    atomic_int done;
+    /* the call, with in, out and out2 pointing into the job's own buffers */
+    vae_model_call call;
+    uint64_t queued_us;
+    void (*done)(void *ctx); /* called once, on a batcher thread, when call's results are in */
+    void *ctx;
+    float *in_buf, *out_buf; /* VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM floats each */
 } vae_batch_job;
 
 typedef struct {
@@ -48,21 +44,29 @@ vae_batcher *vae_batcher_create(const vae_batcher_config *cfg, int max_width, in
 /* Runs every queued job, then stops the threads and frees everything. NULL is a no-op. */
 void vae_batcher_destroy(vae_batcher *b);
 
-/* A free job, or NULL when the queue is full (the caller answers 503). Thread-safe. */
-vae_batch_job *vae_batcher_acquire(vae_batcher *b);
+/* A free job, or NULL with *why VAE_ERR_LIMIT when every job is taken (the queue is full), or
+ * VAE_ERR_NOMEM when its buffers cannot be allocated. Thread-safe. */
+vae_batch_job *vae_batcher_acquire(vae_batcher *b, vae_status *why);
 
-/* Suspends job->conn and queues the filled job. Returns 0, or -1 when the batcher is closed (the
- * connection is then not suspended: the caller runs the call itself and releases the job). */
+/* Copies mc (of at most VAE_BATCH_JOB_ROWS rows) and its input into the job, pointing the job's
+ * call at the job's buffers, and sets the completion callback. */
+void vae_batch_job_fill(vae_batch_job *job, const vae_model_call *mc, void (*done)(void *ctx),
+                        void *ctx);
+
+/* Queues the filled job. Returns 0: done(ctx) will be called once from a batcher thread (possibly
+ * before this returns); or -1 when the batcher is closed (nothing is called: the caller runs the call
+ * itself and releases the job). */
 int vae_batcher_submit(vae_batcher *b, vae_batch_job *job);
 
-/* Refuses further submissions (shutdown); jobs already queued still run. */
+/* Refuses further submissions (shutdown); jobs already queued still run. NULL is a no-op. */
 void vae_batcher_close(vae_batcher *b);
 
-/* Waits up to timeout_ms for every submitted job to be resumed, so no connection stays suspended;
- * returns the number still outstanding (0 when done). */
+/* Waits up to timeout_ms for every submitted job's callback to have returned; returns the number
+ * still outstanding (0 when done). NULL returns 0. */
 int vae_batcher_wait_idle(vae_batcher *b, int timeout_ms);
 
-/* Returns a job to the pool (after its result has been used, or on any other path). NULL-safe. */
+/* Returns a job to the pool (after its results have been used, or on any other path). NULL-safe
+ * for both arguments. */
 void vae_batcher_release(vae_batcher *b, vae_batch_job *job);
 
 #endif

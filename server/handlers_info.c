@@ -1,10 +1,13 @@
 /* Service endpoints: index, liveness, readiness, Prometheus metrics, the model list and the OpenAPI
- * document. */
+ * document. None runs a model. */
 #include <stdio.h>
 #include <string.h>
 
 #include "handlers.h"
+#include "inputs.h"
 #include "json_write.h"
+#include "routes.h"
+#include "server.h"
 
 /* The OpenAPI document, embedded at build time (embed.S). */
 extern const char vae_openapi_yaml[];
@@ -12,108 +15,113 @@ extern const char vae_openapi_yaml_end[];
 
 static const char *const NO_QUERY[] = {NULL};
 
-void vae_handle_health(vae_request *req) {
+static vae_err_kind no_query(vae_request *req, void *call, vae_err *err) {
+    (void)call;
+    return vae_input_query_check(req, NO_QUERY, err);
+}
+
+static vae_err_kind health_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
+    (void)err;
     static const char ok[] = "{\"status\":\"ok\"}\n";
     vae_reply_static(req, 200, "application/json", ok, sizeof ok - 1);
+    return VAE_E_NONE;
 }
 
-void vae_handle_ready(vae_request *req) {
-    if (atomic_load(&req->server->draining)) {
-        vae_reply_error(req, 503, "draining", "the server is shutting down");
-        return;
-    }
-    if (!atomic_load(&req->server->ready)) {
-        vae_reply_error(req, 503, "not_ready", "the models are still loading");
-        vae_reply_header(req, "Retry-After", "1");
-        return;
-    }
+const vae_endpoint vae_ep_health = {0, NULL, NULL, health_write};
+
+static vae_err_kind ready_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
+    if (atomic_load(&req->server->draining)) return vae_fail(err, VAE_E_DRAINING, "the server is shutting down");
+    if (!atomic_load(&req->server->ready)) return vae_fail(err, VAE_E_NOT_READY, "the models are still loading");
     static const char ok[] = "{\"status\":\"ready\"}\n";
     vae_reply_static(req, 200, "application/json", ok, sizeof ok - 1);
+    return VAE_E_NONE;
 }
 
-void vae_handle_metrics(vae_request *req) {
+const vae_endpoint vae_ep_ready = {0, NULL, NULL, ready_write};
+
+static vae_err_kind metrics_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
     const char *names[VAE_METRIC_ROUTES];
     for (int i = 0; i < vae_n_routes; i++) names[i] = vae_routes[i].path;
     vae_buf *out = &req->scratch->out;
     out->len = 0;
     int ready = atomic_load(&req->server->ready);
-    if (vae_metrics_render(&req->server->metrics, names, vae_n_routes,
-                           ready ? &req->server->registry : NULL, ready, out) != VAE_OK) {
-        vae_reply_error(req, 503, "overloaded", "out of memory rendering metrics");
-        return;
-    }
-    vae_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8");
+    if (vae_metrics_render(&req->server->metrics, names, vae_n_routes, ready ? &req->server->registry : NULL,
+                           ready, out) != VAE_OK)
+        return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory rendering metrics");
+    vae_reply_buffer(req, 200, "text/plain; version=0.0.4; charset=utf-8");
+    return VAE_E_NONE;
 }
 
-void vae_handle_openapi(vae_request *req) {
+const vae_endpoint vae_ep_metrics = {0, NULL, NULL, metrics_write};
+
+static vae_err_kind openapi_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
+    (void)err;
     vae_reply_static(req, 200, "application/yaml", vae_openapi_yaml,
                      (size_t)(vae_openapi_yaml_end - vae_openapi_yaml));
+    return VAE_E_NONE;
 }
+
+const vae_endpoint vae_ep_openapi = {0, NULL, NULL, openapi_write};
 
 /* {"name":...,"default":...,"latent_dim":...,...} for one model. */
-static vae_status model_json(vae_buf *out, const vae_served_model *sm, int is_default) {
+static void model_json(vae_json_writer *w, const vae_served_model *sm, int is_default) {
     const vae_model *m = sm->model;
     const vae_config *cfg = &m->config;
-    char head[256];
-    vae_status st = vae_json_raw(out, "{\"name\":");
-    if (st == VAE_OK) st = vae_json_string(out, sm->name);
-    snprintf(head, sizeof head,
-             ",\"default\":%s,\"latent_dim\":%d,\"input_shape\":[28,28],\"parameters\":%zu,"
-             "\"activation\":\"%s\",\"has_centroids\":%s,\"hidden\":[",
-             is_default ? "true" : "false", cfg->latent_dim, m->n_params,
-             vae_activation_name(cfg->activation), m->centroids ? "true" : "false");
-    if (st == VAE_OK) st = vae_json_raw(out, head);
-    for (int i = 0; st == VAE_OK && i < cfg->n_hidden; i++) {
-        if (i) st = vae_json_raw(out, ",");
-        if (st == VAE_OK) st = vae_json_int(out, cfg->hidden[i]);
+    vae_jw_raw(w, "{\"name\":");
+    vae_jw_string(w, sm->name);
+    vae_jw_printf(w,
+                  ",\"default\":%s,\"latent_dim\":%d,\"input_shape\":[%d,%d],\"parameters\":%zu,"
+                  "\"activation\":\"%s\",\"has_centroids\":%s,\"hidden\":[",
+                  is_default ? "true" : "false", cfg->latent_dim, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, m->n_params,
+                  vae_activation_name(cfg->activation), m->centroids ? "true" : "false");
+    for (int i = 0; i < cfg->n_hidden; i++) {
+        if (i) vae_jw_raw(w, ",");
+        vae_jw_int(w, cfg->hidden[i]);
     }
-    if (st == VAE_OK) st = vae_json_raw(out, "],\"architecture\":");
-    if (st == VAE_OK) st = vae_json_string(out, sm->architecture);
-    if (st == VAE_OK) st = vae_json_raw(out, ",\"metadata\":{");
-    for (int i = 0; st == VAE_OK && i < m->metadata.count; i++) {
-        if (i) st = vae_json_raw(out, ",");
-        if (st == VAE_OK) st = vae_json_string(out, m->metadata.keys[i]);
-        if (st == VAE_OK) st = vae_json_raw(out, ":");
-        if (st == VAE_OK) st = vae_json_string(out, m->metadata.values[i]);
+    vae_jw_raw(w, "],\"architecture\":");
+    vae_jw_string(w, sm->architecture);
+    vae_jw_raw(w, ",\"metadata\":{");
+    for (int i = 0; i < m->metadata.count; i++) {
+        if (i) vae_jw_raw(w, ",");
+        vae_jw_string(w, m->metadata.keys[i]);
+        vae_jw_raw(w, ":");
+        vae_jw_string(w, m->metadata.values[i]);
     }
-    if (st == VAE_OK) st = vae_json_raw(out, "}}");
-    return st;
+    vae_jw_raw(w, "}}");
 }
 
-void vae_handle_models(vae_request *req) {
-    if (vae_query_check(req, NO_QUERY) != 0) return;
+static vae_err_kind models_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
     const vae_registry *reg = &req->server->registry;
-    vae_buf *out = &req->scratch->out;
-    out->len = 0;
-    vae_status st = vae_json_raw(out, "{\"models\":[");
-    for (int i = 0; st == VAE_OK && i < reg->count; i++) {
-        if (i) st = vae_json_raw(out, ",");
-        if (st == VAE_OK) st = model_json(out, &reg->models[i], i == 0);
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    vae_jw_raw(&w, "{\"models\":[");
+    for (int i = 0; i < reg->count; i++) {
+        if (i) vae_jw_raw(&w, ",");
+        model_json(&w, &reg->models[i], i == 0);
     }
-    if (st == VAE_OK) st = vae_json_raw(out, "]}\n");
-    if (st != VAE_OK) {
-        vae_reply_error(req, 503, "overloaded", "out of memory writing the reply");
-        return;
-    }
-    vae_reply(req, 200, "application/json");
+    vae_jw_raw(&w, "]}");
+    return vae_reply_json(req, 200, &w, err);
 }
 
-void vae_handle_index(vae_request *req) {
-    vae_buf *out = &req->scratch->out;
-    out->len = 0;
-    vae_status st = vae_json_raw(out, "{\"name\":\"vae-server\",\"version\":\"" VAE_SERVER_VERSION
-                                      "\",\"documentation\":\"/openapi.yaml\",\"endpoints\":[");
-    for (int i = 0; st == VAE_OK && i < vae_n_routes; i++) {
+const vae_endpoint vae_ep_models = {0, no_query, NULL, models_write};
+
+static vae_err_kind index_write(vae_request *req, void *call, vae_err *err) {
+    (void)call;
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    vae_jw_raw(&w, "{\"name\":\"vae-server\",\"version\":\"" VAE_SERVER_VERSION
+                   "\",\"documentation\":\"/openapi.yaml\",\"endpoints\":[");
+    for (int i = 0; i < vae_n_routes; i++) {
         const vae_route *r = &vae_routes[i];
-        char entry[128];
-        snprintf(entry, sizeof entry, "%s\"%s %s\"", i ? "," : "",
-                 r->methods & VAE_POST ? "POST" : "GET", r->path);
-        st = vae_json_raw(out, entry);
+        vae_jw_printf(&w, "%s\"%s %s\"", i ? "," : "", r->methods & VAE_POST ? "POST" : "GET", r->path);
     }
-    if (st == VAE_OK) st = vae_json_raw(out, "]}\n");
-    if (st != VAE_OK) {
-        vae_reply_error(req, 503, "overloaded", "out of memory writing the reply");
-        return;
-    }
-    vae_reply(req, 200, "application/json");
+    vae_jw_raw(&w, "]}");
+    return vae_reply_json(req, 200, &w, err);
 }
+
+const vae_endpoint vae_ep_index = {0, NULL, NULL, index_write};

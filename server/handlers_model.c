@@ -1,12 +1,20 @@
-/* Model endpoints: encode, reconstruct, decode, sample, interpolate. Each reads its inputs (inputs.c),
- * runs the model (compute.c) on the worker thread's scratch, and writes a PNG or JSON reply. */
+/* Model endpoints: encode, reconstruct, decode, sample, interpolate. Each parses its inputs
+ * (inputs.c) into its call struct, asks the pipeline for its model calls, and writes a PNG or JSON
+ * reply. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
-#include "compute.h"
 #include "handlers.h"
 #include "inputs.h"
 #include "json_write.h"
+#include "server.h"
+
+/* Endpoint limits. */
+#define SAMPLE_MAX_N 256
+#define SAMPLE_DEFAULT_N 16
+#define INTERPOLATE_MAX_STEPS 64
+#define INTERPOLATE_DEFAULT_STEPS 10
 
 /* Columns of the square-ish grid used for several images: ceil(sqrt(n)). */
 static int grid_columns(int n) {
@@ -16,39 +24,29 @@ static int grid_columns(int n) {
     return cols < 1 ? 1 : cols;
 }
 
-/* n decoded images (n, 784) as one PNG: a single 28x28 image, or a grid of `cols` columns. */
-static void reply_png(vae_request *req, const float *images, int n, int cols) {
+/* n decoded images (n, 784) as one PNG reply: a single 28x28 image, or a grid of `cols` columns. */
+static vae_err_kind reply_png(vae_request *req, const float *images, int n, int cols, vae_err *err) {
     vae_scratch *s = req->scratch;
     int rows = (n + cols - 1) / cols;
     vae_image_grid(images, n, VAE_IMAGE_SIDE, cols, s->pixels);
-    vae_error err = {0};
+    vae_error e = {0};
     s->out.len = 0;
-    if (vae_png_encode(s->pixels, cols * VAE_IMAGE_SIDE, rows * VAE_IMAGE_SIDE, 1, -1, &s->out, &err) !=
-        VAE_OK) {
-        vae_reply_error(req, 500, "internal", "PNG encoding failed: %s", err.message);
-        return;
-    }
-    vae_reply(req, 200, "image/png");
+    vae_status st = vae_png_encode(s->pixels, cols * VAE_IMAGE_SIDE, rows * VAE_IMAGE_SIDE, 1, -1, &s->out, &e);
+    if (st == VAE_ERR_NOMEM) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory encoding the PNG");
+    if (st != VAE_OK) return vae_fail(err, VAE_E_INTERNAL, "PNG encoding failed: %s", e.message);
+    vae_reply_buffer(req, 200, "image/png");
+    return VAE_E_NONE;
 }
 
-/* Appends "key": rows (list of lists when batched, else the first row alone). */
-static vae_status json_rows(vae_buf *out, const char *key, const float *v, int n, int cols, int batched,
-                            int first) {
-    vae_status st = vae_json_raw(out, first ? "{\"" : ",\"");
-    if (st == VAE_OK) st = vae_json_raw(out, key);
-    if (st == VAE_OK) st = vae_json_raw(out, "\":");
-    if (st == VAE_OK) st = batched ? vae_json_float_rows(out, v, (size_t)n, (size_t)cols)
-                                   : vae_json_float_array(out, v, (size_t)cols);
-    return st;
-}
-
-static void reply_json_done(vae_request *req, vae_status st) {
-    if (st == VAE_OK) st = vae_json_raw(&req->scratch->out, "}\n");
-    if (st != VAE_OK) {
-        vae_reply_error(req, 503, "overloaded", "out of memory writing the reply");
-        return;
-    }
-    vae_reply(req, 200, "application/json");
+/* Writes "key": rows (a list of lists when batched, else the first row alone), after a comma unless
+ * it is the first member. */
+static void json_rows(vae_json_writer *w, const char *key, const float *v, int n, int cols, int batched,
+                      int first) {
+    vae_jw_raw(w, first ? "{\"" : ",\"");
+    vae_jw_raw(w, key);
+    vae_jw_raw(w, "\":");
+    if (batched) vae_jw_float_rows(w, v, (size_t)n, (size_t)cols);
+    else vae_jw_floats(w, v, (size_t)cols);
 }
 
 /* Fills out[0..n) with eps * scale from a generator seeded by seed. */
@@ -61,221 +59,300 @@ static void seeded_normals(uint64_t seed, float *out, size_t n, float scale) {
 /* A seed for a request that gave none: random, below 2^53 so JSON clients read it back exactly. */
 static uint64_t fresh_seed(vae_request *req) { return vae_rng_u64(&req->scratch->rng) >> 11; }
 
-/* The inputs /encode and /reconstruct share: model and options into req->call, images into
- * scratch->x. */
-static int read_image_request(vae_request *req, const char *const *query) {
+/* --- /encode and /reconstruct ------------------------------------------------------------------- */
+
+typedef struct {
+    const vae_served_model *sm;
+    int n, batched, want_json;
+    int sample, seed_given;
+    uint64_t seed;
+    const float *mu, *logvar, *xhat; /* the results */
+} image_call;
+
+/* The inputs /encode and /reconstruct share: model and options into c, images into scratch->x. */
+static vae_err_kind parse_images(vae_request *req, image_call *c, const char *const *query, vae_err *err) {
     static const char *const fields[] = {"image", "images", "pixels", "invert", "sample", "seed", NULL};
-    vae_call *c = &req->call;
-    if (vae_query_check(req, query) != 0) return -1;
-    if (!(c->sm = vae_input_model(req))) return -1;
     int invert;
     long long seed = 0;
-    if (vae_input_query_bool(req, "invert", 0, &invert) != 0 ||
-        vae_input_query_bool(req, "sample", 0, &c->sample) != 0 ||
-        vae_input_query_int(req, "seed", 0, 9007199254740991LL, -1, &seed) != 0)
-        return -1;
+    if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
+        vae_input_query_bool(req, "invert", 0, &invert, err) ||
+        vae_input_query_bool(req, "sample", 0, &c->sample, err) ||
+        vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err))
+        return err->kind;
     if (seed >= 0) {
         c->seed = (uint64_t)seed;
         c->seed_given = 1;
     }
+    vae_scratch *s = req->scratch;
+    if (req->body_type == VAE_BODY_PNG)
+        return vae_input_images(req, NULL, invert, s->x, s->max_batch, &c->n, &c->batched, err);
     cJSON *root = NULL;
-    if (req->body_type != VAE_BODY_PNG) {
-        if (vae_input_json_object(req, fields, &root) != 0) return -1;
-        int json_invert, json_sample, json_seed_given;
-        uint64_t json_seed;
-        if (vae_input_json_bool(req, cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert,
-                                &json_invert) != 0 ||
-            vae_input_json_bool(req, cJSON_GetObjectItemCaseSensitive(root, "sample"), "sample",
-                                c->sample, &json_sample) != 0 ||
-            vae_input_json_seed(req, cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed,
-                                &json_seed_given) != 0) {
-            cJSON_Delete(root);
-            return -1;
-        }
-        invert = json_invert;
-        c->sample = json_sample;
+    if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
+    int json_seed_given = 0;
+    uint64_t json_seed = 0;
+    if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert, &invert, err) &&
+        !vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "sample"), "sample", c->sample, &c->sample,
+                             err) &&
+        !vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed, &json_seed_given, err)) {
         if (json_seed_given) {
             c->seed = json_seed;
             c->seed_given = 1;
         }
+        vae_input_images(req, root, invert, s->x, s->max_batch, &c->n, &c->batched, err);
     }
-    int rc = vae_input_images(req, root, invert, &c->n, &c->batched);
     cJSON_Delete(root);
-    return rc;
+    return err->kind;
 }
 
-void vae_handle_encode(vae_request *req) {
+static vae_err_kind encode_parse(vae_request *req, void *call, vae_err *err) {
     static const char *const query[] = {"model", "invert", "sample", "seed", NULL};
-    vae_call *c = &req->call;
+    return parse_images(req, call, query, err);
+}
+
+static vae_err_kind encode_run(vae_request *req, void *call, int stage, const vae_model_call *done,
+                               vae_model_call *next, vae_err *err) {
+    (void)err;
+    image_call *c = call;
     vae_scratch *s = req->scratch;
-    if (!req->job && read_image_request(req, query) != 0) return;
-    const float *logvar;
-    const float *mu = vae_compute_encode_batched(req, c->sm->model, s->x, c->n, &logvar);
-    if (!mu) return; /* queued: this handler runs again with the result */
+    if (stage == 0) {
+        *next = (vae_model_call){VAE_OP_ENCODE, c->sm->model, c->n, s->x, s->mu, s->logvar};
+        return VAE_E_NONE;
+    }
+    c->mu = done->out;
+    c->logvar = done->out2;
+    return VAE_E_NONE;
+}
+
+static vae_err_kind encode_write(vae_request *req, void *call, vae_err *err) {
+    image_call *c = call;
+    vae_scratch *s = req->scratch;
     const int d = c->sm->model->config.latent_dim;
-    vae_status st = json_rows(&s->out, "mu", mu, c->n, d, c->batched, 1);
-    if (st == VAE_OK) st = json_rows(&s->out, "logvar", logvar, c->n, d, c->batched, 0);
+    vae_json_writer w;
+    vae_jw_start(&w, &s->out);
+    json_rows(&w, "mu", c->mu, c->n, d, c->batched, 1);
+    json_rows(&w, "logvar", c->logvar, c->n, d, c->batched, 0);
     if (c->sample) {
         /* z = mu + eps * exp(logvar / 2), the reparameterisation the model was trained with */
         if (!c->seed_given) c->seed = fresh_seed(req);
         size_t count = (size_t)c->n * d;
         seeded_normals(c->seed, s->z, count, 1.0f);
-        vae_reparam_forward(s->z, mu, logvar, s->z, count);
-        if (st == VAE_OK) st = json_rows(&s->out, "z", s->z, c->n, d, c->batched, 0);
-        char seed[32];
-        snprintf(seed, sizeof seed, ",\"seed\":%llu", (unsigned long long)c->seed);
-        if (st == VAE_OK) st = vae_json_raw(&s->out, seed);
+        vae_reparam_forward(s->z, c->mu, c->logvar, s->z, count);
+        json_rows(&w, "z", s->z, c->n, d, c->batched, 0);
+        vae_jw_printf(&w, ",\"seed\":%llu", (unsigned long long)c->seed);
     }
-    reply_json_done(req, st);
+    vae_jw_raw(&w, "}");
+    return vae_reply_json(req, 200, &w, err);
 }
 
-void vae_handle_reconstruct(vae_request *req) {
+const vae_endpoint vae_ep_encode = {sizeof(image_call), encode_parse, encode_run, encode_write};
+
+static vae_err_kind reconstruct_parse(vae_request *req, void *call, vae_err *err) {
     static const char *const query[] = {"model", "invert", "sample", "seed", "format", NULL};
-    if (read_image_request(req, query) != 0) return;
-    vae_call *c = &req->call;
-    int want_json = vae_input_wants_json(req, 0);
-    if (want_json < 0) return;
-    vae_scratch *s = req->scratch;
-    const vae_model *m = c->sm->model;
-    vae_compute_encode(req, m, s->x, c->n, s->mu, s->logvar);
-    vae_compute_decode(req, m, s->mu, c->n, s->xhat);
-    if (!want_json) {
-        reply_png(req, s->xhat, c->n, grid_columns(c->n));
-        return;
-    }
-    reply_json_done(req, json_rows(&s->out, "pixels", s->xhat, c->n, VAE_INPUT_DIM, 1, 1));
+    image_call *c = call;
+    if (parse_images(req, c, query, err)) return err->kind;
+    return vae_input_wants_json(req, &c->want_json, err);
 }
 
-/* Reads /decode's request into req->call and scratch->z. */
-static int read_decode_request(vae_request *req) {
+static vae_err_kind reconstruct_run(vae_request *req, void *call, int stage, const vae_model_call *done,
+                                    vae_model_call *next, vae_err *err) {
+    (void)err;
+    image_call *c = call;
+    vae_scratch *s = req->scratch;
+    if (stage == 0) {
+        *next = (vae_model_call){VAE_OP_RECONSTRUCT, c->sm->model, c->n, s->x, s->xhat, NULL};
+        return VAE_E_NONE;
+    }
+    c->xhat = done->out;
+    return VAE_E_NONE;
+}
+
+static vae_err_kind reconstruct_write(vae_request *req, void *call, vae_err *err) {
+    image_call *c = call;
+    if (!c->want_json) return reply_png(req, c->xhat, c->n, grid_columns(c->n), err);
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    json_rows(&w, "pixels", c->xhat, c->n, VAE_INPUT_DIM, 1, 1);
+    vae_jw_raw(&w, "}");
+    return vae_reply_json(req, 200, &w, err);
+}
+
+const vae_endpoint vae_ep_reconstruct = {sizeof(image_call), reconstruct_parse, reconstruct_run,
+                                         reconstruct_write};
+
+/* --- /decode and /sample ------------------------------------------------------------------------ */
+
+typedef struct {
+    const vae_served_model *sm;
+    int n, want_json;
+    uint64_t seed;        /* /sample */
+    const float *z, *xhat; /* the decoded z (as queued) and the images */
+} decode_call;
+
+static vae_err_kind decode_parse(vae_request *req, void *call, vae_err *err) {
     static const char *const query[] = {"model", "format", NULL};
     static const char *const fields[] = {"z", NULL};
-    vae_call *c = &req->call;
-    if (vae_query_check(req, query) != 0) return -1;
-    if (!(c->sm = vae_input_model(req))) return -1;
-    if ((c->want_json = vae_input_wants_json(req, 0)) < 0) return -1;
+    decode_call *c = call;
+    if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
+        vae_input_wants_json(req, &c->want_json, err))
+        return err->kind;
     cJSON *root;
-    if (vae_input_json_object(req, fields, &root) != 0) return -1;
+    if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
     const int d = c->sm->model->config.latent_dim;
     const cJSON *z = cJSON_GetObjectItemCaseSensitive(root, "z");
-    int rc;
-    if (!z) {
-        vae_reply_error(req, 422, "invalid_request",
-                        "missing \"z\": give %d latent numbers, or a list of such lists", d);
-        rc = -1;
-    } else {
-        rc = vae_input_latents(req, z, "z", d, req->scratch->z, req->scratch->max_batch, &c->n,
-                               &c->batched);
-    }
+    int batched;
+    if (!z) vae_fail(err, VAE_E_INVALID_REQUEST, "missing \"z\": give %d latent numbers, or a list of such lists", d);
+    else vae_input_latents(z, "z", d, req->scratch->z, req->scratch->max_batch, &c->n, &batched, err);
     cJSON_Delete(root);
-    return rc;
+    return err->kind;
 }
 
-void vae_handle_decode(vae_request *req) {
-    vae_call *c = &req->call;
-    if (!req->job && read_decode_request(req) != 0) return;
-    const float *xhat = vae_compute_decode_batched(req, c->sm->model, req->scratch->z, c->n);
-    if (!xhat) return; /* queued: this handler runs again with the result */
-    if (!c->want_json) {
-        reply_png(req, xhat, c->n, grid_columns(c->n));
-        return;
-    }
-    reply_json_done(req, json_rows(&req->scratch->out, "pixels", xhat, c->n, VAE_INPUT_DIM, 1, 1));
-}
-
-/* Reads /sample's parameters into req->call and draws its z into scratch->z. */
-static int read_sample_request(vae_request *req) {
-    static const char *const query[] = {"model", "n", "seed", "temperature", "format", NULL};
-    vae_call *c = &req->call;
+static vae_err_kind decode_run(vae_request *req, void *call, int stage, const vae_model_call *done,
+                               vae_model_call *next, vae_err *err) {
+    (void)err;
+    decode_call *c = call;
     vae_scratch *s = req->scratch;
-    if (vae_query_check(req, query) != 0) return -1;
-    if (!(c->sm = vae_input_model(req))) return -1;
+    if (stage == 0) {
+        *next = (vae_model_call){VAE_OP_DECODE, c->sm->model, c->n, s->z, s->xhat, NULL};
+        return VAE_E_NONE;
+    }
+    c->z = done->in;
+    c->xhat = done->out;
+    return VAE_E_NONE;
+}
+
+static vae_err_kind decode_write(vae_request *req, void *call, vae_err *err) {
+    decode_call *c = call;
+    if (!c->want_json) return reply_png(req, c->xhat, c->n, grid_columns(c->n), err);
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    json_rows(&w, "pixels", c->xhat, c->n, VAE_INPUT_DIM, 1, 1);
+    vae_jw_raw(&w, "}");
+    return vae_reply_json(req, 200, &w, err);
+}
+
+const vae_endpoint vae_ep_decode = {sizeof(decode_call), decode_parse, decode_run, decode_write};
+
+/* /sample's parameters into c, its z drawn into scratch->z. */
+static vae_err_kind sample_parse(vae_request *req, void *call, vae_err *err) {
+    static const char *const query[] = {"model", "n", "seed", "temperature", "format", NULL};
+    decode_call *c = call;
+    vae_scratch *s = req->scratch;
     long long n, seed;
     double temperature;
-    int max_n = s->max_batch < 256 ? s->max_batch : 256;
-    if (vae_input_query_int(req, "n", 1, max_n, 16 < max_n ? 16 : max_n, &n) != 0 ||
-        vae_input_query_int(req, "seed", 0, 9007199254740991LL, -1, &seed) != 0 ||
-        vae_input_query_float(req, "temperature", 0.0, 100.0, 1.0, &temperature) != 0 ||
-        (c->want_json = vae_input_wants_json(req, 0)) < 0)
-        return -1;
+    int max_n = s->max_batch < SAMPLE_MAX_N ? s->max_batch : SAMPLE_MAX_N;
+    if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
+        vae_input_query_int(req, "n", 1, max_n, SAMPLE_DEFAULT_N < max_n ? SAMPLE_DEFAULT_N : max_n, &n, err) ||
+        vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err) ||
+        vae_input_query_float(req, "temperature", 0.0, 100.0, 1.0, &temperature, err) ||
+        vae_input_wants_json(req, &c->want_json, err))
+        return err->kind;
     c->n = (int)n;
     c->seed = seed < 0 ? fresh_seed(req) : (uint64_t)seed;
     seeded_normals(c->seed, s->z, (size_t)c->n * c->sm->model->config.latent_dim, (float)temperature);
-    return 0;
+    return VAE_E_NONE;
 }
 
-void vae_handle_sample(vae_request *req) {
-    vae_call *c = &req->call;
-    vae_scratch *s = req->scratch;
-    if (!req->job && read_sample_request(req) != 0) return;
-    const float *xhat = vae_compute_decode_batched(req, c->sm->model, s->z, c->n);
-    if (!xhat) return; /* queued: this handler runs again with the result */
+static vae_err_kind sample_write(vae_request *req, void *call, vae_err *err) {
+    decode_call *c = call;
+    vae_err_kind k;
     if (!c->want_json) {
-        reply_png(req, xhat, c->n, grid_columns(c->n));
-        vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
-        return;
+        k = reply_png(req, c->xhat, c->n, grid_columns(c->n), err);
+    } else {
+        vae_json_writer w;
+        vae_jw_start(&w, &req->scratch->out);
+        json_rows(&w, "z", c->z, c->n, c->sm->model->config.latent_dim, 1, 1);
+        json_rows(&w, "pixels", c->xhat, c->n, VAE_INPUT_DIM, 1, 0);
+        vae_jw_printf(&w, ",\"seed\":%llu}", (unsigned long long)c->seed);
+        k = vae_reply_json(req, 200, &w, err);
     }
-    const int d = c->sm->model->config.latent_dim;
-    const float *z = req->job ? vae_compute_batched_input(req) : s->z;
-    vae_status st = json_rows(&s->out, "z", z, c->n, d, 1, 1);
-    if (st == VAE_OK) st = json_rows(&s->out, "pixels", xhat, c->n, VAE_INPUT_DIM, 1, 0);
-    char tail[40];
-    snprintf(tail, sizeof tail, ",\"seed\":%llu", (unsigned long long)c->seed);
-    if (st == VAE_OK) st = vae_json_raw(&s->out, tail);
-    reply_json_done(req, st);
-    vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
+    if (k == VAE_E_NONE) vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
+    return k;
 }
 
-/* One end of an interpolation: a class label, a base64 PNG, or a latent vector. */
-static int read_endpoint(vae_request *req, const cJSON *item, const char *where,
-                         const vae_served_model *sm, int invert, float *z) {
-    const vae_model *m = sm->model;
+const vae_endpoint vae_ep_sample = {sizeof(decode_call), sample_parse, decode_run, sample_write};
+
+/* --- /interpolate -------------------------------------------------------------------------------- */
+
+typedef struct {
+    const vae_served_model *sm;
+    int want_json, steps, slerp;
+    int n_images;         /* ends given as PNGs, in scratch->x, encoded first */
+    int image_row[2];     /* for each end: its row in scratch->x, or -1 */
+    float ends[2][VAE_MAX_LATENT];
+    const float *z, *xhat; /* the path and its images */
+} interpolate_call;
+
+/* One end of an interpolation: a class label, a base64 PNG (decoded into scratch->x for the
+ * encoder), or a latent vector. */
+static vae_err_kind parse_end(vae_request *req, interpolate_call *c, const cJSON *item, int end,
+                              int invert, vae_err *err) {
+    const char *where = end ? "to" : "from";
+    const vae_model *m = c->sm->model;
     const int d = m->config.latent_dim;
-    if (!item) {
-        vae_reply_error(req, 422, "invalid_request",
-                        "missing \"%s\": give a class label 0-9, a base64 PNG or %d latent numbers",
-                        where, d);
-        return -1;
-    }
+    c->image_row[end] = -1;
+    if (!item)
+        return vae_fail(err, VAE_E_INVALID_REQUEST,
+                        "missing \"%s\": give a class label 0-9, a base64 PNG or %d latent numbers", where, d);
     if (cJSON_IsNumber(item)) {
         double label = item->valuedouble;
-        if (label != floor(label) || label < 0 || label > 9) {
-            vae_reply_error(req, 422, "invalid_value", "%s: %g is not a class label (0 to 9)", where, label);
-            return -1;
-        }
-        if (!m->centroids) {
-            vae_reply_error(req, 422, "invalid_value",
-                            "%s: model '%s' has no class centroids; give a PNG or a latent vector",
-                            where, sm->name);
-            return -1;
-        }
-        memcpy(z, m->centroids + (size_t)label * d, sizeof(float) * (size_t)d);
-        return 0;
+        if (label != floor(label) || label < 0 || label > VAE_NUM_CLASSES - 1)
+            return vae_fail(err, VAE_E_INVALID_VALUE, "%s: %g is not a class label (0 to 9)", where, label);
+        if (!m->centroids)
+            return vae_fail(err, VAE_E_INVALID_VALUE,
+                            "%s: model '%s' has no class centroids; give a PNG or a latent vector", where,
+                            c->sm->name);
+        memcpy(c->ends[end], m->centroids + (size_t)label * d, sizeof(float) * (size_t)d);
+        return VAE_E_NONE;
     }
     if (cJSON_IsString(item)) {
         const char *v = item->valuestring;
-        if (v[0] >= '0' && v[0] <= '9' && v[1] == '\0') {
-            vae_reply_error(req, 422, "invalid_value",
-                            "%s: class labels are numbers: write %s, not \"%s\"", where, v, v);
-            return -1;
-        }
-        float *x = req->scratch->x; /* free at this point: interpolation reads no other image */
-        float logvar[VAE_MAX_LATENT];
-        if (vae_input_png_base64(req, where, v, invert, x) != 0) return -1;
-        vae_compute_encode(req, m, x, 1, z, logvar);
-        return 0;
+        if (v[0] >= '0' && v[0] <= '9' && v[1] == '\0')
+            return vae_fail(err, VAE_E_INVALID_VALUE, "%s: class labels are numbers: write %s, not \"%s\"", where,
+                            v, v);
+        int row = c->n_images++;
+        c->image_row[end] = row;
+        return vae_input_png_base64(v, where, &req->scratch->aux, req->server->opts.max_pixels, invert,
+                                    req->scratch->x + (size_t)row * VAE_INPUT_DIM, err);
     }
     if (cJSON_IsArray(item)) {
-        if (item->child && cJSON_IsArray(item->child)) {
-            vae_reply_error(req, 422, "invalid_request", "%s must be one latent vector, not a list", where);
-            return -1;
-        }
+        if (item->child && cJSON_IsArray(item->child))
+            return vae_fail(err, VAE_E_INVALID_REQUEST, "%s must be one latent vector, not a list", where);
         int n, batched;
-        return vae_input_latents(req, item, where, d, z, 1, &n, &batched);
+        return vae_input_latents(item, where, d, c->ends[end], 1, &n, &batched, err);
     }
-    vae_reply_error(req, 422, "invalid_request",
-                    "%s must be a class label 0-9, a base64 PNG string or %d latent numbers", where, d);
-    return -1;
+    return vae_fail(err, VAE_E_INVALID_REQUEST, "%s must be a class label 0-9, a base64 PNG string or %d latent numbers",
+                    where, d);
+}
+
+static vae_err_kind interpolate_parse(vae_request *req, void *call, vae_err *err) {
+    static const char *const query[] = {"model", "format", NULL};
+    static const char *const fields[] = {"from", "to", "steps", "method", "invert", NULL};
+    interpolate_call *c = call;
+    if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
+        vae_input_wants_json(req, &c->want_json, err))
+        return err->kind;
+    cJSON *root;
+    if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
+    const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");
+    const int max_steps = req->scratch->max_batch < INTERPOLATE_MAX_STEPS ? req->scratch->max_batch
+                                                                          : INTERPOLATE_MAX_STEPS;
+    int invert = 0;
+    c->steps = INTERPOLATE_DEFAULT_STEPS;
+    if (steps && (!cJSON_IsNumber(steps) || steps->valuedouble != floor(steps->valuedouble) ||
+                  steps->valuedouble < 2 || steps->valuedouble > max_steps))
+        vae_fail(err, VAE_E_INVALID_VALUE, "steps must be an integer from 2 to %d", max_steps);
+    else if (method && (!cJSON_IsString(method) ||
+                        (strcmp(method->valuestring, "linear") && strcmp(method->valuestring, "slerp"))))
+        vae_fail(err, VAE_E_INVALID_VALUE, "method must be \"linear\" or \"slerp\"");
+    else if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", 0, &invert, err) &&
+             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "from"), 0, invert, err) &&
+             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "to"), 1, invert, err)) {
+        if (steps) c->steps = (int)steps->valuedouble;
+        c->slerp = method && !strcmp(method->valuestring, "slerp");
+    }
+    cJSON_Delete(root);
+    return err->kind;
 }
 
 /* z(t) on the straight line from a to b: (1-t)a + tb rather than a + t(b-a), so both ends come out
@@ -305,61 +382,57 @@ static void slerp(const float *a, const float *b, int d, float t, float *out) {
     for (int i = 0; i < d; i++) out[i] = (float)(wa * a[i] + wb * b[i]);
 }
 
-void vae_handle_interpolate(vae_request *req) {
-    static const char *const query[] = {"model", "format", NULL};
-    static const char *const fields[] = {"from", "to", "steps", "method", "invert", NULL};
-    if (vae_query_check(req, query) != 0) return;
-    const vae_served_model *sm = vae_input_model(req);
-    if (!sm) return;
-    int want_json = vae_input_wants_json(req, 0);
-    if (want_json < 0) return;
-    cJSON *root;
-    if (vae_input_json_object(req, fields, &root) != 0) return;
+/* The path between the ends into scratch->z, and the call that decodes it. */
+static vae_err_kind interpolate_path(vae_request *req, interpolate_call *c, vae_model_call *next, vae_err *err) {
     vae_scratch *s = req->scratch;
-    const int d = sm->model->config.latent_dim;
-    float from[VAE_MAX_LATENT], to[VAE_MAX_LATENT];
-    int steps = 10, use_slerp = 0, invert = 0, rc = -1;
-    const cJSON *steps_item = cJSON_GetObjectItemCaseSensitive(root, "steps");
-    const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");
-    int max_steps = s->max_batch < 64 ? s->max_batch : 64;
-    if (steps_item && (!cJSON_IsNumber(steps_item) || steps_item->valuedouble != floor(steps_item->valuedouble) ||
-                       steps_item->valuedouble < 2 || steps_item->valuedouble > max_steps)) {
-        vae_reply_error(req, 422, "invalid_value", "steps must be an integer from 2 to %d", max_steps);
-    } else if (method && (!cJSON_IsString(method) || (strcmp(method->valuestring, "linear") &&
-                                                       strcmp(method->valuestring, "slerp")))) {
-        vae_reply_error(req, 422, "invalid_value", "method must be \"linear\" or \"slerp\"");
-    } else if (vae_input_json_bool(req, cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", 0,
-                                   &invert) == 0 &&
-               read_endpoint(req, cJSON_GetObjectItemCaseSensitive(root, "from"), "from", sm, invert, from) == 0 &&
-               read_endpoint(req, cJSON_GetObjectItemCaseSensitive(root, "to"), "to", sm, invert, to) == 0) {
-        if (steps_item) steps = (int)steps_item->valuedouble;
-        use_slerp = method && !strcmp(method->valuestring, "slerp");
-        rc = 0;
-    }
-    cJSON_Delete(root);
-    if (rc != 0) return;
-    for (int i = 0; i < steps; i++) {
-        float t = (float)i / (float)(steps - 1);
+    const int d = c->sm->model->config.latent_dim;
+    for (int i = 0; i < c->steps; i++) {
+        float t = (float)i / (float)(c->steps - 1);
         float *z = s->z + (size_t)i * d;
-        if (use_slerp) slerp(from, to, d, t, z);
-        else lerp(from, to, d, t, z);
-        for (int k = 0; k < d; k++) {
-            /* the arc between two huge vectors can leave float32's range */
-            if (!isfinite(z[k])) {
-                vae_reply_error(req, 422, "invalid_value",
-                                "step %d of the interpolation overflows float32 (z[%d]): the ends are "
-                                "too large for %s; use smaller latent vectors",
-                                i, k, use_slerp ? "slerp" : "interpolation");
-                return;
-            }
-        }
+        if (c->slerp) slerp(c->ends[0], c->ends[1], d, t, z);
+        else lerp(c->ends[0], c->ends[1], d, t, z);
+        for (int k = 0; k < d; k++)
+            if (!isfinite(z[k])) /* the arc between two huge vectors can leave float32's range */
+                return vae_fail(err, VAE_E_INVALID_VALUE,
+                                "step %d of the interpolation overflows float32 (z[%d]): the ends are too "
+                                "large for %s; use smaller latent vectors",
+                                i, k, c->slerp ? "slerp" : "interpolation");
     }
-    vae_compute_decode(req, sm->model, s->z, steps, s->xhat);
-    if (!want_json) {
-        reply_png(req, s->xhat, steps, steps); /* one row, both ends included */
-        return;
-    }
-    vae_status st = json_rows(&s->out, "z", s->z, steps, d, 1, 1);
-    if (st == VAE_OK) st = json_rows(&s->out, "pixels", s->xhat, steps, VAE_INPUT_DIM, 1, 0);
-    reply_json_done(req, st);
+    *next = (vae_model_call){VAE_OP_DECODE, c->sm->model, c->steps, s->z, s->xhat, NULL};
+    return VAE_E_NONE;
 }
+
+/* Stages: the PNG ends are encoded (when there are any), then the path between the ends is decoded. */
+static vae_err_kind interpolate_run(vae_request *req, void *call, int stage, const vae_model_call *done,
+                                    vae_model_call *next, vae_err *err) {
+    interpolate_call *c = call;
+    vae_scratch *s = req->scratch;
+    const int d = c->sm->model->config.latent_dim;
+    if (stage == 0 && c->n_images) {
+        *next = (vae_model_call){VAE_OP_ENCODE, c->sm->model, c->n_images, s->x, s->mu, s->logvar};
+        return VAE_E_NONE;
+    }
+    if (done->op == VAE_OP_ENCODE || done->op == VAE_OP_NONE) {
+        for (int end = 0; end < 2; end++)
+            if (c->image_row[end] >= 0)
+                memcpy(c->ends[end], done->out + (size_t)c->image_row[end] * d, sizeof(float) * (size_t)d);
+        return interpolate_path(req, c, next, err);
+    }
+    c->z = done->in;
+    c->xhat = done->out;
+    return VAE_E_NONE;
+}
+
+static vae_err_kind interpolate_write(vae_request *req, void *call, vae_err *err) {
+    interpolate_call *c = call;
+    if (!c->want_json) return reply_png(req, c->xhat, c->steps, c->steps, err); /* one row, both ends */
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    json_rows(&w, "z", c->z, c->steps, c->sm->model->config.latent_dim, 1, 1);
+    json_rows(&w, "pixels", c->xhat, c->steps, VAE_INPUT_DIM, 1, 0);
+    vae_jw_raw(&w, "}");
+    return vae_reply_json(req, 200, &w, err);
+}
+
+const vae_endpoint vae_ep_interpolate = {sizeof(interpolate_call), interpolate_parse, interpolate_run,
+                                         interpolate_write};

@@ -2,7 +2,9 @@
  * number) and the appenders the handlers build replies with. */
 #include "json_write.h"
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #if !defined(__SIZEOF_INT128__)
@@ -259,12 +261,6 @@ size_t vae_json_format_float(char *out, float v) {
     return format_decimal(out, negative, d, e);
 }
 
-vae_status vae_json_float(vae_buf *buf, float v) {
-    if (vae_buf_reserve(buf, VAE_JSON_FLOAT_MAX) != VAE_OK) return VAE_ERR_NOMEM;
-    buf->len += vae_json_format_float((char *)buf->data + buf->len, v);
-    return VAE_OK;
-}
-
 /* Writes "[v0,...]" at p, which has room for 2 + n * (VAE_JSON_FLOAT_MAX + 1) bytes. */
 static size_t write_array(char *p, const float *v, size_t n) {
     char *start = p;
@@ -395,4 +391,55 @@ vae_status vae_json_int(vae_buf *buf, long long v) {
     } while (u);
     if (v < 0) *--p = '-';
     return vae_buf_append(buf, p, (size_t)(end - p));
+}
+
+/* --- the writer --- */
+
+void vae_jw_start(vae_json_writer *w, vae_buf *buf) {
+    w->buf = buf;
+    w->status = VAE_OK;
+    buf->len = 0;
+}
+
+void vae_jw_raw(vae_json_writer *w, const char *s) {
+    if (w->status == VAE_OK) w->status = vae_json_raw(w->buf, s);
+}
+
+void vae_jw_string(vae_json_writer *w, const char *s) {
+    if (w->status == VAE_OK) w->status = vae_json_string(w->buf, s);
+}
+
+void vae_jw_int(vae_json_writer *w, long long v) {
+    if (w->status == VAE_OK) w->status = vae_json_int(w->buf, v);
+}
+
+void vae_jw_float(vae_json_writer *w, float v) {
+    if (w->status != VAE_OK) return;
+    if (vae_buf_reserve(w->buf, VAE_JSON_FLOAT_MAX) != VAE_OK) {
+        w->status = VAE_ERR_NOMEM;
+        return;
+    }
+    w->buf->len += vae_json_format_float((char *)w->buf->data + w->buf->len, v);
+}
+
+void vae_jw_floats(vae_json_writer *w, const float *v, size_t n) {
+    if (w->status == VAE_OK) w->status = vae_json_float_array(w->buf, v, n);
+}
+
+void vae_jw_float_rows(vae_json_writer *w, const float *v, size_t rows, size_t cols) {
+    if (w->status == VAE_OK) w->status = vae_json_float_rows(w->buf, v, rows, cols);
+}
+
+void vae_jw_printf(vae_json_writer *w, const char *fmt, ...) {
+    if (w->status != VAE_OK) return;
+    char text[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof text) {
+        w->status = VAE_ERR_ARG; /* a caller bug: the fragments are short and fixed */
+        return;
+    }
+    w->status = vae_buf_append(w->buf, text, (size_t)n);
 }

@@ -27,9 +27,6 @@ size_t vae_json_format_float(char *out, float v);
 /* Each appender below returns VAE_OK, or VAE_ERR_NOMEM when buf cannot grow (buf then holds what
  * it held before the call, possibly with more capacity). */
 
-/* Appends v as formatted by vae_json_format_float. */
-vae_status vae_json_float(vae_buf *buf, float v);
-
 /* Appends "[v0,v1,...]" (no spaces); n may be 0 ("[]"). Grows buf once for the whole array. */
 vae_status vae_json_float_array(vae_buf *buf, const float *v, size_t n);
 
@@ -47,5 +44,24 @@ vae_status vae_json_raw(vae_buf *buf, const char *s);
 
 /* Appends v in decimal. */
 vae_status vae_json_int(vae_buf *buf, long long v);
+
+/* A writer over a buffer that keeps the first error: replies are written as a straight sequence of
+ * appends, checked once at the end (status is VAE_OK, or the first failure, after which every
+ * append is a no-op). */
+typedef struct {
+    vae_buf *buf;
+    vae_status status;
+} vae_json_writer;
+
+/* Starts writing into buf from its beginning (buf->len = 0). */
+void vae_jw_start(vae_json_writer *w, vae_buf *buf);
+void vae_jw_raw(vae_json_writer *w, const char *s);
+void vae_jw_string(vae_json_writer *w, const char *s);
+void vae_jw_int(vae_json_writer *w, long long v);
+void vae_jw_float(vae_json_writer *w, float v);
+void vae_jw_floats(vae_json_writer *w, const float *v, size_t n);
+void vae_jw_float_rows(vae_json_writer *w, const float *v, size_t rows, size_t cols);
+/* A short formatted fragment (under 256 bytes; the caller vouches it is valid JSON there). */
+void vae_jw_printf(vae_json_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

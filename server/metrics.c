@@ -1,10 +1,11 @@
 /* Metric counters and their Prometheus text rendering. */
 #include "metrics.h"
 
+#include "clock.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static const int STATUS_CODES[VAE_METRIC_STATUSES - 1] = {200, 204, 400, 401, 404, 405,
@@ -12,15 +13,12 @@ static const int STATUS_CODES[VAE_METRIC_STATUSES - 1] = {200, 204, 400, 401, 40
 static const double BUCKETS[VAE_METRIC_BUCKETS - 1] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                        0.01,   0.025,   0.05,   0.1,   0.25,   1.0};
 
-static double monotonic_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+static const double QUEUE_BUCKETS[VAE_METRIC_QUEUE_BUCKETS - 1] = {0.00001, 0.000025, 0.00005, 0.0001,
+                                                                   0.00025, 0.0005,   0.001,   0.01};
 
 void vae_metrics_init(vae_metrics *m) {
     memset(m, 0, sizeof *m);
-    m->started = monotonic_seconds();
+    m->started = vae_now_seconds();
 }
 
 static int status_slot(int status) {
@@ -37,6 +35,21 @@ void vae_metrics_observe(vae_metrics *m, int route, int status, uint64_t micros,
     atomic_fetch_add_explicit(&m->latency[route][b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->latency_sum_us[route], micros, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
+}
+
+void vae_metrics_observe_batch(vae_metrics *m, int rows) {
+    int b = 0;
+    while (b < VAE_METRIC_BATCH_BUCKETS - 1 && rows > (1 << b)) b++;
+    atomic_fetch_add_explicit(&m->batch_rows[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->batches, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->batched_items, (unsigned long long)rows, memory_order_relaxed);
+}
+
+void vae_metrics_observe_queue(vae_metrics *m, uint64_t micros) {
+    int b = 0;
+    while (b < VAE_METRIC_QUEUE_BUCKETS - 1 && (double)micros * 1e-6 > QUEUE_BUCKETS[b]) b++;
+    atomic_fetch_add_explicit(&m->queue_time[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->queue_time_sum_us, micros, memory_order_relaxed);
 }
 
 /* printf-style append; VAE_ERR_NOMEM when the buffer cannot grow. */
@@ -124,6 +137,30 @@ vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_nam
         "vae_batched_requests_total %llu\n",
         atomic_load_explicit(&m->batches, memory_order_relaxed),
         atomic_load_explicit(&m->batched_items, memory_order_relaxed));
+    OUT("# HELP vae_batch_rows Rows per batch run by the dynamic batcher.\n"
+        "# TYPE vae_batch_rows histogram\n");
+    unsigned long long cumulative = 0;
+    for (int b = 0; b < VAE_METRIC_BATCH_BUCKETS; b++) {
+        cumulative += atomic_load_explicit(&m->batch_rows[b], memory_order_relaxed);
+        if (b < VAE_METRIC_BATCH_BUCKETS - 1)
+            OUT("vae_batch_rows_bucket{le=\"%d\"} %llu\n", 1 << b, cumulative);
+        else
+            OUT("vae_batch_rows_bucket{le=\"+Inf\"} %llu\n", cumulative);
+    }
+    OUT("vae_batch_rows_sum %llu\nvae_batch_rows_count %llu\n",
+        atomic_load_explicit(&m->batched_items, memory_order_relaxed), cumulative);
+    OUT("# HELP vae_batch_queue_seconds Time a model call waited in the batcher's queue.\n"
+        "# TYPE vae_batch_queue_seconds histogram\n");
+    cumulative = 0;
+    for (int b = 0; b < VAE_METRIC_QUEUE_BUCKETS; b++) {
+        cumulative += atomic_load_explicit(&m->queue_time[b], memory_order_relaxed);
+        if (b < VAE_METRIC_QUEUE_BUCKETS - 1)
+            OUT("vae_batch_queue_seconds_bucket{le=\"%g\"} %llu\n", QUEUE_BUCKETS[b], cumulative);
+        else
+            OUT("vae_batch_queue_seconds_bucket{le=\"+Inf\"} %llu\n", cumulative);
+    }
+    OUT("vae_batch_queue_seconds_sum %.6f\nvae_batch_queue_seconds_count %llu\n",
+        (double)atomic_load_explicit(&m->queue_time_sum_us, memory_order_relaxed) * 1e-6, cumulative);
     OUT("# HELP vae_overload_rejections_total Requests answered 503 because the queue was full.\n"
         "# TYPE vae_overload_rejections_total counter\n"
         "vae_overload_rejections_total %llu\n",
@@ -142,7 +179,7 @@ vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_nam
     OUT("# HELP vae_ready 1 once every model is loaded.\n# TYPE vae_ready gauge\nvae_ready %d\n", ready);
     OUT("# HELP vae_uptime_seconds Seconds since the server started.\n"
         "# TYPE vae_uptime_seconds gauge\nvae_uptime_seconds %.3f\n",
-        monotonic_seconds() - m->started);
+        vae_now_seconds() - m->started);
     OUT("# HELP vae_resident_memory_bytes Resident set size of the process.\n"
         "# TYPE vae_resident_memory_bytes gauge\nvae_resident_memory_bytes %ld\n",
         resident_bytes());

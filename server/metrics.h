@@ -13,6 +13,8 @@
 #define VAE_METRIC_ROUTES 32   /* route slots (the last one counts unmatched paths) */
 #define VAE_METRIC_STATUSES 13
 #define VAE_METRIC_BUCKETS 13
+#define VAE_METRIC_BATCH_BUCKETS 9 /* batch sizes 1, 2, 4, ... 128, more */
+#define VAE_METRIC_QUEUE_BUCKETS 9 /* queue times 10 us ... 10 ms, more */
 
 typedef struct {
     atomic_ullong requests[VAE_METRIC_ROUTES][VAE_METRIC_STATUSES];
@@ -21,6 +23,9 @@ typedef struct {
     atomic_llong in_flight;
     atomic_ullong bytes_sent;
     atomic_ullong batches, batched_items;  /* dynamic batching (when enabled) */
+    atomic_ullong batch_rows[VAE_METRIC_BATCH_BUCKETS];  /* batches by rows, per bucket */
+    atomic_ullong queue_time[VAE_METRIC_QUEUE_BUCKETS];  /* jobs by time queued, per bucket */
+    atomic_ullong queue_time_sum_us;
     atomic_ullong rejected_overload;
     double started; /* monotonic seconds at start */
 } vae_metrics;
@@ -29,6 +34,12 @@ void vae_metrics_init(vae_metrics *m);
 
 /* Records one finished request. route is the route's index, or VAE_METRIC_ROUTES - 1 for none. */
 void vae_metrics_observe(vae_metrics *m, int route, int status, uint64_t micros, size_t bytes);
+
+/* Records one batch of `rows` rows run by the batcher. */
+void vae_metrics_observe_batch(vae_metrics *m, int rows);
+
+/* Records the time one job waited in the batcher's queue. */
+void vae_metrics_observe_queue(vae_metrics *m, uint64_t micros);
 
 /* Appends the Prometheus text exposition (format 0.0.4) to out. route_names[i] labels route i. */
 vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_names, int n_routes,

@@ -1,8 +1,8 @@
 # libFuzzer targets, built with clang (Debian's clang + libclang-rt-14-dev) and ASan + UBSan into
 # their own tree. Run from the repository root:  make -f tests/fuzz/fuzz.mk [-j2]
 # The library and the server (all of server/ but main.c, with the real http.c) are compiled with
-# -fsanitize=fuzzer-no-link so libFuzzer's coverage sees them; tests/fuzz/harness.c fakes the three
-# libmicrohttpd look-ups http.c makes on a connection.
+# -fsanitize=fuzzer-no-link so libFuzzer's coverage sees them; tests/fuzz/harness.c builds requests
+# and drives the server's own pipeline (server/pipeline.c) and batcher, without libmicrohttpd.
 
 CLANG      ?= clang
 FUZZ_BUILD ?= build/fuzz

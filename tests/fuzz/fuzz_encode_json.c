@@ -15,12 +15,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the length's parity picks which call goes through the batcher: replays are deterministic */
-    fuzz_request fr = {.body_type = VAE_BODY_JSON, .direct = (int)(size & 1)};
-    fuzz_run(vae_handle_encode, data, size, &fr);
+    fuzz_request fr = {.path = "/encode", .content_type = "application/json", .direct = (int)(size & 1)};
+    fuzz_run(&fr, data, size);
     fr.query = "model=fashion&sample=1&format=json";
-    fuzz_run(vae_handle_encode, data, size, &fr);
+    fuzz_run(&fr, data, size);
     fr.direct = !fr.direct;
     fr.query = "model=fashion&format=json";
-    fuzz_run(vae_handle_reconstruct, data, size, &fr);
+    fr.path = "/reconstruct";
+    fuzz_run(&fr, data, size);
     return 0;
 }

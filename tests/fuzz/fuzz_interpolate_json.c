@@ -15,10 +15,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the length's parity picks which call goes through the batcher: replays are deterministic */
-    fuzz_request fr = {.body_type = VAE_BODY_JSON, .query = "format=json", .direct = (int)(size & 1)};
-    fuzz_run(vae_handle_interpolate, data, size, &fr);
+    fuzz_request fr = {.path = "/interpolate", .content_type = "application/json", .query = "format=json", .direct = (int)(size & 1)};
+    fuzz_run(&fr, data, size);
     fr.direct = !fr.direct;
     fr.query = "model=fashion";
-    fuzz_run(vae_handle_interpolate, data, size, &fr);
+    fuzz_run(&fr, data, size);
     return 0;
 }

@@ -14,11 +14,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* the length's parity picks which call goes through the batcher: replays are deterministic */
-    fuzz_request fr = {.body_type = VAE_BODY_JSON, .path_param = "mnist-encoder", .oip = 1,
-                       .direct = (int)(size & 1)};
-    fuzz_run(vae_handle_oip_infer, data, size, &fr);
+    fuzz_request fr = {.path = "/v2/models/mnist-encoder/infer", .content_type = "application/json", .direct = (int)(size & 1)};
+    fuzz_run(&fr, data, size);
     fr.direct = !fr.direct;
-    fr.path_param = "fashion-decoder";
-    fuzz_run(vae_handle_oip_infer, data, size, &fr);
+    fr.path = "/v2/models/fashion-decoder/infer";
+    fuzz_run(&fr, data, size);
     return 0;
 }

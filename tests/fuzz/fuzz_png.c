@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_fail("an error without a message");
     }
     if (opt & 0x10) {
-        fuzz_request fr = {.body_type = VAE_BODY_PNG, .query = (opt & 0x20) ? "invert=1" : NULL,
+        fuzz_request fr = {.path = "/encode", .content_type = "image/png", .query = (opt & 0x20) ? "invert=1" : NULL,
                            .direct = (opt >> 6) & 1};
-        fuzz_run(vae_handle_encode, data, size, &fr);
+        fuzz_run(&fr, data, size);
     }
     return 0;
 }

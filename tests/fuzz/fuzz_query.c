@@ -1,6 +1,5 @@
 /* Fuzz target: query strings (n, seed, temperature, format, model, invert, sample; repeated, unknown,
- * escaped, valueless parameters) on every model endpoint, split by the fake connection the way
- * libmicrohttpd splits them. Input: one selector byte (bits 0-2 endpoint, 3-4 Accept header, 5 direct
+ * escaped, valueless parameters) on every model endpoint, split the way libmicrohttpd splits them. Input: one selector byte (bits 0-2 endpoint, 3-4 Accept header, 5 direct
  * call, 6 closed batcher), then the raw query string (up to a NUL). --max-batch is 6 here: the limits
  * on n and steps are reached, calls of 5 and 6 rows skip the batcher, and an execution does not
  * decode and print hundreds of images (which made this target 40 times slower). */
@@ -43,31 +42,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     switch (data[0] & 7) {
     case 0:
     case 5:
-        fuzz_run(vae_handle_sample, NULL, 0, &fr);
+        fr.path = "/sample";
+        fuzz_run(&fr, NULL, 0);
         break;
     case 1:
-        fr.body_type = VAE_BODY_JSON;
-        fuzz_run(vae_handle_decode, (const uint8_t *)decode_body, sizeof decode_body - 1, &fr);
+        fr.path = "/decode";
+        fr.content_type = "application/json";
+        fuzz_run(&fr, (const uint8_t *)decode_body, sizeof decode_body - 1);
         break;
     case 2:
-        fr.body_type = VAE_BODY_PNG;
-        fuzz_run(vae_handle_encode, png_body, png_len, &fr);
+        fr.path = "/encode";
+        fr.content_type = "image/png";
+        fuzz_run(&fr, png_body, png_len);
         break;
     case 3:
-        fr.body_type = VAE_BODY_PNG;
-        fuzz_run(vae_handle_reconstruct, png_body, png_len, &fr);
+        fr.path = "/reconstruct";
+        fr.content_type = "image/png";
+        fuzz_run(&fr, png_body, png_len);
         break;
     case 4:
-        fr.body_type = VAE_BODY_JSON;
-        fuzz_run(vae_handle_interpolate, (const uint8_t *)interp_body, sizeof interp_body - 1, &fr);
+        fr.path = "/interpolate";
+        fr.content_type = "application/json";
+        fuzz_run(&fr, (const uint8_t *)interp_body, sizeof interp_body - 1);
         break;
     default:
-        fr.body_type = VAE_BODY_JSON;
-        fr.oip = 1;
-        fr.path_param = "mnist-decoder";
+        fr.path = "/v2/models/mnist-decoder/infer";
+        fr.content_type = "application/json";
         static const char oip_body[] =
             "{\"inputs\":[{\"name\":\"z\",\"datatype\":\"FP32\",\"shape\":[1,2],\"data\":[0,1]}]}";
-        fuzz_run(vae_handle_oip_infer, (const uint8_t *)oip_body, sizeof oip_body - 1, &fr);
+        fuzz_run(&fr, (const uint8_t *)oip_body, sizeof oip_body - 1);
         break;
     }
     return 0;

@@ -1,37 +1,37 @@
-/* Fuzz harness: the three libmicrohttpd look-ups server/http.c makes on a connection, faked over a
- * parsed query string and a few headers, so the real http.c helpers (vae_query, vae_query_check,
- * vae_reply_error, ...) and the real handlers run without a daemon; plus a two-model server and the
+/* Fuzz harness: a two-model server, requests built the way libmicrohttpd hands them to http.c (query
+ * split and unescaped, headers, the body), driven through the real pipeline and batcher, and the
  * checks every reply must pass. */
 #include "harness.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <time.h>
 
 #include "batcher.h"
+#include "errors.h"
+#include "http.h"
 #include "inputs.h"
+#include "pipeline.h"
+#include "routes.h"
 
-/* --- the fake connection ------------------------------------------------------------------------ */
+/* --- the request, as libmicrohttpd would hand it over ------------------------------------------- */
 
 #define FAKE_MAX_ARGS 64
-#define FAKE_MAX_HEADERS 4
+#define FAKE_MAX_HEADERS 6
 
-struct MHD_Connection {
-    int n_args;
-    const char *arg_key[FAKE_MAX_ARGS];
-    const char *arg_value[FAKE_MAX_ARGS]; /* NULL for "?flag" */
+typedef struct {
+    vae_request req;
+    vae_kv args[FAKE_MAX_ARGS];
+    vae_kv headers[FAKE_MAX_HEADERS];
+    char length[24];
     int suspended, resumed; /* under resume_lock */
-    int n_headers;
-    const char *header_key[FAKE_MAX_HEADERS];
-    const char *header_value[FAKE_MAX_HEADERS];
-    char storage[]; /* the query string, split and unescaped in place */
-};
+    char storage[];         /* the query string, split and unescaped in place */
+} fake_request;
 
 /* What libmicrohttpd does to each key and value: '+' to space, then the server's unescape callback
  * (server/http.c). */
@@ -41,136 +41,65 @@ static void unescape(char *s) {
     vae_http_unescape(s);
 }
 
-static void add_arg(struct MHD_Connection *c, char *key, char *value) {
-    if (c->n_args == FAKE_MAX_ARGS) return; /* libmicrohttpd has no such bound; inputs this long are rare */
-    unescape(key);
-    if (value) unescape(value);
-    c->arg_key[c->n_args] = key;
-    c->arg_value[c->n_args] = value;
-    c->n_args++;
-}
-
 /* Splits "a=1&b&c=" the way libmicrohttpd 0.9.75 does: '&' separates arguments, the first '=' of
  * each separates key and value, an argument without '=' has no value (NULL). */
-static struct MHD_Connection *fake_connection(const fuzz_request *fr) {
-    const char *query = fr->query ? fr->query : "";
-    size_t qlen = strlen(query);
-    struct MHD_Connection *c = calloc(1, sizeof *c + qlen + 1);
-    if (!c) fuzz_fail("out of memory");
-    memcpy(c->storage, query, qlen + 1);
-    char *args = c->storage;
+static void split_query(fake_request *f) {
+    char *args = f->storage;
+    int n = 0;
     while (*args) {
         char *amp = strchr(args, '&');
         if (amp) *amp = '\0';
         char *eq = strchr(args, '=');
         if (eq) *eq = '\0';
-        add_arg(c, args, eq ? eq + 1 : NULL);
+        if (n < FAKE_MAX_ARGS) { /* libmicrohttpd has no such bound; inputs this long are rare */
+            unescape(args);
+            if (eq) unescape(eq + 1);
+            f->args[n++] = (vae_kv){args, eq ? eq + 1 : NULL};
+        }
         if (!amp) break;
         args = amp + 1;
     }
-    if (fr->accept) {
-        c->header_key[c->n_headers] = "Accept";
-        c->header_value[c->n_headers++] = fr->accept;
-    }
-    if (fr->extra_header_name) {
-        c->header_key[c->n_headers] = fr->extra_header_name;
-        c->header_value[c->n_headers++] = fr->extra_header_value ? fr->extra_header_value : "";
-    }
-    return c;
+    f->req.args = f->args;
+    f->req.n_args = n;
 }
 
-/* libmicrohttpd compares keys case-insensitively, for headers and arguments alike. */
-static int find_value(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *key,
-                      size_t key_len, const char **value) {
-    if (kind & MHD_GET_ARGUMENT_KIND) {
-        for (int i = 0; i < c->n_args; i++) {
-            if (strlen(c->arg_key[i]) == key_len && strncasecmp(c->arg_key[i], key, key_len) == 0) {
-                *value = c->arg_value[i];
-                return 1;
-            }
-        }
-    }
-    if (kind & MHD_HEADER_KIND) {
-        for (int i = 0; i < c->n_headers; i++) {
-            if (strlen(c->header_key[i]) == key_len &&
-                strncasecmp(c->header_key[i], key, key_len) == 0) {
-                *value = c->header_value[i];
-                return 1;
-            }
-        }
-    }
-    return 0;
-}
-
-const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-                                        const char *key) {
-    const char *value = NULL;
-    if (!key || !find_value(connection, kind, key, strlen(key), &value)) return NULL;
-    return value;
-}
-
-enum MHD_Result MHD_lookup_connection_value_n(struct MHD_Connection *connection,
-                                              enum MHD_ValueKind kind, const char *key,
-                                              size_t key_size, const char **value_ptr,
-                                              size_t *value_size_ptr) {
-    const char *value = NULL;
-    if (!key || !find_value(connection, kind, key, key_size, &value)) return MHD_NO;
-    if (value_ptr) *value_ptr = value;
-    if (value_size_ptr) *value_size_ptr = value ? strlen(value) : 0;
-    return MHD_YES;
-}
-
-int MHD_get_connection_values(struct MHD_Connection *connection, enum MHD_ValueKind kind,
-                              MHD_KeyValueIterator iterator, void *iterator_cls) {
-    int n = 0;
-    if (kind & MHD_GET_ARGUMENT_KIND) {
-        for (int i = 0; i < connection->n_args; i++, n++)
-            if (iterator && iterator(iterator_cls, MHD_GET_ARGUMENT_KIND, connection->arg_key[i],
-                                     connection->arg_value[i]) != MHD_YES)
-                return n + 1;
-    }
-    if (kind & MHD_HEADER_KIND) {
-        for (int i = 0; i < connection->n_headers; i++, n++)
-            if (iterator && iterator(iterator_cls, MHD_HEADER_KIND, connection->header_key[i],
-                                     connection->header_value[i]) != MHD_YES)
-                return n + 1;
-    }
-    return n;
-}
-
-/* The batcher suspends a connection while its job waits and resumes it from its own thread. */
+/* The batcher suspends a request while its job waits and resumes it from its own thread. */
 static pthread_mutex_t resume_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t resumed_cond = PTHREAD_COND_INITIALIZER;
 
-void MHD_suspend_connection(struct MHD_Connection *connection) {
+static void fake_suspend(vae_request *req) {
+    fake_request *f = (fake_request *)req;
     pthread_mutex_lock(&resume_lock);
-    if (connection->suspended) fuzz_fail("a connection was suspended twice");
-    connection->suspended = 1;
-    connection->resumed = 0;
+    if (f->suspended) fuzz_fail("a request was suspended twice");
+    f->suspended = 1;
+    f->resumed = 0;
     pthread_mutex_unlock(&resume_lock);
 }
 
-void MHD_resume_connection(struct MHD_Connection *connection) {
+static void fake_resume(vae_request *req) {
+    fake_request *f = (fake_request *)req;
     pthread_mutex_lock(&resume_lock);
-    if (!connection->suspended) fuzz_fail("a connection that is not suspended was resumed");
-    connection->suspended = 0;
-    connection->resumed = 1;
+    if (!f->suspended) fuzz_fail("a request that is not suspended was resumed");
+    f->suspended = 0;
+    f->resumed = 1;
     pthread_cond_broadcast(&resumed_cond);
     pthread_mutex_unlock(&resume_lock);
 }
 
-/* Waits (at most 10 s) for the batcher to resume the connection. */
-static void wait_resumed(struct MHD_Connection *connection) {
+static const vae_transport FAKE_TRANSPORT = {fake_suspend, fake_resume};
+
+/* Waits (at most 10 s) for the batcher to resume the request, as libmicrohttpd's loop does. */
+static void wait_resumed(fake_request *f) {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 10;
     pthread_mutex_lock(&resume_lock);
-    while (!connection->resumed)
+    while (!f->resumed)
         if (pthread_cond_timedwait(&resumed_cond, &resume_lock, &deadline) != 0) {
             pthread_mutex_unlock(&resume_lock);
             fuzz_fail("a suspended request was not resumed within 10 s");
         }
-    connection->resumed = 0;
+    f->resumed = 0;
     pthread_mutex_unlock(&resume_lock);
 }
 
@@ -281,27 +210,38 @@ static void check_numbers(const cJSON *item, const char *what) {
     }
 }
 
-static void check_json(const vae_request *req, const uint8_t *data, size_t len, const fuzz_request *fr,
-                       const char *what) {
+/* Whether (code, type) is a row of the error table. */
+static int known_error(int code, const char *type) {
+    for (int k = VAE_E_NONE + 1; k < VAE_E_COUNT; k++) {
+        const vae_err_info *info = vae_err_info_of((vae_err_kind)k);
+        if (info->status == code && !strcmp(info->type, type)) return 1;
+    }
+    return 0;
+}
+
+static void check_json(const vae_request *req, const uint8_t *data, size_t len, int oip, const char *what) {
+    const int status = req->reply.status;
     if (vae_utf8_invalid_at(data, len) >= 0) fuzz_fail("%s: reply is not valid UTF-8", what);
     if (len > (16u << 10)) return; /* long replies are many numbers of the same form: not re-parsed */
     cJSON *doc = cJSON_ParseWithLength((const char *)data, len);
     if (!doc) fuzz_fail("%s: reply is not valid JSON: %.200s", what, (const char *)data);
     if (!cJSON_IsObject(doc)) fuzz_fail("%s: reply is not a JSON object", what);
-    if (req->status >= 400) {
+    if (status >= 400 && !(oip && cJSON_GetObjectItemCaseSensitive(doc, "ready"))) {
         const cJSON *error = cJSON_GetObjectItemCaseSensitive(doc, "error");
         if (!error || cJSON_GetArraySize(doc) != 1) fuzz_fail("%s: error reply without one \"error\" key", what);
-        if (fr->oip) {
+        if (oip) {
             if (!cJSON_IsString(error) || !error->valuestring[0])
                 fuzz_fail("%s: OIP error is not {\"error\": \"message\"}", what);
         } else {
             const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
             const cJSON *type = cJSON_GetObjectItemCaseSensitive(error, "type");
             const cJSON *message = cJSON_GetObjectItemCaseSensitive(error, "message");
-            if (!cJSON_IsNumber(code) || code->valuedouble != req->status || !cJSON_IsString(type) ||
+            if (!cJSON_IsNumber(code) || code->valuedouble != status || !cJSON_IsString(type) ||
                 !cJSON_IsString(message) || !message->valuestring[0] || cJSON_GetArraySize(error) != 3)
-                fuzz_fail("%s: error reply is not {\"error\":{\"code\":%d,\"type\",\"message\"}}: %.300s",
-                          what, req->status, (const char *)data);
+                fuzz_fail("%s: error reply is not {\"error\":{\"code\":%d,\"type\",\"message\"}}: %.300s", what,
+                          status, (const char *)data);
+            if (!known_error(status, type->valuestring))
+                fuzz_fail("%s: (%d, %s) is not a row of the error table", what, status, type->valuestring);
         }
     } else {
         check_numbers(doc, what);
@@ -309,84 +249,76 @@ static void check_json(const vae_request *req, const uint8_t *data, size_t len, 
     cJSON_Delete(doc);
 }
 
-static void check_reply(const vae_request *req, const fuzz_request *fr) {
+static void check_reply(const vae_request *req) {
     const char *what = "reply";
-    if (!req->replied) fuzz_fail("the handler returned without replying");
-    int st = req->status;
-    int expected = fr->oip ? (st == 200 || st == 400 || st == 404)
-                           : (st == 200 || st == 400 || st == 404 || st == 413 || st == 415 || st == 422);
-    if (!expected) {
-        const uint8_t *d = req->reply_static ? req->reply_static : req->scratch->out.data;
+    const vae_reply *r = &req->reply;
+    if (!req->replied) fuzz_fail("the pipeline returned without a reply");
+    const int oip = req->route && (req->route->flags & VAE_ROUTE_OIP);
+    const int st = r->status;
+    int expected = oip ? (st == 200 || st == 400 || st == 404)
+                       : (st == 200 || st == 400 || st == 404 || st == 413 || st == 415 || st == 422);
+    if (!expected)
         fuzz_fail("unexpected status %d (a 500 is a bug; 503 means out of memory): %.300s", st,
-                  d ? (const char *)d : "");
-    }
-    if (!req->reply_type) fuzz_fail("reply without a content type");
-    const uint8_t *data = req->reply_static ? req->reply_static : req->scratch->out.data;
-    size_t len = req->reply_static ? req->reply_static_len : req->scratch->out.len;
-    if (!data || len == 0) fuzz_fail("empty reply body (status %d)", st);
-    if (!strcmp(req->reply_type, "application/json")) {
-        check_json(req, data, len, fr, what);
-    } else if (!strcmp(req->reply_type, "image/png")) {
+                  r->data ? (const char *)r->data : "");
+    if (!r->content_type) fuzz_fail("reply without a content type");
+    if (!r->data || r->len == 0) fuzz_fail("empty reply body (status %d)", st);
+    if (!r->is_static && r->data != req->scratch->out.data) fuzz_fail("a buffered reply not in scratch->out");
+    if (!strcmp(r->content_type, "application/json")) {
+        check_json(req, r->data, r->len, oip, what);
+    } else if (!strcmp(r->content_type, "image/png")) {
         if (st != 200) fuzz_fail("PNG reply with status %d", st);
         float pixels[VAE_INPUT_DIM];
         vae_error err = {0};
-        if (vae_png_decode_input(data, len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, &err) != VAE_OK)
+        if (vae_png_decode_input(r->data, r->len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, &err) != VAE_OK)
             fuzz_fail("the reply PNG does not decode: %s", err.message);
     } else {
-        fuzz_fail("unexpected content type %s", req->reply_type);
+        fuzz_fail("unexpected content type %s", r->content_type);
     }
-    if (req->n_headers > VAE_MAX_EXTRA_HEADERS) fuzz_fail("too many reply headers");
+    if (r->n_headers > VAE_MAX_REPLY_HEADERS) fuzz_fail("too many reply headers");
 }
 
-int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_request *fr) {
+int fuzz_run(const fuzz_request *fr, const uint8_t *body, size_t len) {
     fuzz_server_init();
-    struct MHD_Connection *conn = fake_connection(fr);
-    vae_request *req = calloc(1, sizeof *req);
-    if (!req) fuzz_fail("out of memory");
-    req->server = &server;
-    req->conn = conn;
-    req->method = VAE_POST;
-    snprintf(req->method_name, sizeof req->method_name, "POST");
-    /* the route whose handler this is (its flags decide, e.g., the OIP error shape) */
-    req->route_index = VAE_METRIC_ROUTES - 1;
-    for (int i = 0; i < vae_n_routes; i++) {
-        if (vae_routes[i].handler == handler) {
-            req->route = &vae_routes[i];
-            req->route_index = i;
-            break;
+    const char *query = fr->query ? fr->query : "";
+    size_t qlen = strlen(query);
+    fake_request *f = calloc(1, sizeof *f + qlen + 1);
+    if (!f) fuzz_fail("out of memory");
+    memcpy(f->storage, query, qlen + 1);
+    vae_request *req = &f->req;
+    const char *method = fr->method ? fr->method : (body ? "POST" : "GET");
+    server.batcher = fr->direct ? NULL : fr->closed ? closed_batcher : batcher;
+    vae_request_init(req, &server, &FAKE_TRANSPORT, f, method, fr->path);
+    split_query(f);
+    int nh = 0;
+    if (body || len) {
+        snprintf(f->length, sizeof f->length, "%zu", len);
+        f->headers[nh++] = (vae_kv){"Content-Length", f->length};
+    }
+    if (fr->content_type) f->headers[nh++] = (vae_kv){"Content-Type", fr->content_type};
+    if (fr->accept) f->headers[nh++] = (vae_kv){"Accept", fr->accept};
+    if (fr->extra_header_name)
+        f->headers[nh++] = (vae_kv){fr->extra_header_name, fr->extra_header_value ? fr->extra_header_value : ""};
+    req->headers = f->headers;
+    req->n_headers = nh;
+
+    /* what http.c does with libmicrohttpd's calls: the headers, the body, then steps until a reply */
+    vae_step step = vae_pipeline_begin(req);
+    if (step == VAE_STEP_CONTINUE) {
+        if (len) vae_request_append_body(req, body, len);
+        step = vae_pipeline_step(req);
+        for (int waits = 0; step == VAE_STEP_WAIT; waits++) {
+            if (waits > 4) fuzz_fail("the request waited for the batcher %d times", waits);
+            if (req->replied) fuzz_fail("a waiting request had already replied");
+            wait_resumed(f);
+            step = vae_pipeline_step(req);
         }
     }
-    if (!req->route) fuzz_fail("no route has this handler");
-    snprintf(req->path, sizeof req->path, "%s", req->route->path);
-    if (fr->path_param) snprintf(req->path_param, sizeof req->path_param, "%s", fr->path_param);
-    req->scratch = vae_scratch_for_thread(&server.scratch);
-    if (!req->scratch) fuzz_fail("no scratch");
-    req->body_type = fr->body_type;
-    if (len) {
-        req->body = malloc(len); /* exactly len bytes, like http.c with a Content-Length */
-        if (!req->body) fuzz_fail("out of memory");
-        memcpy(req->body, body, len);
-    }
-    req->body_len = req->body_cap = len;
-    /* what http.c does: run the handler; while it suspended the connection for the batcher, wait
-     * for the resume and run it again; then release the job as on_completed does */
-    server.batcher = fr->direct ? NULL : fr->closed ? closed_batcher : batcher;
-    handler(req);
-    for (int runs = 1; req->suspended; runs++) {
-        if (runs > 4) fuzz_fail("the handler suspended its request %d times", runs);
-        if (req->replied) fuzz_fail("a suspended request had already replied");
-        wait_resumed(conn);
-        req->suspended = 0;
-        handler(req);
-    }
-    if (fr->closed && req->job) fuzz_fail("a closed batcher took a job");
-    check_reply(req, fr);
-    vae_batcher_release(server.batcher, req->job);
-    server.batcher = NULL;
-    int status = req->status;
+    if (step != VAE_STEP_REPLY) fuzz_fail("the pipeline ended in step %d", (int)step);
+    check_reply(req);
+    int status = req->reply.status;
     vae_scratch_trim(req->scratch);
-    free(req->body);
-    free(req);
-    free(conn);
+    vae_request_release(req);
+    server.batcher = NULL;
+    free(f);
     return status;
 }

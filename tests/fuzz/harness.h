@@ -1,26 +1,28 @@
-/* Fuzz harness for the server's request handlers without libmicrohttpd: a fake connection (query
- * arguments and headers parsed by harness.c, which replaces the request helpers of server/http.c),
- * a process-wide server with two tiny models, and one call that runs a handler on a body and checks
- * the reply against the API contract (abort() on any breach, so libFuzzer reports it). */
+/* Fuzz harness for the server's request pipeline: a process-wide server with two tiny models, and
+ * one call that builds a request (method, path, query, headers, body) and drives the real pipeline
+ * (server/pipeline.c: vae_pipeline_begin, vae_request_append_body, vae_pipeline_step) as http.c
+ * does, through the real batcher, then checks the reply against the API contract (abort() on any
+ * breach, so libFuzzer reports it). No libmicrohttpd is involved. */
 #ifndef VAE_FUZZ_HARNESS_H
 #define VAE_FUZZ_HARNESS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "handlers.h"
+#include "request.h"
+#include "server.h"
 
-/* What one fake request carries besides its body. */
+/* One fuzz request besides its body. */
 typedef struct {
-    const char *query;      /* raw query string after '?', percent-escaped, or NULL */
-    const char *accept;     /* Accept header, or NULL */
-    const char *path_param; /* "{model}" segment for /v2 routes, or NULL */
+    const char *method;       /* NULL: POST when there is a body, else GET */
+    const char *path;         /* "/decode", "/v2/models/mnist-decoder/infer" */
+    const char *query;        /* raw query string after '?', percent-escaped, or NULL */
+    const char *content_type; /* NULL: none (the pipeline sniffs the body) */
+    const char *accept;       /* Accept header, or NULL */
     const char *extra_header_name, *extra_header_value; /* one more request header, or NULL */
-    vae_body_type body_type;
-    int oip;                /* the reply uses the Open Inference Protocol's error shape */
-    int direct;             /* model calls on the calling thread (--batching off), not the batcher */
-    int closed;             /* the batcher is closed (shutting down): it refuses the job, the handler
-                             * runs the call itself */
+    int direct;               /* model calls on the calling thread (--batching off), not the batcher */
+    int closed;               /* the batcher is closed (shutting down): it refuses the job, the
+                               * pipeline runs the call itself */
 } fuzz_request;
 
 /* Sets --max-batch for the server fuzz_server_init builds (default 256); call before it. A target
@@ -37,12 +39,13 @@ void fuzz_server_init(void);
 /* The server fuzz_server_init built. */
 vae_server *fuzz_server(void);
 
-/* Runs handler on a copy of body[0..len) (an exact-size heap block, so ASan sees any over-read),
- * again after each resume when it queued its model call to the batcher (as http.c does), and checks
- * the reply: exactly one reply; never a 500 or an unexpected status; JSON replies are
- * valid UTF-8 JSON of the documented shape (errors: {"error":{"code","type","message"}} with
- * code == status, or {"error": "..."} for OIP); PNG replies decode. Returns the status. */
-int fuzz_run(vae_handler handler, const uint8_t *body, size_t len, const fuzz_request *fr);
+/* Sends the request with a copy of body[0..len) (an exact-size heap block, so ASan sees any
+ * over-read) through the pipeline, waiting for the batcher whenever the pipeline waits, and checks
+ * the reply: exactly one reply; never a 500 or an unexpected status; JSON replies are valid UTF-8
+ * JSON of the documented shape (errors: {"error":{"code","type","message"}} with code == status and
+ * (code, type) a row of the error table, or {"error": "..."} on /v2 routes); PNG replies decode.
+ * Returns the status. */
+int fuzz_run(const fuzz_request *fr, const uint8_t *body, size_t len);
 
 /* abort()s with a message on stderr: the way a harness check reports a bug to libFuzzer. */
 void fuzz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -1,0 +1,303 @@
+/* The request pipeline: header checks, then the endpoint's parse, run and write, with its model calls
+ * run inline or through the batcher, and the one error writer. */
+#include "pipeline.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "batcher.h"
+#include "routes.h"
+#include "server.h"
+
+/* --- errors -------------------------------------------------------------------------------------- */
+
+/* Whether the request is on an Open Inference Protocol path: its route says so, or, unrouted, its
+ * path is under /v2. */
+static int oip_dialect(const vae_request *req) {
+    if (req->route) return (req->route->flags & VAE_ROUTE_OIP) != 0;
+    const char *p = req->url ? req->url : "";
+    return !strncmp(p, "/v2", 3) && (p[3] == '/' || p[3] == '\0');
+}
+
+void vae_pipeline_reply_error(vae_request *req, const vae_err *err) {
+    const vae_err_info *info = vae_err_info_of(err->kind);
+    const int oip = oip_dialect(req);
+    const int status = oip ? info->oip_status : info->status;
+    req->reply.n_headers = 0; /* headers meant for a success reply (X-Seed) do not apply */
+    vae_json_writer w;
+    vae_jw_start(&w, &req->scratch->out);
+    if (oip) {
+        vae_jw_raw(&w, "{\"error\":");
+    } else {
+        vae_jw_printf(&w, "{\"error\":{\"code\":%d,\"type\":\"%s\",\"message\":", status, info->type);
+    }
+    vae_jw_string(&w, err->message[0] ? err->message : info->type);
+    vae_jw_raw(&w, oip ? "}\n" : "}}\n");
+    if (w.status != VAE_OK) {
+        static const char native_oom[] = "{\"error\":{\"code\":503,\"type\":\"out_of_memory\","
+                                         "\"message\":\"out of memory\"}}\n";
+        static const char oip_oom[] = "{\"error\":\"out of memory\"}\n";
+        if (oip) vae_reply_static(req, 503, "application/json", oip_oom, sizeof oip_oom - 1);
+        else vae_reply_static(req, 503, "application/json", native_oom, sizeof native_oom - 1);
+        vae_reply_header(req, "Retry-After", "1");
+        return;
+    }
+    vae_reply_buffer(req, status, "application/json");
+    if (info->retry_after) vae_reply_header(req, "Retry-After", "%d", info->retry_after);
+    if (err->kind == VAE_E_UNAUTHORIZED) vae_reply_header(req, "WWW-Authenticate", "Bearer");
+    if (err->kind == VAE_E_METHOD_NOT_ALLOWED && req->route) {
+        char allow[64];
+        vae_route_allow_list(req->route->methods, allow, sizeof allow);
+        vae_reply_header(req, "Allow", "%s", allow);
+    }
+}
+
+static vae_step fail(vae_request *req, const vae_err *err) {
+    vae_pipeline_reply_error(req, err);
+    req->phase = VAE_PHASE_DONE;
+    return VAE_STEP_REPLY;
+}
+
+/* --- the headers ----------------------------------------------------------------------------------- */
+
+/* Constant-time comparison of the Authorization header with "Bearer KEY". */
+static int authorized(const vae_request *req) {
+    const char *key = req->server->opts.api_key;
+    const char *auth = vae_req_header(req, "Authorization");
+    if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return 0;
+    const char *given = auth + 7;
+    while (*given == ' ') given++;
+    size_t n = strlen(key), m = strlen(given);
+    unsigned diff = (unsigned)(n ^ m);
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)key[i] ^ (unsigned char)given[i % (m ? m : 1)];
+    return diff == 0;
+}
+
+/* Lower-cased media type without parameters ("application/json; charset=utf-8" -> ...json). */
+static void media_type(const char *header, char *buf, size_t size) {
+    size_t n = 0;
+    while (*header == ' ') header++;
+    for (; *header && *header != ';' && *header != ' ' && n + 1 < size; header++)
+        buf[n++] = (char)(*header >= 'A' && *header <= 'Z' ? *header + 32 : *header);
+    buf[n] = '\0';
+}
+
+/* A body's length must be unambiguous (RFC 9112, 6.3): one Content-Length, or chunked transfer
+ * coding alone. Anything else is refused before reading, as request smuggling relies on servers and
+ * proxies disagreeing about where a body ends. */
+static vae_err_kind check_framing(const vae_request *req, vae_err *err) {
+    const char *te = vae_req_header(req, "Transfer-Encoding");
+    int lengths = vae_req_header_count(req, "Content-Length");
+    if (te && strcasecmp(te, "chunked") != 0)
+        return vae_fail(err, VAE_E_NOT_IMPLEMENTED,
+                        "Transfer-Encoding '%.32s' is not supported: send the body with Content-Length, "
+                        "or chunked",
+                        te);
+    if (te && lengths)
+        return vae_fail(err, VAE_E_INVALID_FRAMING,
+                        "the request has both Content-Length and Transfer-Encoding: use one");
+    if (lengths > 1)
+        return vae_fail(err, VAE_E_INVALID_FRAMING, "the request has more than one Content-Length");
+    return VAE_E_NONE;
+}
+
+/* The 204 of OPTIONS (CORS preflight or plain): never needs the API key. */
+static void reply_options(vae_request *req) {
+    char allow[64];
+    vae_route_allow_list(req->route->methods, allow, sizeof allow);
+    req->scratch->out.len = 0;
+    vae_reply_buffer(req, 204, "text/plain");
+    vae_reply_header(req, "Allow", "%s", allow);
+    if (req->server->opts.cors_origin) {
+        vae_reply_header(req, "Access-Control-Allow-Methods", "%s", allow);
+        vae_reply_header(req, "Access-Control-Allow-Headers", "Content-Type, Authorization, Accept");
+        vae_reply_header(req, "Access-Control-Max-Age", "86400");
+    }
+}
+
+/* The declared length against --max-body (the buffer is allocated once for it), and the media type
+ * against what the route takes. */
+static vae_err_kind check_body_headers(vae_request *req, vae_err *err) {
+    const vae_route *route = req->route;
+    const size_t max_body = req->server->opts.max_body;
+    const char *length = vae_req_header(req, "Content-Length");
+    if (length) {
+        char *end;
+        unsigned long long declared = strtoull(length, &end, 10);
+        if (declared > max_body)
+            return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE,
+                            "the body is %llu bytes; the limit is %zu (--max-body)", declared, max_body);
+        if (declared) {
+            req->body = malloc((size_t)declared);
+            if (req->body) req->body_cap = (size_t)declared;
+        }
+    }
+    const char *ctype = vae_req_header(req, "Content-Type");
+    if (!ctype) return VAE_E_NONE; /* decided from the bytes once they are in */
+    char mt[64];
+    media_type(ctype, mt, sizeof mt);
+    if ((route->flags & VAE_ROUTE_JSON) && !strcmp(mt, "application/json")) {
+        req->body_type = VAE_BODY_JSON;
+        return VAE_E_NONE;
+    }
+    if ((route->flags & VAE_ROUTE_PNG) && !strcmp(mt, "image/png")) {
+        req->body_type = VAE_BODY_PNG;
+        return VAE_E_NONE;
+    }
+    const char *want = (route->flags & VAE_ROUTE_PNG) ? "application/json or image/png" : "application/json";
+    return vae_fail(err, VAE_E_UNSUPPORTED_MEDIA, "Content-Type '%.64s' is not accepted by %s: send %s%s",
+                    ctype, route->path, want,
+                    !strcmp(mt, "application/x-www-form-urlencoded")
+                        ? " (curl -d sends form encoding unless you add -H 'Content-Type: application/json')"
+                        : "");
+}
+
+vae_step vae_pipeline_begin(vae_request *req) {
+    vae_server *server = req->server;
+    vae_err err = {0};
+    req->scratch = vae_scratch_for_thread(&server->scratch);
+    if (check_framing(req, &err) != VAE_E_NONE) return fail(req, &err);
+    req->route = vae_route_find(req->url, req->path_param, sizeof req->path_param, &req->route_index);
+    if (!req->route) {
+        req->route_index = VAE_METRIC_ROUTES - 1;
+        vae_fail(&err, VAE_E_NOT_FOUND, "no such endpoint '%.200s'; the API is described at GET /openapi.yaml",
+                 req->url);
+        return fail(req, &err);
+    }
+    const vae_route *route = req->route;
+    if (req->method == VAE_OPTIONS) {
+        reply_options(req);
+        req->phase = VAE_PHASE_DONE;
+        return VAE_STEP_REPLY;
+    }
+    unsigned allowed = route->methods | (route->methods & VAE_GET ? VAE_HEAD : 0);
+    if (!(req->method & allowed)) {
+        char allow[64];
+        vae_route_allow_list(route->methods, allow, sizeof allow);
+        vae_fail(&err, VAE_E_METHOD_NOT_ALLOWED, "%s is not allowed on %s; use %s", req->method_name,
+                 route->path, allow);
+        return fail(req, &err);
+    }
+    if ((route->flags & VAE_ROUTE_AUTH) && server->opts.api_key && !authorized(req)) {
+        vae_fail(&err, VAE_E_UNAUTHORIZED, "%s",
+                 vae_req_header(req, "Authorization")
+                     ? "the API key in the Authorization header is wrong"
+                     : "this endpoint needs an API key: send 'Authorization: Bearer KEY'");
+        return fail(req, &err);
+    }
+    if ((route->flags & VAE_ROUTE_READY) && !atomic_load(&server->ready)) {
+        vae_fail(&err, VAE_E_NOT_READY, "the models are still loading; retry shortly");
+        return fail(req, &err);
+    }
+    /* routes without a body type ignore any body */
+    if ((route->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG)) && check_body_headers(req, &err) != VAE_E_NONE)
+        return fail(req, &err);
+    req->phase = VAE_PHASE_BODY;
+    return VAE_STEP_CONTINUE;
+}
+
+/* --- the endpoint ---------------------------------------------------------------------------------- */
+
+/* The body is complete: refuse it if it was cut off, and decide its type from its bytes when no
+ * Content-Type said. */
+static vae_err_kind finish_body(vae_request *req, vae_err *err) {
+    if (req->body_discarded)
+        return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE, "the body exceeds the %zu-byte limit (--max-body)",
+                        req->server->opts.max_body);
+    if (req->body_type == VAE_BODY_NONE && req->body_len) {
+        /* no Content-Type: a PNG signature decides, anything else is taken as JSON */
+        static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+        int is_png = req->body_len >= 8 && !memcmp(req->body, png_sig, 8);
+        req->body_type = is_png && (req->route->flags & VAE_ROUTE_PNG) ? VAE_BODY_PNG : VAE_BODY_JSON;
+    }
+    return VAE_E_NONE;
+}
+
+/* The batcher's completion callback (on a batcher thread): the results are in the job. */
+static void on_job_done(void *ctx) {
+    vae_request *req = ctx;
+    req->transport->resume(req); /* req may be gone once this returns */
+}
+
+/* Runs mc inline on this thread's scratch, or queues it to the batcher (*queued set, the request
+ * suspended). A previous call's job is released once mc's input has been read from it. */
+static vae_err_kind execute(vae_request *req, vae_model_call *mc, int *queued, vae_err *err) {
+    vae_server *server = req->server;
+    vae_batcher *b = server->batcher;
+    vae_batch_job *previous = req->job;
+    *queued = 0;
+    if (b && req->transport && mc->n <= VAE_BATCH_JOB_ROWS &&
+        !atomic_load_explicit(&server->draining, memory_order_relaxed)) {
+        vae_status why = VAE_OK;
+        vae_batch_job *job = vae_batcher_acquire(b, &why);
+        if (!job) {
+            if (why == VAE_ERR_NOMEM) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory queueing the model call");
+            atomic_fetch_add_explicit(&server->metrics.rejected_overload, 1, memory_order_relaxed);
+            return vae_fail(err, VAE_E_OVERLOADED,
+                            "too many requests are waiting for the model (--batch-queue %d); retry shortly",
+                            server->opts.batch_queue);
+        }
+        vae_batch_job_fill(job, mc, on_job_done, req);
+        vae_batcher_release(b, previous);
+        req->job = job;
+        *queued = 1;
+        /* suspended before it is queued: the callback may run before submit returns */
+        req->transport->suspend(req);
+        if (vae_batcher_submit(b, job) != 0) {
+            /* closed (shutting down): run it here, as the batcher would have, and resume at once */
+            vae_model_call_run(&job->call, req->scratch->ws);
+            on_job_done(req);
+        }
+        return VAE_E_NONE;
+    }
+    vae_model_call_run(mc, req->scratch->ws);
+    vae_batcher_release(b, previous);
+    req->job = NULL;
+    return VAE_E_NONE;
+}
+
+vae_step vae_pipeline_step(vae_request *req) {
+    const vae_endpoint *ep = req->route->endpoint;
+    vae_err err = {0};
+    req->scratch = vae_scratch_for_thread(&req->server->scratch);
+    if (req->phase == VAE_PHASE_BODY) {
+        if (finish_body(req, &err) != VAE_E_NONE) return fail(req, &err);
+        req->call = vae_request_alloc(req, ep->call_size ? ep->call_size : 1);
+        if (!req->call) {
+            vae_fail(&err, VAE_E_OUT_OF_MEMORY, "out of memory reading the request");
+            return fail(req, &err);
+        }
+        if (ep->parse && ep->parse(req, req->call, &err) != VAE_E_NONE) return fail(req, &err);
+        req->phase = VAE_PHASE_RUN;
+    } else if (req->phase == VAE_PHASE_WAIT) {
+        req->mc = req->job->call; /* the batcher's results, in the job's buffers */
+        req->phase = VAE_PHASE_RUN;
+    } else if (req->phase != VAE_PHASE_RUN) {
+        vae_fail(&err, VAE_E_INTERNAL, "the pipeline was stepped in phase %d", (int)req->phase);
+        return fail(req, &err);
+    }
+    while (ep->run) {
+        vae_model_call next = {.op = VAE_OP_NONE};
+        vae_err_kind k = ep->run(req, req->call, req->stage, &req->mc, &next, &err);
+        req->stage++;
+        if (k != VAE_E_NONE) return fail(req, &err);
+        if (next.op == VAE_OP_NONE) break;
+        int queued;
+        if (execute(req, &next, &queued, &err) != VAE_E_NONE) return fail(req, &err);
+        if (queued) {
+            req->phase = VAE_PHASE_WAIT;
+            return VAE_STEP_WAIT;
+        }
+        req->mc = next;
+    }
+    if (ep->write(req, req->call, &err) != VAE_E_NONE) return fail(req, &err);
+    if (!req->replied) {
+        vae_fail(&err, VAE_E_INTERNAL, "the endpoint %s produced no reply", req->route->path);
+        return fail(req, &err);
+    }
+    req->phase = VAE_PHASE_DONE;
+    return VAE_STEP_REPLY;
+}

@@ -1,0 +1,147 @@
+/* The request: its accessors, its body with a hard cap, its reply, and what it owns. */
+#include "request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "batcher.h"
+#include "clock.h"
+#include "server.h"
+
+struct vae_alloc {
+    vae_alloc *next;
+    max_align_t data[];
+};
+
+/* The first body buffer when the length is not declared (chunked); it doubles from there. */
+#define BODY_FIRST_BYTES (16u << 10)
+
+static unsigned parse_method(const char *m) {
+    if (!strcmp(m, "GET")) return VAE_GET;
+    if (!strcmp(m, "POST")) return VAE_POST;
+    if (!strcmp(m, "HEAD")) return VAE_HEAD;
+    if (!strcmp(m, "OPTIONS")) return VAE_OPTIONS;
+    return VAE_OTHER_METHOD;
+}
+
+void vae_request_init(vae_request *req, struct vae_server *server, const vae_transport *transport,
+                      void *transport_ctx, const char *method, const char *url) {
+    memset(req, 0, sizeof *req);
+    req->server = server;
+    req->transport = transport;
+    req->transport_ctx = transport_ctx;
+    req->started_us = vae_now_us();
+    req->method = parse_method(method);
+    snprintf(req->method_name, sizeof req->method_name, "%s", method);
+    req->url = url;
+    snprintf(req->path, sizeof req->path, "%s", url);
+    req->route_index = VAE_METRIC_ROUTES - 1;
+}
+
+void vae_request_release(vae_request *req) {
+    vae_batcher_release(req->server ? req->server->batcher : NULL, req->job);
+    req->job = NULL;
+    free(req->body);
+    req->body = NULL;
+    for (vae_alloc *a = req->allocs, *next; a; a = next) {
+        next = a->next;
+        free(a);
+    }
+    req->allocs = NULL;
+}
+
+void *vae_request_alloc(vae_request *req, size_t n) {
+    if (n > SIZE_MAX - sizeof(vae_alloc)) return NULL;
+    vae_alloc *a = calloc(1, sizeof *a + n);
+    if (!a) return NULL;
+    a->next = req->allocs;
+    req->allocs = a;
+    return a->data;
+}
+
+void vae_request_append_body(vae_request *req, const void *data, size_t n) {
+    const size_t cap = req->server->opts.max_body;
+    if (req->body_discarded || n > cap - req->body_len) {
+        req->body_discarded += n; /* past the cap nothing is kept */
+        return;
+    }
+    if (req->body_len + n > req->body_cap) {
+        size_t want = req->body_cap ? req->body_cap * 2 : BODY_FIRST_BYTES;
+        while (want < req->body_len + n) want *= 2;
+        if (want > cap) want = cap;
+        uint8_t *grown = realloc(req->body, want);
+        if (!grown) {
+            req->body_discarded += n;
+            return;
+        }
+        req->body = grown;
+        req->body_cap = want;
+    }
+    memcpy(req->body + req->body_len, data, n);
+    req->body_len += n;
+}
+
+static const vae_kv *find_arg(const vae_request *req, const char *name) {
+    for (int i = 0; i < req->n_args; i++)
+        if (!strcmp(req->args[i].key, name)) return &req->args[i];
+    return NULL;
+}
+
+const char *vae_req_query(const vae_request *req, const char *name) {
+    const vae_kv *kv = find_arg(req, name);
+    return kv ? kv->value : NULL;
+}
+
+int vae_req_query_present(const vae_request *req, const char *name) { return find_arg(req, name) != NULL; }
+
+const char *vae_req_header(const vae_request *req, const char *name) {
+    for (int i = 0; i < req->n_headers; i++)
+        if (!strcasecmp(req->headers[i].key, name)) return req->headers[i].value;
+    return NULL;
+}
+
+int vae_req_header_count(const vae_request *req, const char *name) {
+    int n = 0;
+    for (int i = 0; i < req->n_headers; i++) n += !strcasecmp(req->headers[i].key, name);
+    return n;
+}
+
+void vae_reply_buffer(vae_request *req, int status, const char *content_type) {
+    req->reply.status = status;
+    req->reply.content_type = content_type;
+    req->reply.data = req->scratch->out.data;
+    req->reply.len = req->scratch->out.len;
+    req->reply.is_static = 0;
+    req->replied = 1;
+}
+
+void vae_reply_static(vae_request *req, int status, const char *content_type, const void *data,
+                      size_t len) {
+    req->reply.status = status;
+    req->reply.content_type = content_type;
+    req->reply.data = data;
+    req->reply.len = len;
+    req->reply.is_static = 1;
+    req->replied = 1;
+}
+
+vae_err_kind vae_reply_json(vae_request *req, int status, vae_json_writer *w, vae_err *err) {
+    vae_jw_raw(w, "\n");
+    if (w->status != VAE_OK) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory writing the reply");
+    vae_reply_buffer(req, status, "application/json");
+    return VAE_E_NONE;
+}
+
+void vae_reply_header(vae_request *req, const char *name, const char *fmt, ...) {
+    vae_reply *r = &req->reply;
+    if (r->n_headers == VAE_MAX_REPLY_HEADERS) return;
+    int i = r->n_headers++;
+    r->header_names[i] = name;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->header_values[i], sizeof r->header_values[i], fmt, ap);
+    va_end(ap);
+}

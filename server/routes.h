@@ -1,0 +1,38 @@
+/* The route table: every path the server answers, its methods, what it requires, and its endpoint. */
+#ifndef VAE_SERVER_ROUTES_H
+#define VAE_SERVER_ROUTES_H
+
+#include <stddef.h>
+
+#include "handlers.h"
+
+/* Route flags. */
+enum {
+    VAE_ROUTE_AUTH = 1 << 0,  /* needs the API key when one is configured */
+    VAE_ROUTE_READY = 1 << 1, /* needs the models loaded (503 before) */
+    VAE_ROUTE_JSON = 1 << 2,  /* accepts an application/json body */
+    VAE_ROUTE_PNG = 1 << 3,   /* accepts an image/png body */
+    VAE_ROUTE_OIP = 1 << 4,   /* Open Inference Protocol: errors in its dialect, {"error": "message"} */
+};
+
+typedef struct vae_route {
+    const char *path; /* "/encode", or a pattern with one "{param}" segment */
+    unsigned methods; /* allowed methods (GET implies HEAD) */
+    unsigned flags;
+    const vae_endpoint *endpoint;
+} vae_route;
+
+extern const vae_route vae_routes[];
+extern const int vae_n_routes;
+
+/* Matches path against a route pattern; a "{param}" segment matches one non-empty segment shorter
+ * than param_size, copied into param. Returns 1 on a match. */
+int vae_route_matches(const char *pattern, const char *path, char *param, size_t param_size);
+
+/* The first route matching path (its "{param}" into param), with its index, or NULL. */
+const vae_route *vae_route_find(const char *path, char *param, size_t param_size, int *index);
+
+/* "GET, HEAD, OPTIONS" for a route's methods. */
+void vae_route_allow_list(unsigned methods, char *buf, size_t size);
+
+#endif
