@@ -13,6 +13,8 @@ typedef enum {
     VAE_E_INVALID_BASE64,     /* 400: a base64 image string does not decode */
     VAE_E_INVALID_PNG,        /* 400: PNG bytes that do not decode exactly */
     VAE_E_INVALID_FRAMING,    /* 400: a body whose length is ambiguous (smuggling material) */
+    VAE_E_INVALID_ENCODING,   /* 400: a gzip or deflate body that does not inflate exactly */
+    VAE_E_INVALID_BINARY,     /* 400: Open Inference Protocol binary framing that does not add up */
     VAE_E_UNAUTHORIZED,       /* 401: --api-key set, key missing or wrong */
     VAE_E_NOT_FOUND,          /* 404: no such path */
     VAE_E_MODEL_NOT_FOUND,    /* 404: no such model */

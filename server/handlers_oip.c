@@ -2,7 +2,9 @@
  * metadata and readiness, and inference. Each loaded VAE NAME appears as two models, NAME-encoder
  * (x -> mu, logvar) and NAME-decoder (z -> x), version "1". These routes carry VAE_ROUTE_OIP, so
  * the pipeline writes their errors in the protocol's shape, {"error": "message"}, with the
- * protocol's status (errors.c: a request the model cannot use is 400). */
+ * protocol's status (errors.c: a request the model cannot use is 400). Query parameters are ignored
+ * here, as the protocol's servers do (its clients add their own); the native routes refuse unknown
+ * ones. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,8 +47,6 @@ typedef struct {
     const oip_kind *kind;
 } oip_model;
 
-static const char *const NO_QUERY[] = {NULL};
-
 static int tensor_width(const oip_tensor *t, const vae_served_model *sm) {
     return t->latent ? sm->model->config.latent_dim : VAE_INPUT_DIM;
 }
@@ -82,11 +82,6 @@ static void tensor_head(vae_json_writer *w, const char *name, long long rows, in
     vae_jw_printf(w, "{\"name\":\"%s\",\"datatype\":\"FP32\",\"shape\":[%lld,%d]", name, rows, cols);
 }
 
-static vae_err_kind no_query(vae_request *req, void *call, vae_err *err) {
-    (void)call;
-    return vae_input_query_check(req, NO_QUERY, err);
-}
-
 /* Ready in the protocol's terms: every model loaded and not draining. The protocol's "false" is a
  * 4xx status: 400, as Triton answers. */
 static int server_ready(const vae_request *req) {
@@ -102,7 +97,7 @@ static vae_err_kind server_write(vae_request *req, void *call, vae_err *err) {
     return VAE_E_NONE;
 }
 
-const vae_endpoint vae_ep_oip_server = {0, no_query, NULL, server_write};
+const vae_endpoint vae_ep_oip_server = {0, NULL, NULL, server_write};
 
 static vae_err_kind live_write(vae_request *req, void *call, vae_err *err) {
     (void)call;
@@ -133,7 +128,6 @@ typedef struct {
 static vae_err_kind model_ready_parse(vae_request *req, void *call, vae_err *err) {
     model_call *c = call;
     c->ready = server_ready(req);
-    if (vae_input_query_check(req, NO_QUERY, err)) return err->kind;
     /* the registry is read only once loaded: before that, every name is "not ready" */
     return c->ready ? find_model(req, &c->om, err) : VAE_E_NONE;
 }
@@ -152,7 +146,6 @@ const vae_endpoint vae_ep_oip_model_ready = {sizeof(model_call), model_ready_par
 
 static vae_err_kind model_parse(vae_request *req, void *call, vae_err *err) {
     model_call *c = call;
-    if (vae_input_query_check(req, NO_QUERY, err)) return err->kind;
     return find_model(req, &c->om, err);
 }
 
@@ -386,7 +379,7 @@ static vae_err_kind infer_parse(vae_request *req, void *call, vae_err *err) {
     static const char *const fields[] = {"id", "parameters", "inputs", "outputs", NULL};
     infer_call *c = call;
     vae_scratch *s = req->scratch;
-    if (vae_input_query_check(req, NO_QUERY, err) || find_model(req, &c->om, err)) return err->kind;
+    if (find_model(req, &c->om, err)) return err->kind;
     if (vae_req_header(req, "Inference-Header-Content-Length"))
         return vae_fail(err, VAE_E_INVALID_REQUEST, "binary tensor data is not supported: send the request as JSON only");
     cJSON *root;

@@ -68,9 +68,11 @@ static enum MHD_Result queue_reply(vae_request *req) {
         r->len, (void *)r->data, r->is_static ? MHD_RESPMEM_PERSISTENT : MHD_RESPMEM_MUST_COPY);
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
     if (server->opts.cors_origin) {
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", server->opts.cors_origin);
-        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Seed");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                                "X-Seed, X-Request-Id, Inference-Header-Content-Length");
         if (strcmp(server->opts.cors_origin, "*") != 0) MHD_add_response_header(resp, "Vary", "Origin");
     }
     for (int i = 0; i < r->n_headers; i++) MHD_add_response_header(resp, r->header_names[i], r->header_values[i]);
@@ -130,6 +132,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (copy_values(req, conn, MHD_GET_ARGUMENT_KIND, &req->args, &req->n_args) != 0 ||
             copy_values(req, conn, MHD_HEADER_KIND, &req->headers, &req->n_headers) != 0) {
             vae_err err;
+            vae_request_set_id(req, &req->scratch->rng);
             vae_fail(&err, VAE_E_OUT_OF_MEMORY, "out of memory reading the request");
             vae_pipeline_reply_error(req, &err);
             req->phase = VAE_PHASE_DONE;
@@ -173,7 +176,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
             else if (sa->sa_family == AF_INET6)
                 inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, client, sizeof client);
         }
-        vae_log_access(client, req->method_name, req->path, status, bytes, micros,
+        vae_log_access(client, req->method_name, req->path, req->request_id, status, bytes, micros,
                        (unsigned)toe < sizeof reasons / sizeof reasons[0] ? reasons[toe] : "unknown");
     }
     vae_request_release(req);

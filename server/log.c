@@ -50,8 +50,8 @@ static void write_line(int fd, char *line, int n, size_t size) {
     (void)ignored;
 }
 
-void vae_log_access(const char *client, const char *method, const char *path, int status,
-                    size_t bytes, uint64_t micros, const char *reason) {
+void vae_log_access(const char *client, const char *method, const char *path, const char *request_id,
+                    int status, size_t bytes, uint64_t micros, const char *reason) {
     if (log_format == VAE_LOG_OFF) return;
     char ts[40], line[1024], safe_path[512];
     timestamp(ts, sizeof ts);
@@ -61,20 +61,20 @@ void vae_log_access(const char *client, const char *method, const char *path, in
         if (status)
             n = snprintf(line, sizeof line,
                          "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-                         "\"status\":%d,\"bytes\":%zu,\"us\":%llu}",
-                         ts, client, method, safe_path, status, bytes, (unsigned long long)micros);
+                         "\"request_id\":\"%s\",\"status\":%d,\"bytes\":%zu,\"us\":%llu}",
+                         ts, client, method, safe_path, request_id, status, bytes, (unsigned long long)micros);
         else
             n = snprintf(line, sizeof line,
                          "{\"ts\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-                         "\"status\":null,\"bytes\":0,\"us\":%llu,\"aborted\":\"%s\"}",
-                         ts, client, method, safe_path, (unsigned long long)micros, reason);
+                         "\"request_id\":\"%s\",\"status\":null,\"bytes\":0,\"us\":%llu,\"aborted\":\"%s\"}",
+                         ts, client, method, safe_path, request_id, (unsigned long long)micros, reason);
     } else {
         if (status)
-            n = snprintf(line, sizeof line, "%s %s %s %s %d %zu %lluus", ts, client, method,
-                         safe_path, status, bytes, (unsigned long long)micros);
+            n = snprintf(line, sizeof line, "%s %s %s %s %d %zu %lluus id=%s", ts, client, method,
+                         safe_path, status, bytes, (unsigned long long)micros, request_id);
         else
-            n = snprintf(line, sizeof line, "%s %s %s %s - 0 %lluus aborted: %s", ts, client,
-                         method, safe_path, (unsigned long long)micros, reason);
+            n = snprintf(line, sizeof line, "%s %s %s %s - 0 %lluus id=%s aborted: %s", ts, client,
+                         method, safe_path, (unsigned long long)micros, request_id, reason);
     }
     write_line(STDOUT_FILENO, line, n, sizeof line);
 }

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "batcher.h"
+#include "encoding.h"
 #include "routes.h"
 #include "server.h"
 
@@ -113,7 +114,8 @@ static void reply_options(vae_request *req) {
     vae_reply_header(req, "Allow", "%s", allow);
     if (req->server->opts.cors_origin) {
         vae_reply_header(req, "Access-Control-Allow-Methods", "%s", allow);
-        vae_reply_header(req, "Access-Control-Allow-Headers", "Content-Type, Authorization, Accept");
+        vae_reply_header(req, "Access-Control-Allow-Headers", "Content-Type, Authorization, Accept, X-Request-Id, Content-Encoding, "
+                         "Inference-Header-Content-Length");
         vae_reply_header(req, "Access-Control-Max-Age", "86400");
     }
 }
@@ -159,6 +161,7 @@ vae_step vae_pipeline_begin(vae_request *req) {
     vae_server *server = req->server;
     vae_err err = {0};
     req->scratch = vae_scratch_for_thread(&server->scratch);
+    vae_request_set_id(req, &req->scratch->rng);
     if (check_framing(req, &err) != VAE_E_NONE) return fail(req, &err);
     req->route = vae_route_find(req->url, req->path_param, sizeof req->path_param, &req->route_index);
     if (!req->route) {
@@ -204,9 +207,10 @@ vae_step vae_pipeline_begin(vae_request *req) {
 /* The body is complete: refuse it if it was cut off, and decide its type from its bytes when no
  * Content-Type said. */
 static vae_err_kind finish_body(vae_request *req, vae_err *err) {
+    const size_t max_body = req->server->opts.max_body;
     if (req->body_discarded)
-        return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE, "the body exceeds the %zu-byte limit (--max-body)",
-                        req->server->opts.max_body);
+        return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE, "the body exceeds the %zu-byte limit (--max-body)", max_body);
+    if (vae_encoding_decode_body(req, max_body, err) != VAE_E_NONE) return err->kind;
     if (req->body_type == VAE_BODY_NONE && req->body_len) {
         /* no Content-Type: a PNG signature decides, anything else is taken as JSON */
         static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -259,6 +263,22 @@ static vae_err_kind execute(vae_request *req, vae_model_call *mc, int *queued, v
     return VAE_E_NONE;
 }
 
+/* Compresses a large JSON reply with gzip when the client accepts it (into scratch->aux); a
+ * compression that fails leaves the reply as it is. */
+static void compress_reply(vae_request *req) {
+    vae_reply *r = &req->reply;
+    if (!r->content_type || strncmp(r->content_type, "application/json", 16) != 0) return;
+    vae_reply_header(req, "Vary", "Accept-Encoding");
+    if (r->len < VAE_GZIP_MIN_BYTES || !vae_encoding_accepts_gzip(vae_req_header(req, "Accept-Encoding"))) return;
+    vae_buf *aux = &req->scratch->aux;
+    aux->len = 0;
+    if (vae_encoding_gzip(r->data, r->len, aux, &req->scratch->deflater) != VAE_OK) return;
+    r->data = aux->data;
+    r->len = aux->len;
+    r->is_static = 0;
+    vae_reply_header(req, "Content-Encoding", "gzip");
+}
+
 vae_step vae_pipeline_step(vae_request *req) {
     const vae_endpoint *ep = req->route->endpoint;
     vae_err err = {0};
@@ -298,6 +318,7 @@ vae_step vae_pipeline_step(vae_request *req) {
         vae_fail(&err, VAE_E_INTERNAL, "the endpoint %s produced no reply", req->route->path);
         return fail(req, &err);
     }
+    compress_reply(req);
     req->phase = VAE_PHASE_DONE;
     return VAE_STEP_REPLY;
 }

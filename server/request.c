@@ -41,6 +41,29 @@ void vae_request_init(vae_request *req, struct vae_server *server, const vae_tra
     req->route_index = VAE_METRIC_ROUTES - 1;
 }
 
+static int id_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-_.:/+=@", c);
+}
+
+void vae_request_set_id(vae_request *req, vae_rng *rng) {
+    const char *given = vae_req_header(req, "X-Request-Id");
+    size_t n = 0;
+    if (given) {
+        while (n <= VAE_REQUEST_ID_MAX && given[n] && id_char((unsigned char)given[n])) n++;
+        if (n > 0 && n <= VAE_REQUEST_ID_MAX && given[n] == '\0') {
+            memcpy(req->request_id, given, n + 1);
+            return;
+        }
+    }
+    uint64_t a = vae_rng_u64(rng), b = vae_rng_u64(rng);
+    /* RFC 9562 version 4: version nibble 4, variant bits 10 */
+    a = (a & ~0xF000ull) | 0x4000ull;
+    b = (b & ~(3ull << 62)) | (2ull << 62);
+    snprintf(req->request_id, sizeof req->request_id, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(a >> 32),
+             (unsigned)(a >> 16) & 0xFFFFu, (unsigned)a & 0xFFFFu, (unsigned)(b >> 48),
+             (unsigned long long)(b & 0xFFFFFFFFFFFFull));
+}
+
 void vae_request_release(vae_request *req) {
     vae_batcher_release(req->server ? req->server->batcher : NULL, req->job);
     req->job = NULL;

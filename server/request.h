@@ -62,11 +62,15 @@ typedef struct {
 
 typedef struct vae_alloc vae_alloc;
 
+/* Longest X-Request-Id taken from a client (longer ones are replaced by a generated one). */
+#define VAE_REQUEST_ID_MAX 128
+
 struct vae_request {
     struct vae_server *server;
     const vae_transport *transport;
     void *transport_ctx; /* the transport's handle (libmicrohttpd's connection) */
     uint64_t started_us;
+    char request_id[VAE_REQUEST_ID_MAX + 1]; /* the client's X-Request-Id when sane, else generated */
 
     /* what the client sent: strings owned by the transport, valid until the request completes */
     unsigned method;
@@ -106,6 +110,10 @@ struct vae_request {
  * arguments and headers are set by the caller (req->args, req->headers). */
 void vae_request_init(vae_request *req, struct vae_server *server, const vae_transport *transport,
                       void *transport_ctx, const char *method, const char *url);
+
+/* Sets req->request_id: the X-Request-Id header when it is a sane token (1 to VAE_REQUEST_ID_MAX
+ * characters from A-Z a-z 0-9 and -_.:/+=@), else a random UUID (version 4) drawn from rng. */
+void vae_request_set_id(vae_request *req, vae_rng *rng);
 
 /* Frees what the request owns (body, allocations, its batcher job). req itself is the caller's. */
 void vae_request_release(vae_request *req);

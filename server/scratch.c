@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
+
 static _Thread_local vae_scratch *thread_scratch;
 
 static void scratch_free(vae_scratch *s) {
@@ -16,6 +18,8 @@ static void scratch_free(vae_scratch *s) {
     free(s->pixels);
     vae_buf_free(&s->out);
     vae_buf_free(&s->aux);
+    vae_encoding_free_inflater(s->inflater);
+    vae_encoding_free_deflater(s->deflater);
     memset(s, 0, sizeof *s);
 }
 

@@ -20,6 +20,7 @@ typedef struct {
     vae_buf out;        /* the reply body; keeps its capacity between requests */
     vae_buf aux;        /* second buffer (e.g. a decoded base64 PNG) */
     vae_rng rng;
+    void *inflater, *deflater; /* zlib streams for content codings (encoding.c), made on first use */
 } vae_scratch;
 
 typedef struct {

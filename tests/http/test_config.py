@@ -166,7 +166,7 @@ class AccessLog(unittest.TestCase):
             done = self.traffic(Client(srv.port), png_of(digits().digit(0)))
         finally:
             srv.stop()
-        pattern = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z) (\S+) ([A-Z]+) (\S+) (\d{3}) (\d+) (\d+)us$")
+        pattern = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z) (\S+) ([A-Z]+) (\S+) (\d{3}) (\d+) (\d+)us id=([0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$")
         logged = []
         for line in srv.stdout.splitlines():
             m = pattern.match(line)
