@@ -149,7 +149,15 @@ static vae_err_kind check_body_headers(vae_request *req, vae_err *err) {
         req->body_type = VAE_BODY_PNG;
         return VAE_E_NONE;
     }
-    const char *want = (route->flags & VAE_ROUTE_PNG) ? "application/json or image/png" : "application/json";
+    if ((route->flags & VAE_ROUTE_BINARY) &&
+        (!strcmp(mt, "application/octet-stream") || !strcmp(mt, "application/vnd.sagemaker-triton.binary+json"))) {
+        req->body_type = VAE_BODY_BINARY;
+        return VAE_E_NONE;
+    }
+    const char *want = (route->flags & VAE_ROUTE_PNG)      ? "application/json or image/png"
+                       : (route->flags & VAE_ROUTE_BINARY) ? "application/json, or application/octet-stream with "
+                                                             "Inference-Header-Content-Length (binary tensors)"
+                                                           : "application/json";
     return vae_fail(err, VAE_E_UNSUPPORTED_MEDIA, "Content-Type '%.64s' is not accepted by %s: send %s%s",
                     ctype, route->path, want,
                     !strcmp(mt, "application/x-www-form-urlencoded")
@@ -196,7 +204,7 @@ vae_step vae_pipeline_begin(vae_request *req) {
         return fail(req, &err);
     }
     /* routes without a body type ignore any body */
-    if ((route->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG)) && check_body_headers(req, &err) != VAE_E_NONE)
+    if ((route->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG | VAE_ROUTE_BINARY)) && check_body_headers(req, &err) != VAE_E_NONE)
         return fail(req, &err);
     req->phase = VAE_PHASE_BODY;
     return VAE_STEP_CONTINUE;

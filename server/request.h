@@ -31,7 +31,9 @@ typedef struct {
     const char *key, *value;
 } vae_kv;
 
-typedef enum { VAE_BODY_NONE, VAE_BODY_JSON, VAE_BODY_PNG } vae_body_type;
+/* What the body is, from its Content-Type (or its first bytes when there is none). BINARY: the Open
+ * Inference Protocol's binary tensor framing (a JSON header, then raw tensor bytes). */
+typedef enum { VAE_BODY_NONE, VAE_BODY_JSON, VAE_BODY_PNG, VAE_BODY_BINARY } vae_body_type;
 
 #define VAE_MAX_REPLY_HEADERS 8
 

@@ -8,6 +8,7 @@
 
 #define MODEL_ROUTE (VAE_ROUTE_AUTH | VAE_ROUTE_READY)
 #define OIP VAE_ROUTE_OIP
+#define INFER_BODY (VAE_ROUTE_JSON | VAE_ROUTE_BINARY)
 
 const vae_route vae_routes[] = {
     {"/", VAE_GET, 0, &vae_ep_index},
@@ -26,10 +27,10 @@ const vae_route vae_routes[] = {
     {"/v2/health/ready", VAE_GET, OIP, &vae_ep_oip_ready},
     {"/v2/models/{model}", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_model},
     {"/v2/models/{model}/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, &vae_ep_oip_model_ready},
-    {"/v2/models/{model}/infer", VAE_POST, OIP | MODEL_ROUTE | VAE_ROUTE_JSON, &vae_ep_oip_infer},
+    {"/v2/models/{model}/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
     {"/v2/models/{model}/versions/1", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_model},
     {"/v2/models/{model}/versions/1/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, &vae_ep_oip_model_ready},
-    {"/v2/models/{model}/versions/1/infer", VAE_POST, OIP | MODEL_ROUTE | VAE_ROUTE_JSON, &vae_ep_oip_infer},
+    {"/v2/models/{model}/versions/1/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
 };
 
 const int vae_n_routes = sizeof vae_routes / sizeof vae_routes[0];

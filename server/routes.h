@@ -13,6 +13,7 @@ enum {
     VAE_ROUTE_JSON = 1 << 2,  /* accepts an application/json body */
     VAE_ROUTE_PNG = 1 << 3,   /* accepts an image/png body */
     VAE_ROUTE_OIP = 1 << 4,   /* Open Inference Protocol: errors in its dialect, {"error": "message"} */
+    VAE_ROUTE_BINARY = 1 << 5, /* accepts the protocol's binary tensor framing (application/octet-stream) */
 };
 
 typedef struct vae_route {
