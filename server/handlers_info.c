@@ -68,15 +68,16 @@ static vae_err_kind openapi_write(vae_request *req, void *call, vae_err *err) {
 const vae_endpoint vae_ep_openapi = {0, NULL, NULL, openapi_write};
 
 /* {"name":...,"default":...,"latent_dim":...,...} for one model. */
-static void model_json(vae_json_writer *w, const vae_served_model *sm, int is_default) {
+static void model_json(vae_json_writer *w, const vae_served_model *sm) {
     const vae_model *m = sm->model;
     const vae_config *cfg = &m->config;
     vae_jw_raw(w, "{\"name\":");
     vae_jw_string(w, sm->name);
+    vae_jw_printf(w, ",\"version\":%u,\"sha256\":\"%s\"", sm->version, sm->sha256);
     vae_jw_printf(w,
                   ",\"default\":%s,\"latent_dim\":%d,\"input_shape\":[%d,%d],\"parameters\":%zu,"
                   "\"activation\":\"%s\",\"has_centroids\":%s,\"hidden\":[",
-                  is_default ? "true" : "false", cfg->latent_dim, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, m->n_params,
+                  sm->slot == 0 ? "true" : "false", cfg->latent_dim, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, m->n_params,
                   vae_activation_name(cfg->activation), m->centroids ? "true" : "false");
     for (int i = 0; i < cfg->n_hidden; i++) {
         if (i) vae_jw_raw(w, ",");
@@ -96,13 +97,17 @@ static void model_json(vae_json_writer *w, const vae_served_model *sm, int is_de
 
 static vae_err_kind models_write(vae_request *req, void *call, vae_err *err) {
     (void)call;
-    const vae_registry *reg = &req->server->registry;
+    vae_registry *reg = &req->server->registry;
     vae_json_writer w;
     vae_jw_start(&w, &req->scratch->out);
     vae_jw_raw(&w, "{\"models\":[");
+    int listed = 0;
     for (int i = 0; i < reg->count; i++) {
-        if (i) vae_jw_raw(&w, ",");
-        model_json(&w, &reg->models[i], i == 0);
+        const vae_served_model *sm = vae_registry_acquire(reg, i); /* NULL while unloaded: not listed */
+        if (!sm) continue;
+        if (listed++) vae_jw_raw(&w, ",");
+        model_json(&w, sm);
+        vae_registry_release(sm);
     }
     vae_jw_raw(&w, "]}");
     return vae_reply_json(req, 200, &w, err);

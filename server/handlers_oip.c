@@ -45,6 +45,7 @@ static const oip_kind OIP_KINDS[] = {
 typedef struct {
     const vae_served_model *sm;
     const oip_kind *kind;
+    int known; /* the name is a model of this server (loaded or not) */
 } oip_model;
 
 static int tensor_width(const oip_tensor *t, const vae_served_model *sm) {
@@ -53,27 +54,28 @@ static int tensor_width(const oip_tensor *t, const vae_served_model *sm) {
 
 /* --- models --- */
 
-/* "mnist-encoder" -> the mnist VAE's encoder. */
-static vae_err_kind find_model(const vae_request *req, oip_model *om, vae_err *err) {
+/* "mnist-encoder" -> the mnist VAE's encoder, held by the request. */
+static vae_err_kind find_model(vae_request *req, oip_model *om, vae_err *err) {
     const vae_registry *reg = &req->server->registry;
     const char *name = req->path_param;
     size_t len = strlen(name);
     for (size_t k = 0; k < sizeof OIP_KINDS / sizeof OIP_KINDS[0]; k++) {
         const oip_kind *kind = &OIP_KINDS[k];
         size_t suffix = strlen(kind->suffix);
-        char base[sizeof reg->models[0].name];
+        char base[sizeof reg->slots[0].name];
         if (len <= suffix || len - suffix >= sizeof base || strcmp(name + len - suffix, kind->suffix)) continue;
         memcpy(base, name, len - suffix);
         base[len - suffix] = '\0';
-        om->sm = vae_registry_find(reg, base);
+        if (vae_registry_slot_of(reg, base) < 0) continue;
         om->kind = kind;
-        if (om->sm) return VAE_E_NONE;
+        om->known = 1;
+        return vae_input_served_model(req, base, &om->sm, err);
     }
     char list[384] = "";
     size_t used = 0;
     for (int i = 0; i < reg->count && used < sizeof list; i++)
         used += (size_t)snprintf(list + used, sizeof list - used, "%s%s-encoder, %s-decoder", i ? ", " : "",
-                                 reg->models[i].name, reg->models[i].name);
+                                 reg->slots[i].name, reg->slots[i].name);
     return vae_fail(err, VAE_E_MODEL_NOT_FOUND, "no model '%.64s'; this server has: %s", name, list);
 }
 
@@ -129,8 +131,12 @@ typedef struct {
 static vae_err_kind model_ready_parse(vae_request *req, void *call, vae_err *err) {
     model_call *c = call;
     c->ready = server_ready(req);
-    /* the registry is read only once loaded: before that, every name is "not ready" */
-    return c->ready ? find_model(req, &c->om, err) : VAE_E_NONE;
+    /* the registry is read only once loaded: before that, every name is "not ready"; so is a model
+     * of this server that is unloaded */
+    if (!c->ready || find_model(req, &c->om, err) == VAE_E_NONE) return VAE_E_NONE;
+    if (!c->om.known) return err->kind;
+    c->ready = 0;
+    return err->kind = VAE_E_NONE;
 }
 
 static vae_err_kind model_ready_write(vae_request *req, void *call, vae_err *err) {

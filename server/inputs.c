@@ -123,19 +123,31 @@ vae_err_kind vae_input_query_check(const vae_request *req, const char *const *al
     return VAE_E_NONE;
 }
 
-vae_err_kind vae_input_model(const vae_request *req, const vae_served_model **out, vae_err *err) {
-    const vae_registry *reg = &req->server->registry;
-    const char *name = vae_req_query(req, "model");
-    const vae_served_model *m = vae_registry_find(reg, name && *name ? name : NULL);
-    if (!m) {
+vae_err_kind vae_input_served_model(vae_request *req, const char *name, const vae_served_model **out,
+                                    vae_err *err) {
+    vae_registry *reg = &req->server->registry;
+    int slot = vae_registry_slot_of(reg, name);
+    if (slot < 0) {
         const char *names[VAE_MAX_MODELS];
-        for (int i = 0; i < reg->count; i++) names[i] = reg->models[i].name;
+        for (int i = 0; i < reg->count; i++) names[i] = reg->slots[i].name;
         char list[256];
         return vae_fail(err, VAE_E_MODEL_NOT_FOUND, "no model '%.64s'; loaded models: %s", name ? name : "",
                         vae_join_names(list, sizeof list, names, reg->count));
     }
+    const vae_served_model *m = vae_registry_acquire(reg, slot);
+    if (!m)
+        return vae_fail(err, VAE_E_MODEL_NOT_FOUND,
+                        "model '%s' is unloaded; POST /v2/repository/models/%s/load serves it again",
+                        reg->slots[slot].name, reg->slots[slot].name);
+    if (vae_request_hold(req, m) != 0)
+        return vae_fail(err, VAE_E_INTERNAL, "a request may hold at most two models");
     *out = m;
     return VAE_E_NONE;
+}
+
+vae_err_kind vae_input_model(vae_request *req, const vae_served_model **out, vae_err *err) {
+    const char *name = vae_req_query(req, "model");
+    return vae_input_served_model(req, name && *name ? name : NULL, out, err);
 }
 
 vae_err_kind vae_input_query_int(const vae_request *req, const char *name, long long lo, long long hi,

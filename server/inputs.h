@@ -35,8 +35,13 @@ vae_err_kind vae_input_check_fields(const cJSON *obj, const char *where, const c
 /* Checks that every query argument is one of `allowed` (NULL-terminated) and none is repeated. */
 vae_err_kind vae_input_query_check(const vae_request *req, const char *const *allowed, vae_err *err);
 
-/* The model named by ?model=, or the default one. */
-vae_err_kind vae_input_model(const vae_request *req, const vae_served_model **out, vae_err *err);
+/* A reference to the model called name (the default one when NULL), held by the request until it
+ * completes: VAE_E_MODEL_NOT_FOUND when there is no such model or it is unloaded. */
+vae_err_kind vae_input_served_model(vae_request *req, const char *name, const vae_served_model **out,
+                                    vae_err *err);
+
+/* The same for the model named by ?model=, or the default one. */
+vae_err_kind vae_input_model(vae_request *req, const vae_served_model **out, vae_err *err);
 
 /* Integer query parameter in [lo, hi], def when absent. */
 vae_err_kind vae_input_query_int(const vae_request *req, const char *name, long long lo, long long hi,

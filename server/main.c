@@ -1,4 +1,5 @@
-/* vae-server: listen, load the models, serve until SIGTERM/SIGINT, then drain and exit 0. */
+/* vae-server: listen, load the models, serve until SIGTERM/SIGINT (re-reading the weights files on
+ * SIGHUP), then drain and exit 0. */
 #include <cblas.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -128,7 +129,7 @@ static void locate_default_models(vae_server_options *o) {
     }
 }
 
-/* SIGTERM/SIGINT are turned into a byte on a pipe that main reads. A handler (not a signal mask and
+/* SIGTERM/SIGINT/SIGHUP are turned into a byte on a pipe that main reads. A handler (not a signal mask and
  * sigwait) because libraries start threads before main runs (OpenBLAS's constructor does), and a
  * signal delivered to one of those would otherwise take its default action and kill the process. */
 static int signal_pipe[2] = {-1, -1};
@@ -146,12 +147,14 @@ static int install_stop_signals(void) {
     fcntl(signal_pipe[1], F_SETFL, O_NONBLOCK);
     struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGHUP, &sa, NULL) != 0)
+        return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
 
-/* Waits up to timeout_ms (-1: forever) for a stop signal; returns it, or 0 on timeout. */
+/* Waits up to timeout_ms (-1: forever) for a signal; returns it, or 0 on timeout. */
 static int wait_stop_signal(int timeout_ms) {
     struct pollfd p = {.fd = signal_pipe[0], .events = POLLIN};
     for (;;) {
@@ -160,6 +163,30 @@ static int wait_stop_signal(int timeout_ms) {
         if (rc <= 0) return 0;
         unsigned char byte;
         if (read(signal_pipe[0], &byte, 1) == 1) return byte;
+    }
+}
+
+/* SIGHUP: every loaded model's file is read again; changed files are swapped in, broken ones leave
+ * the old model serving (vae_registry_reload says why, and the log). */
+static void reload_models(vae_registry *reg) {
+    for (int i = 0; i < reg->count; i++) {
+        const vae_served_model *before = vae_registry_acquire(reg, i);
+        if (!before) continue; /* unloaded through the repository API: stays so */
+        unsigned version = before->version;
+        vae_registry_release(before);
+        vae_error err = {0};
+        int changed = 0;
+        if (vae_registry_reload(reg, i, &changed, &err) != VAE_OK) {
+            vae_log_event("warn", "SIGHUP: %s; version %u keeps serving", err.message, version);
+            continue;
+        }
+        const vae_served_model *sm = vae_registry_acquire(reg, i);
+        if (changed)
+            vae_log_event("info", "SIGHUP: model '%s' version %u: %s (sha256 %.16s)", sm->name, sm->version,
+                          sm->architecture, sm->sha256);
+        else
+            vae_log_event("info", "SIGHUP: model '%s' unchanged (version %u)", sm->name, sm->version);
+        vae_registry_release(sm);
     }
 }
 
@@ -231,9 +258,10 @@ int main(int argc, char **argv) {
     }
     atomic_store(&server.ready, 1);
     for (int i = 0; i < server.registry.count; i++) {
-        const vae_served_model *sm = &server.registry.models[i];
-        vae_log_event("info", "model '%s'%s: %s %s from %s", sm->name, i == 0 ? " (default)" : "",
-                      sm->architecture, vae_activation_name(sm->model->config.activation), sm->path);
+        const vae_served_model *sm = vae_registry_acquire(&server.registry, i);
+        vae_log_event("info", "model '%s'%s: %s %s from %s (sha256 %.16s)", sm->name, i == 0 ? " (default)" : "",
+                      sm->architecture, vae_activation_name(sm->model->config.activation), sm->path, sm->sha256);
+        vae_registry_release(sm);
     }
     if (server.batcher)
         vae_log_event("info", "batching small calls: up to %d rows, %d us wait, %d queued, %d thread(s)",
@@ -241,7 +269,8 @@ int main(int argc, char **argv) {
                       server.opts.batch_threads);
     vae_log_event("info", "ready in %.1f ms", seconds_since(&started) * 1e3);
 
-    int sig = wait_stop_signal(-1);
+    int sig;
+    while ((sig = wait_stop_signal(-1)) == SIGHUP) reload_models(&server.registry);
     vae_log_event("info", "%s: no new connections; finishing %lld request(s) in flight",
                   sig == SIGTERM ? "SIGTERM" : "SIGINT",
                   (long long)atomic_load(&server.metrics.in_flight));
@@ -251,7 +280,8 @@ int main(int argc, char **argv) {
     /* a second signal cuts the drain short */
     while (atomic_load(&server.metrics.in_flight) > 0 &&
            seconds_since(&drain_start) < server.opts.shutdown_grace) {
-        if (wait_stop_signal(5)) {
+        int again = wait_stop_signal(5);
+        if (again && again != SIGHUP) {
             vae_log_event("info", "second signal: stopping now");
             break;
         }

@@ -76,7 +76,7 @@ static long resident_bytes(void) {
 }
 
 vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_names, int n_routes,
-                              const vae_registry *reg, int ready, vae_buf *out) {
+                              vae_registry *reg, int ready, vae_buf *out) {
     vae_status st = VAE_OK;
 #define OUT(...)                                        \
     do {                                                \
@@ -168,14 +168,23 @@ vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_nam
     OUT("# HELP vae_model_info One series per loaded model; the value is always 1.\n"
         "# TYPE vae_model_info gauge\n");
     for (int i = 0; reg && i < reg->count; i++) {
-        const vae_served_model *sm = &reg->models[i];
+        const vae_served_model *sm = vae_registry_acquire(reg, i);
+        if (!sm) continue;
         const vae_config *cfg = &sm->model->config;
         const char *dataset = vae_metadata_get(&sm->model->metadata, "dataset");
         OUT("vae_model_info{model=\"%s\",latent_dim=\"%d\",hidden=\"%s\",activation=\"%s\","
-            "dataset=\"%s\",default=\"%s\"} 1\n",
+            "dataset=\"%s\",default=\"%s\",version=\"%u\",sha256=\"%s\"} 1\n",
             sm->name, cfg->latent_dim, sm->hidden, vae_activation_name(cfg->activation),
-            dataset ? dataset : "", i == 0 ? "true" : "false");
+            dataset ? dataset : "", i == 0 ? "true" : "false", sm->version, sm->sha256);
+        vae_registry_release(sm);
     }
+    if (reg)
+        OUT("# HELP vae_model_reloads_total Weights files loaded after start (SIGHUP or the repository API), "
+            "and those refused (the old model kept serving).\n"
+            "# TYPE vae_model_reloads_total counter\n"
+            "vae_model_reloads_total{result=\"loaded\"} %llu\n"
+            "vae_model_reloads_total{result=\"failed\"} %llu\n",
+            atomic_load(&reg->loads), atomic_load(&reg->load_failures));
     OUT("# HELP vae_ready 1 once every model is loaded.\n# TYPE vae_ready gauge\nvae_ready %d\n", ready);
     OUT("# HELP vae_uptime_seconds Seconds since the server started.\n"
         "# TYPE vae_uptime_seconds gauge\nvae_uptime_seconds %.3f\n",

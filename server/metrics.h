@@ -43,6 +43,6 @@ void vae_metrics_observe_queue(vae_metrics *m, uint64_t micros);
 
 /* Appends the Prometheus text exposition (format 0.0.4) to out. route_names[i] labels route i. */
 vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_names, int n_routes,
-                              const vae_registry *reg, int ready, vae_buf *out);
+                              vae_registry *reg, int ready, vae_buf *out);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "batcher.h"
 #include "clock.h"
+#include "registry.h"
 #include "server.h"
 
 struct vae_alloc {
@@ -74,6 +75,17 @@ void vae_request_release(vae_request *req) {
         free(a);
     }
     req->allocs = NULL;
+    for (int i = 0; i < req->n_held; i++) vae_registry_release(req->held[i]);
+    req->n_held = 0;
+}
+
+int vae_request_hold(vae_request *req, const struct vae_served_model *sm) {
+    if (req->n_held == (int)(sizeof req->held / sizeof req->held[0])) {
+        vae_registry_release(sm);
+        return -1;
+    }
+    req->held[req->n_held++] = sm;
+    return 0;
 }
 
 void *vae_request_alloc(vae_request *req, size_t n) {

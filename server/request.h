@@ -16,6 +16,7 @@
 struct vae_server;
 struct vae_route;
 struct vae_batch_job;
+struct vae_served_model;
 
 /* Methods, as bits so a route can allow several. */
 enum {
@@ -106,6 +107,8 @@ struct vae_request {
     vae_reply reply;
     int replied;
     vae_alloc *allocs;     /* freed with the request */
+    const struct vae_served_model *held[2]; /* model references released with the request */
+    int n_held;
 };
 
 /* Fills req for a new request: the server, the transport, the method and the path. The query
@@ -119,6 +122,10 @@ void vae_request_set_id(vae_request *req, vae_rng *rng);
 
 /* Frees what the request owns (body, allocations, its batcher job). req itself is the caller's. */
 void vae_request_release(vae_request *req);
+
+/* Keeps a model reference (from vae_registry_acquire) until the request is released. Returns -1
+ * (and drops the reference) when the request already holds as many as it can. */
+int vae_request_hold(vae_request *req, const struct vae_served_model *sm);
 
 /* n zeroed bytes that live as long as the request; NULL when memory runs out. */
 void *vae_request_alloc(vae_request *req, size_t n);

@@ -143,18 +143,9 @@ static vae_model *tiny_model(int n_hidden, const int *hidden, int latent, vae_ac
 }
 
 static void add_model(const char *name, vae_model *m) {
-    vae_registry *reg = &server.registry;
-    vae_served_model *sm = &reg->models[reg->count++];
-    snprintf(sm->name, sizeof sm->name, "%s", name);
-    snprintf(sm->path, sizeof sm->path, "fuzz/%s.safetensors", name);
-    sm->model = m;
-    vae_config_hidden_string(&m->config, sm->hidden, sizeof sm->hidden);
-    vae_config_architecture_string(&m->config, sm->architecture, sizeof sm->architecture);
-    sm->encoder_macs = vae_config_encoder_macs(&m->config);
-    sm->decoder_macs = vae_config_decoder_macs(&m->config);
-    int width = vae_config_max_width(&m->config);
-    if (width > reg->max_width) reg->max_width = width;
-    if (m->config.latent_dim > reg->max_latent) reg->max_latent = m->config.latent_dim;
+    char path[96];
+    snprintf(path, sizeof path, "fuzz/%s.safetensors", name);
+    if (vae_registry_adopt(&server.registry, name, path, m, NULL) != VAE_OK) fuzz_fail("cannot add model %s", name);
 }
 
 void fuzz_server_init(void) {
@@ -172,6 +163,7 @@ void fuzz_server_init(void) {
     o->log_format = VAE_LOG_OFF;
     o->shutdown_grace = 20;
     const int h1[] = {4}, h2[] = {8, 4};
+    vae_registry_init(&server.registry);
     add_model("mnist", tiny_model(1, h1, 2, VAE_ACT_RELU, 1, 1));
     add_model("fashion", tiny_model(2, h2, 3, VAE_ACT_TANH, 0, 2));
     vae_metrics_init(&server.metrics);
