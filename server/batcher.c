@@ -175,19 +175,25 @@ static void run_batch(batch_thread *t, vae_batch_job *batch, int rows) {
     for (vae_batch_job *job = batch; job; job = job->next) {
         memcpy(t->in + at * in_width, job->call.in, sizeof(float) * (size_t)job->call.n * in_width);
         at += (size_t)job->call.n;
+        job->queue_ns = (now - job->queued_us) * 1000u;
         vae_metrics_observe_queue(t->b->metrics, now - job->queued_us);
     }
     all.n = rows;
     all.in = t->in;
     all.out = t->out;
     all.out2 = t->out2;
+    uint64_t started = vae_now_us();
     vae_model_call_run(&all, t->ws);
+    uint64_t infer_ns = (vae_now_us() - started) * 1000u;
+    if (t->b->cfg.on_batch) t->b->cfg.on_batch(t->b->cfg.on_batch_ctx, &all, infer_ns);
     at = 0;
     for (vae_batch_job *job = batch; job; job = job->next) {
         size_t n = (size_t)job->call.n;
         memcpy(job->call.out, t->out + at * out_width, sizeof(float) * n * out_width);
         if (all.op == VAE_OP_ENCODE)
             memcpy(job->call.out2, t->out2 + at * (size_t)d, sizeof(float) * n * (size_t)d);
+        job->infer_ns = infer_ns;
+        job->batch_rows = rows;
         at += n;
     }
     vae_metrics_observe_batch(t->b->metrics, rows);

@@ -22,6 +22,9 @@ typedef struct vae_batch_job {
     /* the call, with in, out and out2 pointing into the job's own buffers */
     vae_model_call call;
     uint64_t queued_us;
+    /* set when the results are in: time queued, time the batch took, rows in the batch */
+    uint64_t queue_ns, infer_ns;
+    int batch_rows;
     void (*done)(void *ctx); /* called once, on a batcher thread, when call's results are in */
     void *ctx;
     float *in_buf, *out_buf; /* VAE_BATCH_JOB_ROWS * VAE_INPUT_DIM floats each */
@@ -32,6 +35,9 @@ typedef struct {
     int max_rows;     /* rows per batch */
     int wait_us;      /* how long a first job waits for company; 0: batch whatever is queued */
     int queue;        /* jobs in flight before vae_batcher_acquire says no */
+    /* called after each batch (on its thread) with the batch as one call and its time; may be NULL */
+    void (*on_batch)(void *ctx, const vae_model_call *batch, uint64_t ns);
+    void *on_batch_ctx;
 } vae_batcher_config;
 
 typedef struct vae_batcher vae_batcher;

@@ -27,6 +27,7 @@
 
 #include "errors.h"
 #include "model_call.h"
+#include "registry.h"
 #include "request.h"
 
 typedef struct vae_endpoint {
@@ -36,5 +37,12 @@ typedef struct vae_endpoint {
                         vae_model_call *next, vae_err *err);
     vae_err_kind (*write)(vae_request *req, void *call, vae_err *err);
 } vae_endpoint;
+
+/* A model call of op on sm's model: n rows from in, results to out (and out2 for an encode). */
+static inline vae_model_call vae_call_of(vae_model_op op, const vae_served_model *sm, int n, const float *in,
+                                         float *out, float *out2) {
+    return (vae_model_call){.op = op, .model = sm->model, .slot = sm->slot, .n = n, .in = in, .out = out,
+                            .out2 = out2};
+}
 
 #endif

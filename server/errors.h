@@ -16,6 +16,7 @@ typedef enum {
     VAE_E_INVALID_ENCODING,   /* 400: a gzip or deflate body that does not inflate exactly */
     VAE_E_INVALID_BINARY,     /* 400: Open Inference Protocol binary framing that does not add up */
     VAE_E_UNAUTHORIZED,       /* 401: --api-key set, key missing or wrong */
+    VAE_E_FORBIDDEN,          /* 403: an operation this server is configured to refuse */
     VAE_E_NOT_FOUND,          /* 404: no such path */
     VAE_E_MODEL_NOT_FOUND,    /* 404: no such model */
     VAE_E_METHOD_NOT_ALLOWED, /* 405 */
@@ -26,6 +27,7 @@ typedef enum {
     VAE_E_INVALID_PARAMETER,  /* 422: a query parameter that is unknown, repeated or out of range */
     VAE_E_IMAGE_TOO_LARGE,    /* 422: a PNG larger than --max-pixels */
     VAE_E_TOO_MANY_ITEMS,     /* 422: more images or vectors than --max-batch */
+    VAE_E_MODEL_LOAD_FAILED,  /* 422: a weights file that cannot be served (the old model keeps serving) */
     VAE_E_INTERNAL,           /* 500: a bug */
     VAE_E_NOT_IMPLEMENTED,    /* 501: a Transfer-Encoding other than chunked */
     VAE_E_NOT_READY,          /* 503: the models are still loading */

@@ -16,4 +16,8 @@ extern const vae_endpoint vae_ep_index, vae_ep_health, vae_ep_ready, vae_ep_metr
 extern const vae_endpoint vae_ep_oip_server, vae_ep_oip_live, vae_ep_oip_ready, vae_ep_oip_model,
     vae_ep_oip_model_ready, vae_ep_oip_infer;
 
+/* the protocol's statistics and model repository extensions (handlers_repository.c) */
+extern const vae_endpoint vae_ep_oip_stats, vae_ep_oip_repository_index, vae_ep_oip_repository_load,
+    vae_ep_oip_repository_unload;
+
 #endif

@@ -115,7 +115,7 @@ static vae_err_kind encode_run(vae_request *req, void *call, int stage, const va
     image_call *c = call;
     vae_scratch *s = req->scratch;
     if (stage == 0) {
-        *next = (vae_model_call){VAE_OP_ENCODE, c->sm->model, c->n, s->x, s->mu, s->logvar};
+        *next = vae_call_of(VAE_OP_ENCODE, c->sm, c->n, s->x, s->mu, s->logvar);
         return VAE_E_NONE;
     }
     c->mu = done->out;
@@ -159,7 +159,7 @@ static vae_err_kind reconstruct_run(vae_request *req, void *call, int stage, con
     image_call *c = call;
     vae_scratch *s = req->scratch;
     if (stage == 0) {
-        *next = (vae_model_call){VAE_OP_RECONSTRUCT, c->sm->model, c->n, s->x, s->xhat, NULL};
+        *next = vae_call_of(VAE_OP_RECONSTRUCT, c->sm, c->n, s->x, s->xhat, NULL);
         return VAE_E_NONE;
     }
     c->xhat = done->out;
@@ -212,7 +212,7 @@ static vae_err_kind decode_run(vae_request *req, void *call, int stage, const va
     decode_call *c = call;
     vae_scratch *s = req->scratch;
     if (stage == 0) {
-        *next = (vae_model_call){VAE_OP_DECODE, c->sm->model, c->n, s->z, s->xhat, NULL};
+        *next = vae_call_of(VAE_OP_DECODE, c->sm, c->n, s->z, s->xhat, NULL);
         return VAE_E_NONE;
     }
     c->z = done->in;
@@ -398,7 +398,7 @@ static vae_err_kind interpolate_path(vae_request *req, interpolate_call *c, vae_
                                 "large for %s; use smaller latent vectors",
                                 i, k, c->slerp ? "slerp" : "interpolation");
     }
-    *next = (vae_model_call){VAE_OP_DECODE, c->sm->model, c->steps, s->z, s->xhat, NULL};
+    *next = vae_call_of(VAE_OP_DECODE, c->sm, c->steps, s->z, s->xhat, NULL);
     return VAE_E_NONE;
 }
 
@@ -409,7 +409,7 @@ static vae_err_kind interpolate_run(vae_request *req, void *call, int stage, con
     vae_scratch *s = req->scratch;
     const int d = c->sm->model->config.latent_dim;
     if (stage == 0 && c->n_images) {
-        *next = (vae_model_call){VAE_OP_ENCODE, c->sm->model, c->n_images, s->x, s->mu, s->logvar};
+        *next = vae_call_of(VAE_OP_ENCODE, c->sm, c->n_images, s->x, s->mu, s->logvar);
         return VAE_E_NONE;
     }
     if (done->op == VAE_OP_ENCODE || done->op == VAE_OP_NONE) {

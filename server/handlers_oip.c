@@ -16,7 +16,6 @@
 #include "server.h"
 
 #define OIP_PLATFORM "vae-server"
-#define OIP_VERSION "1"
 #define OIP_MAX_DIM 1e15 /* larger dimensions are refused before any arithmetic on them */
 
 /* One tensor of a model's signature: its width is 784 (images) or the model's latent size d. */
@@ -45,7 +44,7 @@ static const oip_kind OIP_KINDS[] = {
 typedef struct {
     const vae_served_model *sm;
     const oip_kind *kind;
-    int known; /* the name is a model of this server (loaded or not) */
+    int unloaded; /* the name is a model of this server, unloaded */
 } oip_model;
 
 static int tensor_width(const oip_tensor *t, const vae_served_model *sm) {
@@ -68,8 +67,16 @@ static vae_err_kind find_model(vae_request *req, oip_model *om, vae_err *err) {
         base[len - suffix] = '\0';
         if (vae_registry_slot_of(reg, base) < 0) continue;
         om->kind = kind;
-        om->known = 1;
-        return vae_input_served_model(req, base, &om->sm, err);
+        if (vae_input_served_model(req, base, &om->sm, err)) {
+            om->unloaded = 1; /* the slot exists: only its model can be missing */
+            return err->kind;
+        }
+        char version[16];
+        snprintf(version, sizeof version, "%u", om->sm->version);
+        if (req->path_version[0] && strcmp(req->path_version, version) != 0)
+            return vae_fail(err, VAE_E_MODEL_NOT_FOUND, "model '%.64s' has version %s, not '%.16s'", name, version,
+                            req->path_version);
+        return VAE_E_NONE;
     }
     char list[384] = "";
     size_t used = 0;
@@ -95,7 +102,7 @@ static vae_err_kind server_write(vae_request *req, void *call, vae_err *err) {
     (void)err;
     /* the shared-memory extensions are not implemented (they need a server on the same host) */
     static const char body[] = "{\"name\":\"vae-server\",\"version\":\"" VAE_SERVER_VERSION
-                               "\",\"extensions\":[\"binary_tensor_data\"]}\n";
+                               "\",\"extensions\":[\"binary_tensor_data\",\"statistics\",\"model_repository\"]}\n";
     vae_reply_static(req, 200, "application/json", body, sizeof body - 1);
     return VAE_E_NONE;
 }
@@ -134,7 +141,7 @@ static vae_err_kind model_ready_parse(vae_request *req, void *call, vae_err *err
     /* the registry is read only once loaded: before that, every name is "not ready"; so is a model
      * of this server that is unloaded */
     if (!c->ready || find_model(req, &c->om, err) == VAE_E_NONE) return VAE_E_NONE;
-    if (!c->om.known) return err->kind;
+    if (!c->om.unloaded) return err->kind;
     c->ready = 0;
     return err->kind = VAE_E_NONE;
 }
@@ -163,7 +170,7 @@ static vae_err_kind model_write(vae_request *req, void *call, vae_err *err) {
     vae_jw_start(&w, &req->scratch->out);
     vae_jw_raw(&w, "{\"name\":");
     vae_jw_string(&w, req->path_param);
-    vae_jw_raw(&w, ",\"versions\":[\"" OIP_VERSION "\"],\"platform\":\"" OIP_PLATFORM "\",\"inputs\":[");
+    vae_jw_printf(&w, ",\"versions\":[\"%u\"],\"platform\":\"" OIP_PLATFORM "\",\"inputs\":[", om->sm->version);
     tensor_head(&w, kind->input.name, -1, tensor_width(&kind->input, om->sm));
     vae_jw_raw(&w, "}],\"outputs\":[");
     for (int i = 0; i < kind->n_outputs; i++) {
@@ -571,9 +578,9 @@ static vae_err_kind infer_run(vae_request *req, void *call, int stage, const vae
     vae_scratch *s = req->scratch;
     if (stage == 0) {
         if (c->om.kind->op == VAE_OP_ENCODE)
-            *next = (vae_model_call){VAE_OP_ENCODE, c->om.sm->model, c->n, s->x, s->mu, s->logvar};
+            *next = vae_call_of(VAE_OP_ENCODE, c->om.sm, c->n, s->x, s->mu, s->logvar);
         else
-            *next = (vae_model_call){VAE_OP_DECODE, c->om.sm->model, c->n, s->z, s->xhat, NULL};
+            *next = vae_call_of(VAE_OP_DECODE, c->om.sm, c->n, s->z, s->xhat, NULL);
         return VAE_E_NONE;
     }
     c->results[0] = done->out;
@@ -587,7 +594,7 @@ static vae_err_kind infer_write(vae_request *req, void *call, vae_err *err) {
     vae_jw_start(&w, &req->scratch->out);
     vae_jw_raw(&w, "{\"model_name\":");
     vae_jw_string(&w, req->path_param);
-    vae_jw_raw(&w, ",\"model_version\":\"" OIP_VERSION "\",\"id\":");
+    vae_jw_printf(&w, ",\"model_version\":\"%u\",\"id\":", c->om.sm->version);
     vae_jw_string(&w, c->id);
     vae_jw_raw(&w, ",\"outputs\":[");
     int any_binary = 0;

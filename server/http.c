@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "log.h"
 #include "pipeline.h"
+#include "registry.h"
 
 /* A client that keeps streaming this far past --max-body is cut off rather than read forever. */
 #define STREAM_CUTOFF(max_body) (4 * (max_body) + (64u << 20))
@@ -161,7 +162,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     uint64_t micros = vae_now_us() - req->started_us;
     size_t bytes = req->replied ? req->reply.len : 0;
     int status = req->replied && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->reply.status : 0;
-    if (req->replied) vae_metrics_observe(&server->metrics, req->route_index, req->reply.status, micros, bytes);
+    if (req->replied)
+        vae_metrics_observe(&server->metrics, req->route_index, req->n_held ? req->held[0]->slot : -1,
+                            req->reply.status, micros, bytes);
     atomic_fetch_sub_explicit(&server->metrics.in_flight, 1, memory_order_relaxed);
     if (server->opts.log_format != VAE_LOG_OFF) {
         static const char *reasons[] = {"completed", "error", "timeout", "daemon shutdown",

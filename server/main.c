@@ -166,6 +166,11 @@ static int wait_stop_signal(int timeout_ms) {
     }
 }
 
+/* The batcher's report of each batch, into the statistics. */
+static void count_batch(void *ctx, const vae_model_call *batch, uint64_t ns) {
+    vae_stats_record_execution(ctx, batch->slot, batch->op, batch->n, ns);
+}
+
 /* SIGHUP: every loaded model's file is read again; changed files are swapped in, broken ones leave
  * the old model serving (vae_registry_reload says why, and the log). */
 static void reload_models(vae_registry *reg) {
@@ -248,7 +253,8 @@ int main(int argc, char **argv) {
     }
     if (server.opts.batching) {
         vae_batcher_config bc = {.threads = server.opts.batch_threads, .max_rows = server.opts.batch_size,
-                                 .wait_us = server.opts.batch_wait_us, .queue = server.opts.batch_queue};
+                                 .wait_us = server.opts.batch_wait_us, .queue = server.opts.batch_queue,
+                                 .on_batch = count_batch, .on_batch_ctx = &server.stats};
         server.batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
                                             &server.metrics, &err);
         if (!server.batcher) {

@@ -27,13 +27,14 @@ static int status_slot(int status) {
     return VAE_METRIC_STATUSES - 1; /* "other" */
 }
 
-void vae_metrics_observe(vae_metrics *m, int route, int status, uint64_t micros, size_t bytes) {
+void vae_metrics_observe(vae_metrics *m, int route, int model, int status, uint64_t micros, size_t bytes) {
     if (route < 0 || route >= VAE_METRIC_ROUTES) route = VAE_METRIC_ROUTES - 1;
-    atomic_fetch_add_explicit(&m->requests[route][status_slot(status)], 1, memory_order_relaxed);
+    int mi = model >= 0 && model < VAE_MAX_MODELS ? model + 1 : 0;
+    atomic_fetch_add_explicit(&m->requests[route][mi][status_slot(status)], 1, memory_order_relaxed);
     int b = 0;
     while (b < VAE_METRIC_BUCKETS - 1 && (double)micros * 1e-6 > BUCKETS[b]) b++;
-    atomic_fetch_add_explicit(&m->latency[route][b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&m->latency_sum_us[route], micros, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency[route][mi][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->latency_sum_us[route][mi], micros, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->bytes_sent, bytes, memory_order_relaxed);
 }
 
@@ -82,45 +83,55 @@ vae_status vae_metrics_render(const vae_metrics *m, const char *const *route_nam
     do {                                                \
         if (st == VAE_OK) st = appendf(out, __VA_ARGS__); \
     } while (0)
-    OUT("# HELP vae_requests_total HTTP requests answered, by route and status code.\n"
+    /* model labels: the registry's slot names (fixed at start), "" for requests without a model */
+    const char *models[VAE_METRIC_MODELS] = {""};
+    for (int i = 0; reg && i < reg->count && i < VAE_MAX_MODELS; i++) models[i + 1] = reg->slots[i].name;
+    OUT("# HELP vae_requests_total HTTP requests answered, by route, model (\"\" for none) and status code.\n"
         "# TYPE vae_requests_total counter\n");
     for (int r = 0; r < VAE_METRIC_ROUTES; r++) {
         if (r >= n_routes && r != VAE_METRIC_ROUTES - 1) continue;
         const char *name = r < n_routes ? route_names[r] : "unmatched";
-        for (int s = 0; s < VAE_METRIC_STATUSES; s++) {
-            unsigned long long v = atomic_load_explicit(&m->requests[r][s], memory_order_relaxed);
-            if (!v) continue;
-            if (s < VAE_METRIC_STATUSES - 1)
-                OUT("vae_requests_total{route=\"%s\",status=\"%d\"} %llu\n", name, STATUS_CODES[s], v);
-            else
-                OUT("vae_requests_total{route=\"%s\",status=\"other\"} %llu\n", name, v);
+        for (int mi = 0; mi < VAE_METRIC_MODELS; mi++) {
+            for (int s = 0; s < VAE_METRIC_STATUSES; s++) {
+                unsigned long long v = atomic_load_explicit(&m->requests[r][mi][s], memory_order_relaxed);
+                if (!v || !models[mi]) continue;
+                if (s < VAE_METRIC_STATUSES - 1)
+                    OUT("vae_requests_total{route=\"%s\",model=\"%s\",status=\"%d\"} %llu\n", name, models[mi],
+                        STATUS_CODES[s], v);
+                else
+                    OUT("vae_requests_total{route=\"%s\",model=\"%s\",status=\"other\"} %llu\n", name, models[mi], v);
+            }
         }
     }
-    OUT("# HELP vae_request_duration_seconds Time from the request's headers to its response.\n"
+    OUT("# HELP vae_request_duration_seconds Time from the request's headers to its response, by route and "
+        "model.\n"
         "# TYPE vae_request_duration_seconds histogram\n");
     for (int r = 0; r < VAE_METRIC_ROUTES; r++) {
         if (r >= n_routes && r != VAE_METRIC_ROUTES - 1) continue;
         const char *name = r < n_routes ? route_names[r] : "unmatched";
-        unsigned long long cumulative = 0;
-        unsigned long long counts[VAE_METRIC_BUCKETS];
-        for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
-            counts[b] = atomic_load_explicit(&m->latency[r][b], memory_order_relaxed);
-            cumulative += counts[b];
+        for (int mi = 0; mi < VAE_METRIC_MODELS; mi++) {
+            if (!models[mi]) continue;
+            unsigned long long cumulative = 0;
+            unsigned long long counts[VAE_METRIC_BUCKETS];
+            for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
+                counts[b] = atomic_load_explicit(&m->latency[r][mi][b], memory_order_relaxed);
+                cumulative += counts[b];
+            }
+            if (!cumulative) continue;
+            cumulative = 0;
+            for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
+                cumulative += counts[b];
+                if (b < VAE_METRIC_BUCKETS - 1)
+                    OUT("vae_request_duration_seconds_bucket{route=\"%s\",model=\"%s\",le=\"%g\"} %llu\n", name,
+                        models[mi], BUCKETS[b], cumulative);
+                else
+                    OUT("vae_request_duration_seconds_bucket{route=\"%s\",model=\"%s\",le=\"+Inf\"} %llu\n", name,
+                        models[mi], cumulative);
+            }
+            OUT("vae_request_duration_seconds_sum{route=\"%s\",model=\"%s\"} %.6f\n", name, models[mi],
+                (double)atomic_load_explicit(&m->latency_sum_us[r][mi], memory_order_relaxed) * 1e-6);
+            OUT("vae_request_duration_seconds_count{route=\"%s\",model=\"%s\"} %llu\n", name, models[mi], cumulative);
         }
-        if (!cumulative) continue;
-        cumulative = 0;
-        for (int b = 0; b < VAE_METRIC_BUCKETS; b++) {
-            cumulative += counts[b];
-            if (b < VAE_METRIC_BUCKETS - 1)
-                OUT("vae_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", name,
-                    BUCKETS[b], cumulative);
-            else
-                OUT("vae_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", name,
-                    cumulative);
-        }
-        OUT("vae_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
-            (double)atomic_load_explicit(&m->latency_sum_us[r], memory_order_relaxed) * 1e-6);
-        OUT("vae_request_duration_seconds_count{route=\"%s\"} %llu\n", name, cumulative);
     }
     OUT("# HELP vae_requests_in_flight Requests received and not yet answered.\n"
         "# TYPE vae_requests_in_flight gauge\n"

@@ -15,7 +15,8 @@ typedef enum {
 typedef struct {
     vae_model_op op;
     const vae_model *model;
-    int n; /* rows, 1.. */
+    int slot; /* the model's registry slot, for statistics (-1: none) */
+    int n;    /* rows, 1.. */
     /* Before the call: the input, and where an inline call writes its results (the worker thread's
      * scratch). After it: where the input and the results are now, which for a batched call is the
      * job's buffers (they outlive the suspension; the scratch does not). */

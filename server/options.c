@@ -64,6 +64,10 @@ static const opt_def OPTIONS[] = {
      OFF(batch_queue), 1, 65536},
     {"--batch-threads", "VAE_BATCH_THREADS", "N", "threads running batches (default 1)", OPT_INT,
      OFF(batch_threads), 1, 64},
+    {"--model-control", "VAE_MODEL_CONTROL", "on|off",
+     "let POST /v2/repository/models/NAME/load and /unload re-read or stop a model (default on;\n"
+     "                              they need the API key when one is set)",
+     OPT_ONOFF, OFF(model_control), 0, 1},
     {"--healthcheck", NULL, "[URL]",
      "probe http://127.0.0.1:$VAE_PORT/ready (or URL) and exit 0 if it answers 200\n"
      "                              (for container HEALTHCHECKs; no curl needed)",
@@ -189,6 +193,7 @@ vae_status vae_server_options_parse(vae_server_options *o, int argc, char **argv
     o->batch_wait_us = 0;
     o->batch_queue = 512;
     o->batch_threads = 1;
+    o->model_control = 1;
 
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *val = OPTIONS[i].env ? getenv(OPTIONS[i].env) : NULL;

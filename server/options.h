@@ -38,6 +38,7 @@ typedef struct {
     int batch_wait_us;         /* how long a lone call waits for others */
     int batch_queue;           /* calls queued before 503 */
     int batch_threads;         /* threads running batches */
+    int model_control;         /* the repository API may load and unload models (1 on, 0 off) */
     const char *healthcheck;   /* --healthcheck: probe this server and exit */
 } vae_server_options;
 

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "batcher.h"
+#include "clock.h"
 #include "encoding.h"
 #include "routes.h"
 #include "server.h"
@@ -56,8 +57,17 @@ void vae_pipeline_reply_error(vae_request *req, const vae_err *err) {
     }
 }
 
+/* A request that asked for model calls counts in its model's statistics, as a success or not. */
+static void record_stats(vae_request *req, int success) {
+    if (req->n_held == 0 || (!req->usage[0].used && !req->usage[1].used)) return;
+    uint64_t total_ns = (vae_now_us() - req->started_us) * 1000u;
+    vae_stats_record_request(&req->server->stats, req->held[0]->slot, success, total_ns, req->input_ns,
+                             req->output_ns, req->usage);
+}
+
 static vae_step fail(vae_request *req, const vae_err *err) {
     vae_pipeline_reply_error(req, err);
+    record_stats(req, 0);
     req->phase = VAE_PHASE_DONE;
     return VAE_STEP_REPLY;
 }
@@ -171,7 +181,10 @@ vae_step vae_pipeline_begin(vae_request *req) {
     req->scratch = vae_scratch_for_thread(&server->scratch);
     vae_request_set_id(req, &req->scratch->rng);
     if (check_framing(req, &err) != VAE_E_NONE) return fail(req, &err);
-    req->route = vae_route_find(req->url, req->path_param, sizeof req->path_param, &req->route_index);
+    vae_route_params params;
+    req->route = vae_route_find(req->url, &params, &req->route_index);
+    memcpy(req->path_param, params.model, sizeof req->path_param);
+    memcpy(req->path_version, params.version, sizeof req->path_version);
     if (!req->route) {
         req->route_index = VAE_METRIC_ROUTES - 1;
         vae_fail(&err, VAE_E_NOT_FOUND, "no such endpoint '%.200s'; the API is described at GET /openapi.yaml",
@@ -197,6 +210,11 @@ vae_step vae_pipeline_begin(vae_request *req) {
                  vae_req_header(req, "Authorization")
                      ? "the API key in the Authorization header is wrong"
                      : "this endpoint needs an API key: send 'Authorization: Bearer KEY'");
+        return fail(req, &err);
+    }
+    if ((route->flags & VAE_ROUTE_CONTROL) && !server->opts.model_control) {
+        vae_fail(&err, VAE_E_FORBIDDEN, "model control is off (--model-control off): the models cannot be loaded "
+                                        "or unloaded over HTTP; send SIGHUP to re-read the weights files");
         return fail(req, &err);
     }
     if ((route->flags & VAE_ROUTE_READY) && !atomic_load(&server->ready)) {
@@ -228,6 +246,27 @@ static vae_err_kind finish_body(vae_request *req, vae_err *err) {
     return VAE_E_NONE;
 }
 
+/* Adds a finished call to the request's usage of each face it ran. */
+static void count_usage(vae_request *req, const vae_model_call *mc, uint64_t queue_ns, uint64_t infer_ns,
+                        int batch_rows) {
+    unsigned faces = vae_stats_faces_of(mc->op);
+    for (int f = 0; f < VAE_FACES; f++) {
+        if (!(faces & (1u << f))) continue;
+        vae_face_usage *u = &req->usage[f];
+        u->rows += mc->n;
+        u->queue_ns += queue_ns;
+        u->infer_ns += infer_ns;
+        u->batch_rows = batch_rows;
+    }
+}
+
+/* Marks the faces a call asks for as used (before it runs, so a refused call counts as a failure). */
+static void mark_used(vae_request *req, const vae_model_call *mc) {
+    unsigned faces = vae_stats_faces_of(mc->op);
+    for (int f = 0; f < VAE_FACES; f++)
+        if (faces & (1u << f)) req->usage[f].used = 1;
+}
+
 /* The batcher's completion callback (on a batcher thread): the results are in the job. */
 static void on_job_done(void *ctx) {
     vae_request *req = ctx;
@@ -241,6 +280,7 @@ static vae_err_kind execute(vae_request *req, vae_model_call *mc, int *queued, v
     vae_batcher *b = server->batcher;
     vae_batch_job *previous = req->job;
     *queued = 0;
+    mark_used(req, mc);
     if (b && req->transport && mc->n <= VAE_BATCH_JOB_ROWS &&
         !atomic_load_explicit(&server->draining, memory_order_relaxed)) {
         vae_status why = VAE_OK;
@@ -260,12 +300,21 @@ static vae_err_kind execute(vae_request *req, vae_model_call *mc, int *queued, v
         req->transport->suspend(req);
         if (vae_batcher_submit(b, job) != 0) {
             /* closed (shutting down): run it here, as the batcher would have, and resume at once */
+            uint64_t started = vae_now_us();
             vae_model_call_run(&job->call, req->scratch->ws);
+            job->queue_ns = 0;
+            job->infer_ns = (vae_now_us() - started) * 1000u;
+            job->batch_rows = job->call.n;
+            vae_stats_record_execution(&server->stats, job->call.slot, job->call.op, job->call.n, job->infer_ns);
             on_job_done(req);
         }
         return VAE_E_NONE;
     }
+    uint64_t started = vae_now_us();
     vae_model_call_run(mc, req->scratch->ws);
+    uint64_t infer_ns = (vae_now_us() - started) * 1000u;
+    vae_stats_record_execution(&server->stats, mc->slot, mc->op, mc->n, infer_ns);
+    count_usage(req, mc, 0, infer_ns, mc->n);
     vae_batcher_release(b, previous);
     req->job = NULL;
     return VAE_E_NONE;
@@ -298,10 +347,13 @@ vae_step vae_pipeline_step(vae_request *req) {
             vae_fail(&err, VAE_E_OUT_OF_MEMORY, "out of memory reading the request");
             return fail(req, &err);
         }
+        uint64_t started = vae_now_us();
         if (ep->parse && ep->parse(req, req->call, &err) != VAE_E_NONE) return fail(req, &err);
+        req->input_ns = (vae_now_us() - started) * 1000u;
         req->phase = VAE_PHASE_RUN;
     } else if (req->phase == VAE_PHASE_WAIT) {
         req->mc = req->job->call; /* the batcher's results, in the job's buffers */
+        count_usage(req, &req->mc, req->job->queue_ns, req->job->infer_ns, req->job->batch_rows);
         req->phase = VAE_PHASE_RUN;
     } else if (req->phase != VAE_PHASE_RUN) {
         vae_fail(&err, VAE_E_INTERNAL, "the pipeline was stepped in phase %d", (int)req->phase);
@@ -321,12 +373,15 @@ vae_step vae_pipeline_step(vae_request *req) {
         }
         req->mc = next;
     }
+    uint64_t started = vae_now_us();
     if (ep->write(req, req->call, &err) != VAE_E_NONE) return fail(req, &err);
     if (!req->replied) {
         vae_fail(&err, VAE_E_INTERNAL, "the endpoint %s produced no reply", req->route->path);
         return fail(req, &err);
     }
     compress_reply(req);
+    req->output_ns = (vae_now_us() - started) * 1000u;
+    record_stats(req, req->reply.status < 400);
     req->phase = VAE_PHASE_DONE;
     return VAE_STEP_REPLY;
 }

@@ -12,6 +12,7 @@
 #include "json_write.h"
 #include "model_call.h"
 #include "scratch.h"
+#include "stats.h"
 
 struct vae_server;
 struct vae_route;
@@ -94,7 +95,8 @@ struct vae_request {
     /* routing */
     const struct vae_route *route;
     int route_index;
-    char path_param[128]; /* the "{param}" segment of a pattern route */
+    char path_param[128];  /* the "{model}" segment of a pattern route */
+    char path_version[32]; /* the "{version}" segment, or "" */
 
     /* the pipeline */
     vae_scratch *scratch;  /* the current worker thread's buffers: valid only until it returns */
@@ -103,6 +105,8 @@ struct vae_request {
     int stage;             /* run stages done */
     vae_model_call mc;     /* the last model call, with its results */
     struct vae_batch_job *job; /* the batcher job holding mc's buffers, or NULL */
+    uint64_t input_ns, output_ns;    /* time in parse and in write, for statistics */
+    vae_face_usage usage[VAE_FACES]; /* what its model calls did, for statistics */
 
     vae_reply reply;
     int replied;

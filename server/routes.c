@@ -9,6 +9,7 @@
 #define MODEL_ROUTE (VAE_ROUTE_AUTH | VAE_ROUTE_READY)
 #define OIP VAE_ROUTE_OIP
 #define INFER_BODY (VAE_ROUTE_JSON | VAE_ROUTE_BINARY)
+#define REPOSITORY (MODEL_ROUTE | VAE_ROUTE_JSON | VAE_ROUTE_CONTROL)
 
 const vae_route vae_routes[] = {
     {"/", VAE_GET, 0, &vae_ep_index},
@@ -25,12 +26,18 @@ const vae_route vae_routes[] = {
     {"/v2", VAE_GET, OIP, &vae_ep_oip_server},
     {"/v2/health/live", VAE_GET, OIP, &vae_ep_oip_live},
     {"/v2/health/ready", VAE_GET, OIP, &vae_ep_oip_ready},
+    {"/v2/models/stats", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_stats},
     {"/v2/models/{model}", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_model},
     {"/v2/models/{model}/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, &vae_ep_oip_model_ready},
     {"/v2/models/{model}/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
-    {"/v2/models/{model}/versions/1", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_model},
-    {"/v2/models/{model}/versions/1/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, &vae_ep_oip_model_ready},
-    {"/v2/models/{model}/versions/1/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
+    {"/v2/models/{model}/stats", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_stats},
+    {"/v2/models/{model}/versions/{version}", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_model},
+    {"/v2/models/{model}/versions/{version}/ready", VAE_GET, OIP | VAE_ROUTE_AUTH, &vae_ep_oip_model_ready},
+    {"/v2/models/{model}/versions/{version}/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
+    {"/v2/models/{model}/versions/{version}/stats", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_stats},
+    {"/v2/repository/index", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_index},
+    {"/v2/repository/models/{model}/load", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_load},
+    {"/v2/repository/models/{model}/unload", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_unload},
 };
 
 const int vae_n_routes = sizeof vae_routes / sizeof vae_routes[0];
@@ -38,15 +45,23 @@ const int vae_n_routes = sizeof vae_routes / sizeof vae_routes[0];
 _Static_assert(sizeof vae_routes / sizeof vae_routes[0] < VAE_METRIC_ROUTES,
                "metrics need a slot per route plus one for unmatched paths");
 
-int vae_route_matches(const char *pattern, const char *path, char *param, size_t param_size) {
+int vae_route_matches(const char *pattern, const char *path, vae_route_params *params) {
     while (*pattern && *path) {
         if (*pattern == '{') {
             const char *close = strchr(pattern, '}');
             const char *seg_end = strchr(path, '/');
             size_t len = seg_end ? (size_t)(seg_end - path) : strlen(path);
-            if (!close || len == 0 || len >= param_size) return 0;
-            memcpy(param, path, len);
-            param[len] = '\0';
+            if (!close || len == 0) return 0;
+            size_t name_len = (size_t)(close - pattern - 1);
+            char *field;
+            size_t size;
+            if (name_len == 5 && !strncmp(pattern + 1, "model", 5)) field = params->model, size = sizeof params->model;
+            else if (name_len == 7 && !strncmp(pattern + 1, "version", 7))
+                field = params->version, size = sizeof params->version;
+            else return 0;
+            if (len >= size) return 0;
+            memcpy(field, path, len);
+            field[len] = '\0';
             pattern = close + 1;
             path += len;
             continue;
@@ -58,13 +73,15 @@ int vae_route_matches(const char *pattern, const char *path, char *param, size_t
     return *pattern == '\0' && *path == '\0';
 }
 
-const vae_route *vae_route_find(const char *path, char *param, size_t param_size, int *index) {
+const vae_route *vae_route_find(const char *path, vae_route_params *params, int *index) {
     for (int i = 0; i < vae_n_routes; i++) {
-        if (vae_route_matches(vae_routes[i].path, path, param, param_size)) {
+        memset(params, 0, sizeof *params);
+        if (vae_route_matches(vae_routes[i].path, path, params)) {
             *index = i;
             return &vae_routes[i];
         }
     }
+    memset(params, 0, sizeof *params);
     return NULL;
 }
 

@@ -10,6 +10,7 @@
 #include "options.h"
 #include "registry.h"
 #include "scratch.h"
+#include "stats.h"
 
 struct MHD_Daemon;
 
@@ -17,6 +18,7 @@ typedef struct vae_server {
     vae_server_options opts;
     vae_registry registry;
     vae_metrics metrics;
+    vae_stats stats;       /* the statistics extension's counters */
     vae_scratch_pool scratch;
     vae_batcher *batcher;  /* NULL: every model call runs on its worker thread */
     atomic_int ready;      /* every model loaded */

@@ -302,7 +302,7 @@ class Errors(ServerTestCase):
                 self.assert_error(self.client.get(path), 404, "not_found", "no such endpoint", "/openapi.yaml")
         self.assert_error(self.client.post("/nope", {"z": 1}), 404, "not_found", "/nope")
         # under /v2 the Open Inference Protocol's error shape applies, routed or not
-        for path in ("/v2/models", "/v2/models/mnist-encoder/versions/2"):
+        for path in ("/v2/models", "/v2/models/mnist-encoder/versions/2/x"):
             with self.subTest(path=path):
                 resp = self.client.get(path)
                 self.assertEqual(resp.status, 404)

@@ -61,7 +61,7 @@ class Metadata(OipTestCase):
         self.assertTrue(resp.content_type.startswith("application/json"))
         version = self.client.get("/").json()["version"]
         self.assertEqual(resp.json(), {"name": "vae-server", "version": version,
-                                       "extensions": ["binary_tensor_data"]})
+                                       "extensions": ["binary_tensor_data", "statistics", "model_repository"]})
 
     def test_live(self):
         resp = self.client.get("/v2/health/live")
@@ -126,12 +126,16 @@ class Metadata(OipTestCase):
                         self.assertIn(known + "-decoder", msg)
 
     def test_unknown_version_is_not_found(self):
-        # the route table takes one path parameter, so only the version "1" routes exist; other
-        # versions meet the server's ordinary 404 for an unknown path
-        for path in ("/v2/models/mnist-encoder/versions/2", "/v2/models/mnist-encoder/versions/2/infer",
-                     "/v2/models/mnist-encoder/versions//ready"):
+        # a model's version is its file's load count (1 until a changed file is reloaded); any other
+        # version is a 404 that names the one serving, and an empty segment matches no route
+        for method, path in (("GET", "/v2/models/mnist-encoder/versions/2"),
+                             ("POST", "/v2/models/mnist-encoder/versions/2/infer"),
+                             ("GET", "/v2/models/mnist-encoder/versions/2/ready"),
+                             ("GET", "/v2/models/mnist-encoder/versions/2/stats")):
             with self.subTest(path=path):
-                self.assertEqual(self.client.get(path).status, 404)
+                body = infer_body("z", [[0.0] * self.d]) if method == "POST" else None
+                self.assert_oip_error(self.client.request(method, path, body=body), 404, "has version 1, not '2'")
+        self.assertEqual(self.client.get("/v2/models/mnist-encoder/versions//ready").status, 404)
 
     def test_query_parameters_are_ignored(self):
         # the protocol's clients add their own parameters; the protocol's servers ignore them (the

@@ -99,7 +99,7 @@ def served(replica):
     if status != 200:
         raise apicheck.CheckFailed("GET %s/metrics: %d" % (replica.url, status))
     total = 0
-    for m in re.finditer(r'^vae_requests_total\{route="(/[a-z]+)",status="200"\} (\d+)$', body.decode(), re.M):
+    for m in re.finditer(r'^vae_requests_total\{route="(/[a-z]+)",model="[^"]*",status="200"\} (\d+)$', body.decode(), re.M):
         if m.group(1) in ("/sample", "/decode", "/encode", "/reconstruct", "/interpolate"):
             total += int(m.group(2))
     return total
