@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "vae/image.h"
+#include "vae/png.h"
 
 /* Fixed Huffman codes (RFC 1951, 3.2.6), bit-reversed for the LSB-first stream: code and length for
  * literal/length symbols 0..287. Built once; the table is constant afterwards. */
@@ -114,7 +114,8 @@ vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int 
     static const uint16_t probe = 1;
     if (*(const uint8_t *)&probe != 1)
         return vae_error_set(err, VAE_ERR_UNSUPPORTED, "the run-length PNG writer needs a little-endian host");
-    if (width < 1 || height < 1 || width > 16384 || height > 16384 || (channels != 1 && channels != 3))
+    if (width < 1 || height < 1 || width > VAE_PNG_MAX_SIDE || height > VAE_PNG_MAX_SIDE ||
+        (channels != 1 && channels != 3))
         return vae_error_set(err, VAE_ERR_ARG, "cannot encode %dx%d with %d channels", width, height,
                              channels);
     if (!fixed_len[0]) build_fixed_codes(); /* idempotent: racing threads write the same values */
@@ -131,9 +132,8 @@ vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int 
         scan[(size_t)y * stride] = 0;
         memcpy(scan + (size_t)y * stride + 1, pixels + (size_t)y * (stride - 1), stride - 1);
     }
-    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    memcpy(p, signature, 8);
-    p = put_be32(p + 8, 13);
+    memcpy(p, VAE_PNG_SIGNATURE, VAE_PNG_SIGNATURE_LEN);
+    p = put_be32(p + VAE_PNG_SIGNATURE_LEN, 13);
     uint8_t *type = p;
     memcpy(p, "IHDR", 4);
     p = put_be32(p + 4, (uint32_t)width);

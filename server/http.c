@@ -366,8 +366,8 @@ static void finish_request(vae_request *req) {
     }
     if (req->body_type == VAE_BODY_NONE && req->body_len) {
         /* no Content-Type: a PNG signature decides, anything else is taken as JSON */
-        static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-        int is_png = req->body_len >= 8 && !memcmp(req->body, png_sig, 8);
+        int is_png = req->body_len >= VAE_PNG_SIGNATURE_LEN &&
+                     !memcmp(req->body, VAE_PNG_SIGNATURE, VAE_PNG_SIGNATURE_LEN);
         req->body_type = is_png && (req->route->flags & VAE_ROUTE_PNG) ? VAE_BODY_PNG : VAE_BODY_JSON;
     }
     req->route->handler(req);

@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "scratch.h"
 #include "vae/image.h"
+#include "vae/png.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;

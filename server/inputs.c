@@ -11,6 +11,7 @@
 #include "base64.h"
 #include "json_arena.h"
 #include "json_check.h"
+#include "png_advice.h"
 
 /* Deeper than any request needs (the deepest is 3); cJSON's own limit is 1000. */
 #define VAE_JSON_MAX_DEPTH 64
@@ -206,13 +207,16 @@ int vae_input_json_seed(vae_request *req, const cJSON *item, uint64_t *out, int 
 }
 
 /* Maps a codec failure onto its reply: bad bytes are 400, a refused size is 422. */
-static void reply_png_error(vae_request *req, const char *where, const vae_error *err) {
+static void reply_png_error(vae_request *req, const char *where, vae_png_problem problem,
+                            const vae_error *err) {
+    const char *advice = vae_png_advice(problem);
     if (err->status == VAE_ERR_LIMIT)
         vae_reply_error(req, 422, "image_too_large", "%s: %s", where, err->message);
     else if (err->status == VAE_ERR_NOMEM)
         vae_reply_error(req, 503, "overloaded", "%s: out of memory decoding the image", where);
     else
-        vae_reply_error(req, 400, "invalid_png", "%s: %s", where, err->message);
+        vae_reply_error(req, 400, "invalid_png", "%s: %s%s%s", where, err->message, advice ? "; " : "",
+                        advice ? advice : "");
 }
 
 int vae_input_png_base64(vae_request *req, const char *where, const char *b64, int invert,
@@ -229,8 +233,10 @@ int vae_input_png_base64(vae_request *req, const char *where, const char *b64, i
         vae_reply_error(req, 400, "invalid_base64", "%s is not valid base64: %s", where, err.message);
         return -1;
     }
-    if (vae_png_decode_input(aux->data, got, req->server->opts.max_pixels, invert, out, &err) != VAE_OK) {
-        reply_png_error(req, where, &err);
+    vae_png_problem problem;
+    if (vae_png_decode_input(aux->data, got, req->server->opts.max_pixels, invert, out, &problem, &err) !=
+        VAE_OK) {
+        reply_png_error(req, where, problem, &err);
         return -1;
     }
     return 0;
@@ -304,13 +310,14 @@ int vae_input_images(vae_request *req, const cJSON *root, int invert, int *n, in
     vae_scratch *s = req->scratch;
     if (req->body_type == VAE_BODY_PNG) {
         vae_error err = {0};
+        vae_png_problem problem;
         if (req->body_len == 0) {
             vae_reply_error(req, 400, "invalid_png", "the body is empty: send a PNG image");
             return -1;
         }
         if (vae_png_decode_input(req->body, req->body_len, req->server->opts.max_pixels, invert, s->x,
-                                 &err) != VAE_OK) {
-            reply_png_error(req, "the body", &err);
+                                 &problem, &err) != VAE_OK) {
+            reply_png_error(req, "the body", problem, &err);
             return -1;
         }
         *n = 1;

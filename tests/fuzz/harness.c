@@ -330,7 +330,7 @@ static void check_reply(const vae_request *req, const fuzz_request *fr) {
         if (st != 200) fuzz_fail("PNG reply with status %d", st);
         float pixels[VAE_INPUT_DIM];
         vae_error err = {0};
-        if (vae_png_decode_input(data, len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, &err) != VAE_OK)
+        if (vae_png_decode_input(data, len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, NULL, &err) != VAE_OK)
             fuzz_fail("the reply PNG does not decode: %s", err.message);
     } else {
         fuzz_fail("unexpected content type %s", req->reply_type);

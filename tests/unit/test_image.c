@@ -1,5 +1,6 @@
 /* Tests for the image codec: PNGs of every colour type made here with libpng, errors, resize, grid. */
 #include "vae/image.h"
+#include "vae/png.h"
 
 #include <math.h>
 #include <png.h>
@@ -120,13 +121,18 @@ static void reference_ink(const spec *s, int invert, float *img) {
     }
 }
 
-/* Decodes from an exact-size heap copy, so ASan and valgrind see any read past len. */
+/* The problem kind of the last decode_exact. */
+static vae_png_problem last_problem;
+
+/* Decodes from an exact-size heap copy, so ASan and valgrind see any read past len; the problem
+ * kind goes to last_problem. */
 static vae_status decode_exact(const uint8_t *bytes, size_t len, long max_pixels, int invert,
                                float *out, vae_error *err) {
     uint8_t *copy = len ? malloc(len) : NULL;
     if (len && !copy) abort();
     if (len) memcpy(copy, bytes, len);
-    vae_status st = vae_png_decode_input(copy, len, max_pixels, invert, out, err);
+    last_problem = (vae_png_problem)-1;
+    vae_status st = vae_png_decode_input(copy, len, max_pixels, invert, out, &last_problem, err);
     free(copy);
     return st;
 }
@@ -746,10 +752,13 @@ static void test_invert_and_alpha(void) {
 
 static const float SENTINEL = 42.5f;
 
-/* Decodes bytes expecting a failure with `want` status and `needle` in the message; checks out[]
- * is untouched. */
+/* Any problem kind but VAE_PNG_NONE (for damage that either of two checks may catch first). */
+#define ANY_PROBLEM ((vae_png_problem)-2)
+
+/* Decodes bytes expecting a failure with `want` status, problem `kind` and `needle` in the message;
+ * checks out[] is untouched. */
 static void expect_error(const char *what, const uint8_t *bytes, size_t len, long max_pixels,
-                         vae_status want, const char *needle) {
+                         vae_status want, vae_png_problem kind, const char *needle) {
     float out[NPIX];
     for (int i = 0; i < NPIX; i++) out[i] = SENTINEL;
     vae_error err = {0};
@@ -757,6 +766,8 @@ static void expect_error(const char *what, const uint8_t *bytes, size_t len, lon
     CHECK(st == want, "%s: got %s (%s), want %s", what, vae_status_name(st), err.message,
           vae_status_name(want));
     CHECK(err.status == want, "%s: err.status", what);
+    CHECK(kind == ANY_PROBLEM ? last_problem != VAE_PNG_NONE : last_problem == kind,
+          "%s: problem kind %d, want %d", what, (int)last_problem, (int)kind);
     CHECK(needle == NULL || strstr(err.message, needle) != NULL, "%s: message \"%s\" lacks \"%s\"", what,
           err.message, needle);
     CHECK(untouched(out, SENTINEL), "%s: out[] written on failure", what);
@@ -767,65 +778,74 @@ static void test_decode_errors(void) {
     spec s = {28, 28, PNG_COLOR_TYPE_GRAY, 8, 0, v, NULL, 0, NULL, 0, NULL};
     vae_buf good = make_png(&s);
 
-    expect_error("empty", (const uint8_t *)"", 0, MAXPX, VAE_ERR_FORMAT, "empty");
-    expect_error("empty NULL", NULL, 0, MAXPX, VAE_ERR_FORMAT, "empty");
-    expect_error("7 bytes", good.data, 7, MAXPX, VAE_ERR_FORMAT, "truncated");
-    expect_error("20 bytes", good.data, 20, MAXPX, VAE_ERR_FORMAT, "truncated");
+    expect_error("empty", (const uint8_t *)"", 0, MAXPX, VAE_ERR_FORMAT, VAE_PNG_EMPTY, "empty");
+    expect_error("empty NULL", NULL, 0, MAXPX, VAE_ERR_FORMAT, VAE_PNG_EMPTY, "empty");
+    expect_error("7 bytes", good.data, 7, MAXPX, VAE_ERR_FORMAT, VAE_PNG_TRUNCATED, "truncated");
+    expect_error("20 bytes", good.data, 20, MAXPX, VAE_ERR_FORMAT, VAE_PNG_TRUNCATED, "truncated");
     static const uint8_t jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0, 1, 1};
-    expect_error("JPEG", jpeg, sizeof jpeg, MAXPX, VAE_ERR_FORMAT, "not a PNG (it looks like a JPEG)");
-    expect_error("JPEG magic only", jpeg, 3, MAXPX, VAE_ERR_FORMAT, "JPEG");
-    expect_error("GIF", (const uint8_t *)"GIF89a\x01\x00\x01\x00", 10, MAXPX, VAE_ERR_FORMAT, "GIF");
-    expect_error("JSON", (const uint8_t *)"{\"z\":[1,2]}", 11, MAXPX, VAE_ERR_FORMAT, "JSON");
-    expect_error("base64", (const uint8_t *)"iVBORw0KGgoAAAANSUhEUg", 22, MAXPX, VAE_ERR_FORMAT, "base64");
-    expect_error("text", (const uint8_t *)"hello world", 11, MAXPX, VAE_ERR_FORMAT, "68 65 6c 6c");
+    expect_error("JPEG", jpeg, sizeof jpeg, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_NOT_PNG, "not a PNG (it looks like a JPEG)");
+    expect_error("JPEG magic only", jpeg, 3, MAXPX, VAE_ERR_FORMAT, VAE_PNG_NOT_PNG, "JPEG");
+    expect_error("GIF", (const uint8_t *)"GIF89a\x01\x00\x01\x00", 10, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_NOT_PNG, "GIF");
+    expect_error("JSON", (const uint8_t *)"{\"z\":[1,2]}", 11, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_NOT_PNG, "JSON");
+    expect_error("base64", (const uint8_t *)"iVBORw0KGgoAAAANSUhEUg", 22, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_BASE64, "base64");
+    expect_error("text", (const uint8_t *)"hello world", 11, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_NOT_PNG, "68 65 6c 6c");
     uint8_t *crlf = malloc(good.len + 1); /* a text-mode transfer turned \n into \r\n */
     memcpy(crlf, good.data, 7);
     crlf[7] = '\r';
     memcpy(crlf + 8, good.data + 7, good.len - 7);
-    expect_error("CRLF-mangled", crlf, good.len + 1, MAXPX, VAE_ERR_FORMAT, "text mode");
+    expect_error("CRLF-mangled", crlf, good.len + 1, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_LINE_ENDINGS, "line-ending");
     free(crlf);
 
     long idat = find_chunk(&good, "IDAT");
     CHECK(idat > 0, "IDAT found");
     uint32_t idat_len = get_be32(good.data + idat);
     expect_error("cut in IDAT", good.data, (size_t)idat + 8 + idat_len / 2, MAXPX,
-                 VAE_ERR_FORMAT, "truncated");
+                 VAE_ERR_FORMAT, VAE_PNG_TRUNCATED, "truncated");
     expect_error("cut before IDAT CRC", good.data, (size_t)idat + 8 + idat_len, MAXPX,
-                 VAE_ERR_FORMAT, "invalid PNG");
+                 VAE_ERR_FORMAT, VAE_PNG_TRUNCATED, "invalid PNG");
 
     uint8_t *bad = malloc(good.len);
     memcpy(bad, good.data, good.len);
     bad[8 + 8 + 9] ^= 0x02; /* colour type byte of IHDR: CRC no longer matches */
-    expect_error("flipped IHDR byte", bad, good.len, MAXPX, VAE_ERR_FORMAT, "CRC");
+    expect_error("flipped IHDR byte", bad, good.len, MAXPX, VAE_ERR_FORMAT, VAE_PNG_BAD_CRC, "CRC");
     memcpy(bad, good.data, good.len);
     bad[idat + 8 + idat_len / 2] ^= 0x40;
     /* libpng inflates a chunk as it streams and checks its CRC at the end, so zlib's own check
      * usually catches a damaged byte first */
-    expect_error("flipped IDAT byte", bad, good.len, MAXPX, VAE_ERR_FORMAT, "IDAT");
+    expect_error("flipped IDAT byte", bad, good.len, MAXPX, VAE_ERR_FORMAT, ANY_PROBLEM, "IDAT");
     memcpy(bad, good.data, good.len);
     bad[idat + 8 + idat_len + 2] ^= 0x10; /* the IDAT CRC itself */
-    expect_error("flipped IDAT CRC", bad, good.len, MAXPX, VAE_ERR_FORMAT, "IDAT: CRC error");
+    expect_error("flipped IDAT CRC", bad, good.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_BAD_CRC, "IDAT: CRC error");
     memcpy(bad, good.data, good.len);
     bad[idat + 8] = 0x00, bad[idat + 9] = 0x00; /* broken zlib header, CRC made to match */
     fix_crcs(bad, good.len);
-    expect_error("corrupt zlib stream", bad, good.len, MAXPX, VAE_ERR_FORMAT, "IDAT");
+    expect_error("corrupt zlib stream", bad, good.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_CORRUPT_DATA, "IDAT");
     memcpy(bad, good.data, good.len);
     bad[idat + 8 + idat_len - 1] ^= 0xff; /* adler32 of the zlib stream, CRC made to match */
     fix_crcs(bad, good.len);
-    expect_error("bad adler32", bad, good.len, MAXPX, VAE_ERR_FORMAT, "IDAT");
+    expect_error("bad adler32", bad, good.len, MAXPX, VAE_ERR_FORMAT, VAE_PNG_CORRUPT_DATA, "IDAT");
     memcpy(bad, good.data, good.len);
     memcpy(bad + 12, "IHDX", 4);
-    expect_error("first chunk not IHDR", bad, good.len, MAXPX, VAE_ERR_FORMAT, "IHDR");
+    expect_error("first chunk not IHDR", bad, good.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_BAD_HEADER, "IHDR");
     memcpy(bad, good.data, good.len);
     bad[8 + 8 + 8] = 3; /* bit depth 3 does not exist */
     fix_crcs(bad, good.len);
-    expect_error("bit depth 3", bad, good.len, MAXPX, VAE_ERR_FORMAT, "invalid PNG");
+    expect_error("bit depth 3", bad, good.len, MAXPX, VAE_ERR_FORMAT, VAE_PNG_BAD_HEADER, "invalid PNG");
     free(bad);
 
     /* IHDR then IEND: no image data at all */
     vae_buf none = header_only(28, 28, 0);
     append_chunk(&none, "IEND", NULL, 0);
-    expect_error("no IDAT", none.data, none.len, MAXPX, VAE_ERR_FORMAT, "invalid PNG");
+    expect_error("no IDAT", none.data, none.len, MAXPX, VAE_ERR_FORMAT, VAE_PNG_INVALID, "invalid PNG");
     vae_buf_free(&none);
 
     /* a palette image without its PLTE */
@@ -837,40 +857,49 @@ static void test_decode_errors(void) {
     CHECK(plte > 0, "PLTE found");
     size_t plte_size = 12 + get_be32(pp.data + plte);
     memmove(pp.data + plte, pp.data + plte + plte_size, pp.len - plte - plte_size);
-    expect_error("palette without PLTE", pp.data, pp.len - plte_size, MAXPX, VAE_ERR_FORMAT, "PLTE");
+    expect_error("palette without PLTE", pp.data, pp.len - plte_size, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_INVALID, "PLTE");
     vae_buf_free(&pp);
     free(pv);
 
     /* size limits, judged from the header before any image-sized allocation */
     vae_buf huge = header_only(100000, 100000, 64);
-    expect_error("100000x100000", huge.data, huge.len, MAXPX, VAE_ERR_LIMIT, "100000x100000");
-    expect_error("100000x100000 limit", huge.data, huge.len, MAXPX, VAE_ERR_LIMIT, "16777216");
-    expect_error("100000x100000, header only", huge.data, 33, MAXPX, VAE_ERR_LIMIT, "limit");
+    expect_error("100000x100000", huge.data, huge.len, MAXPX,
+                 VAE_ERR_LIMIT, VAE_PNG_TOO_LARGE, "100000x100000");
+    expect_error("100000x100000 limit", huge.data, huge.len, MAXPX,
+                 VAE_ERR_LIMIT, VAE_PNG_TOO_LARGE, "16777216");
+    expect_error("100000x100000, header only", huge.data, 33, MAXPX,
+                 VAE_ERR_LIMIT, VAE_PNG_TOO_LARGE, "limit");
     vae_buf_free(&huge);
     vae_buf wide = header_only(20000000, 1, 16);
-    expect_error("20000000x1", wide.data, wide.len, MAXPX, VAE_ERR_LIMIT, "20000000x1");
+    expect_error("20000000x1", wide.data, wide.len, MAXPX,
+                 VAE_ERR_LIMIT, VAE_PNG_TOO_LARGE, "20000000x1");
     vae_buf_free(&wide);
     vae_buf zero_w = header_only(0, 28, 16);
-    expect_error("zero width", zero_w.data, zero_w.len, MAXPX, VAE_ERR_FORMAT, "zero");
+    expect_error("zero width", zero_w.data, zero_w.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_ZERO_SIZE, "zero");
     vae_buf_free(&zero_w);
     vae_buf zero_h = header_only(28, 0, 16);
-    expect_error("zero height", zero_h.data, zero_h.len, MAXPX, VAE_ERR_FORMAT, "28x0");
+    expect_error("zero height", zero_h.data, zero_h.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_ZERO_SIZE, "28x0");
     vae_buf_free(&zero_h);
     vae_buf beyond = header_only(0x80000000u, 1, 16);
-    expect_error("width >= 2^31", beyond.data, beyond.len, MAXPX, VAE_ERR_FORMAT, "out of range");
+    expect_error("width >= 2^31", beyond.data, beyond.len, MAXPX,
+                 VAE_ERR_FORMAT, VAE_PNG_BAD_HEADER, "out of range");
     vae_buf_free(&beyond);
-    expect_error("784 pixels over a limit of 783", good.data, good.len, 783, VAE_ERR_LIMIT, "783");
+    expect_error("784 pixels over a limit of 783", good.data, good.len, 783,
+                 VAE_ERR_LIMIT, VAE_PNG_TOO_LARGE, "783");
     float out[NPIX];
     vae_error err = {0};
     CHECK(decode_exact(good.data, good.len, 784, 0, out, &err) == VAE_OK, "exactly at the limit: %s",
           err.message);
 
     /* arguments */
-    expect_error("max_pixels 0", good.data, good.len, 0, VAE_ERR_ARG, "max_pixels");
-    CHECK(vae_png_decode_input(good.data, good.len, MAXPX, 0, NULL, NULL) == VAE_ERR_ARG,
+    expect_error("max_pixels 0", good.data, good.len, 0, VAE_ERR_ARG, VAE_PNG_NONE, "max_pixels");
+    CHECK(vae_png_decode_input(good.data, good.len, MAXPX, 0, NULL, NULL, NULL) == VAE_ERR_ARG,
           "NULL out");
-    CHECK(vae_png_decode_input(NULL, 5, MAXPX, 0, out, NULL) == VAE_ERR_ARG, "NULL bytes");
-    CHECK(vae_png_decode_input(jpeg, sizeof jpeg, MAXPX, 0, out, NULL) == VAE_ERR_FORMAT,
+    CHECK(vae_png_decode_input(NULL, 5, MAXPX, 0, out, NULL, NULL) == VAE_ERR_ARG, "NULL bytes");
+    CHECK(vae_png_decode_input(jpeg, sizeof jpeg, MAXPX, 0, out, NULL, NULL) == VAE_ERR_FORMAT,
           "err may be NULL");
 
     vae_buf_free(&good);
@@ -942,7 +971,7 @@ static void test_mutations(void) {
             float out[NPIX];
             for (int i = 0; i < NPIX; i++) out[i] = SENTINEL;
             vae_error err = {0};
-            vae_status st = vae_png_decode_input(m, len, 4096, (int)lcg_below(2), out, &err);
+            vae_status st = vae_png_decode_input(m, len, 4096, (int)lcg_below(2), out, NULL, &err);
             if (st == VAE_OK) {
                 ok++;
                 for (int i = 0; i < NPIX; i++) bad_out += !(out[i] >= 0.0f && out[i] <= 1.0f);
@@ -976,7 +1005,7 @@ static void *decode_many(void *arg) {
     for (int i = 0; i < 40; i++) {
         float out[NPIX];
         vae_error err;
-        if (vae_png_decode_input(job->png->data, job->png->len, MAXPX, 0, out, &err) != VAE_OK ||
+        if (vae_png_decode_input(job->png->data, job->png->len, MAXPX, 0, out, NULL, &err) != VAE_OK ||
             memcmp(out, job->want, sizeof out) != 0)
             job->mismatches++;
         vae_buf enc = {0};
@@ -994,7 +1023,7 @@ static void test_threads(void) {
     vae_buf png = make_png(&s);
     float want[NPIX];
     vae_error err = {0};
-    CHECK(vae_png_decode_input(png.data, png.len, MAXPX, 0, want, &err) == VAE_OK, "ref");
+    CHECK(vae_png_decode_input(png.data, png.len, MAXPX, 0, want, NULL, &err) == VAE_OK, "ref");
     enum { T = 4 };
     pthread_t th[T];
     thread_job jobs[T];
