@@ -111,6 +111,7 @@ typedef struct {
     int invert;
     int ran_out;             /* libpng asked for bytes past the end */
     decode_phase phase;
+    vae_png_problem problem; /* set by a check of our own after libpng's */
     uint8_t small_row[1024]; /* rows of typical inputs fit here: no allocation */
     uint8_t *heap_row;       /* else; freed by the caller on every path */
     /* Scaled coordinates make overlaps exact integers: a source pixel is 28 units wide (tall) and
@@ -254,8 +255,66 @@ static vae_status decode_run(png_structp png, png_infop info, decode_state *r, l
     return VAE_OK;
 }
 
+/* Records a failure found outside libpng: its kind and message. Returns VAE_ERR_FORMAT. */
+static vae_status refuse_data(decode_state *r, vae_png_problem kind, const char *msg) {
+    r->problem = kind;
+    snprintf(r->fail.msg, sizeof r->fail.msg, "IDAT: %s", msg);
+    return VAE_ERR_FORMAT;
+}
+
+/* Inflates the zlib stream of the IDAT chunks once more, start to end, discarding the output, so
+ * that its end code and adler32 are checked. libpng stops inflating at the last row: what follows
+ * it is checked only as far as libpng's current input buffer reaches (not into later IDAT chunks),
+ * and a failure there is a mere warning, so damaged data could decode into other pixels. The chunks
+ * after the stream's end (IEND) are not looked at. Returns VAE_OK, VAE_ERR_NOMEM, or VAE_ERR_FORMAT
+ * with r->problem and r->fail.msg set. */
+static vae_status verify_image_data(decode_state *r) {
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    if (inflateInit(&zs) != Z_OK) return VAE_ERR_NOMEM;
+    const uint8_t *b = r->bytes;
+    const size_t len = r->len;
+    vae_status st = VAE_OK;
+    int in_idat = 0, ret = Z_OK;
+    /* the rows are done: small_row is free to take the discarded output */
+    uint8_t *sink = r->small_row;
+    for (size_t pos = VAE_PNG_SIGNATURE_LEN; ret != Z_STREAM_END && st == VAE_OK;) {
+        if (len - pos < 12 || read_be32(b + pos) > len - pos - 12) {
+            st = refuse_data(r, VAE_PNG_TRUNCATED, "unexpected end of data (the PNG is truncated)");
+            break;
+        }
+        const uint32_t n = read_be32(b + pos);
+        const uint8_t *type = b + pos + 4, *data = b + pos + 8;
+        if (memcmp(type, "IDAT", 4) != 0) {
+            if (in_idat)
+                st = refuse_data(r, VAE_PNG_CORRUPT_DATA, "the image data ends before its zlib stream");
+            pos += 12 + (size_t)n;
+            continue;
+        }
+        in_idat = 1;
+        if ((uint32_t)crc32(0L, type, 4 + n) != read_be32(data + n)) {
+            st = refuse_data(r, VAE_PNG_BAD_CRC, "CRC error");
+            break;
+        }
+        zs.next_in = (Bytef *)data;
+        zs.avail_in = n;
+        do { /* until this chunk is used up and no output is pending */
+            zs.next_out = sink;
+            zs.avail_out = sizeof r->small_row;
+            ret = inflate(&zs, Z_NO_FLUSH);
+        } while (ret == Z_OK && (zs.avail_in > 0 || zs.avail_out == 0));
+        if (ret == Z_MEM_ERROR) st = VAE_ERR_NOMEM;
+        else if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR) /* BUF: wants more input */
+            st = refuse_data(r, VAE_PNG_CORRUPT_DATA, zs.msg ? zs.msg : "corrupt zlib stream");
+        pos += 12 + (size_t)n;
+    }
+    inflateEnd(&zs);
+    return st;
+}
+
 /* The kind of a failure libpng reported, from where it happened and what it said. */
 static vae_png_problem libpng_problem(const decode_state *r) {
+    if (r->problem != VAE_PNG_NONE) return r->problem;
     if (r->ran_out) return VAE_PNG_TRUNCATED;
     if (strstr(r->fail.msg, "CRC error")) return VAE_PNG_BAD_CRC;
     if (strstr(r->fail.msg, "unknown critical chunk")) return VAE_PNG_UNSUPPORTED;
@@ -264,8 +323,8 @@ static vae_png_problem libpng_problem(const decode_state *r) {
     return VAE_PNG_INVALID;
 }
 
-/* Trailing chunks after the image data (normally just IEND) are not read: a body cut after its
- * last pixel still decodes, while one cut anywhere in the image data fails. */
+/* Trailing chunks after the image data (normally just IEND) are not read: bytes cut after the end
+ * of the zlib stream still decode, while bytes cut anywhere in the image data fail. */
 vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixels, int invert,
                                 float out[VAE_INPUT_DIM], vae_png_problem *problem, vae_error *err) {
     if (problem) *problem = VAE_PNG_NONE;
@@ -290,6 +349,7 @@ vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixel
         return vae_error_set(err, VAE_ERR_NOMEM, "png decode: out of memory");
     }
     st = decode_run(png, info, r, max_pixels);
+    if (st == VAE_OK) st = verify_image_data(r);
     uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
     png_destroy_read_struct(&png, &info, NULL);
     free(r->heap_row);

@@ -60,8 +60,10 @@ typedef enum {
  * composited over the background (transparent means background), area-averaged to 28x28, scaled to
  * [0,1], 0 = background. With invert, the PNG is taken to be dark ink on a light background and is
  * inverted.
- * The chunks after the image data are not read, so bytes that lack only the final IEND chunk (or
- * end inside it) still decode.
+ * The image data is decoded completely and zlib's checksum (adler32) is verified: damaged compressed
+ * data is refused, never decoded into other pixels. The chunks after the image data are not read, so
+ * bytes that lack only the final IEND chunk (or end inside it) after complete, verified image data
+ * still decode.
  * Errors: VAE_ERR_FORMAT (the bytes are not a usable PNG) or VAE_ERR_LIMIT (more than max_pixels
  * pixels, judged from the header before anything the size of the image is allocated), each with a
  * message saying what is wrong and, when problem is not NULL, *problem set to its kind; VAE_ERR_ARG
