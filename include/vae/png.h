@@ -31,7 +31,7 @@ vae_status vae_png_encode(const uint8_t *pixels, int width, int height, int chan
 
 /* Encodes like vae_png_encode with a writer made for the server's small images: one pass, fixed
  * Huffman codes and run-length matches only, nothing set up per image (no libpng, no zlib stream).
- * Appends to out. vae_png_encode uses it for level -1. */
+ * Appends to out. vae_png_encode uses it for level -1. Thread-safe: it reads constant tables only. */
 vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int channels,
                               vae_buf *out, vae_error *err);
 
