@@ -7,9 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-static uint32_t read_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "util.h"
 
 vae_status vae_idx_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
                                 uint8_t **pixels, vae_error *err) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "util.h"
 #include "vae/rng.h"
 
 struct vae_inference {
@@ -235,14 +236,6 @@ void vae_metadata_clear(vae_metadata *md) {
         free(md->values[i]);
     }
     md->count = 0;
-}
-
-/* 64-byte aligned, zeroed float array (cache-line aligned rows help the BLAS kernels). */
-static float *alloc_floats(size_t n) {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p) memset(p, 0, bytes);
-    return p;
 }
 
 vae_model *vae_model_create(const vae_config *cfg, vae_error *err) {

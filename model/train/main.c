@@ -6,21 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../util.h"
 #include "options.h"
 #include "report.h"
 #include "vae/dataset.h"
 #include "vae/train.h"
 #include "vae/weights.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Fails fast, before training, when the output could not be written at the end. */
 static vae_status check_writable(const char *path, vae_error *err) {
@@ -37,23 +30,6 @@ static vae_status check_writable(const char *path, vae_error *err) {
     }
     free(tmp);
     return st;
-}
-
-static vae_status make_dirs(const char *dir, vae_error *err) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return vae_error_set(err, VAE_ERR_ARG, "report directory path too long");
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST)
-                return vae_error_set(err, VAE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-            *p = saved;
-            if (!saved) break;
-        }
-    }
-    return VAE_OK;
 }
 
 /* Copies image idx into out (784 floats in [0,1]), translated by (dx, dy) with zero fill. */
@@ -84,7 +60,7 @@ static float lr_at(const vae_train_options *o, long step, long steps_per_epoch) 
 }
 
 static void progress(int epoch, int epochs, int done, int total, double started) {
-    double elapsed = now_seconds() - started;
+    double elapsed = vae_now_seconds() - started;
     double rate = elapsed > 0 ? done / elapsed : 0;
     double eta = rate > 0 ? (total - done) / rate : 0;
     int width = 30, filled = total ? (int)((long)width * done / total) : width;
@@ -181,7 +157,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (check_writable(o.out_path, &err) != VAE_OK ||
-        (o.report_dir && (make_dirs(o.report_dir, &err) != VAE_OK ||
+        (o.report_dir && (vae_make_dirs(o.report_dir, &err) != VAE_OK ||
                           check_writable(o.report_dir, &err) != VAE_OK))) {
         fprintf(stderr, "vae-train: %s\n", err.message);
         return 1;
@@ -229,7 +205,7 @@ int main(int argc, char **argv) {
     vae_adam_config adam = {.lr = o.lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
                             .weight_decay = o.weight_decay};
     for (int epoch = 1; epoch <= o.epochs; epoch++) {
-        double started = now_seconds(), last_bar = 0;
+        double started = vae_now_seconds(), last_bar = 0;
         vae_rng_shuffle(&rng, order, (size_t)train.count);
         vae_loss sum = {0};
         for (int start = 0; start < train.count; start += o.batch) {
@@ -249,12 +225,12 @@ int main(int argc, char **argv) {
             sum.bce += l.bce;
             sum.kl += l.kl;
             sum.count += B;
-            if (show_bar && now_seconds() - last_bar > 0.1) {
+            if (show_bar && vae_now_seconds() - last_bar > 0.1) {
                 progress(epoch, o.epochs, start + B, train.count, started);
-                last_bar = now_seconds();
+                last_bar = vae_now_seconds();
             }
         }
-        double train_seconds = now_seconds() - started;
+        double train_seconds = vae_now_seconds() - started;
         if (show_bar) fprintf(stderr, "\r%*s\r", 79, "");
 
         /* the same noise every epoch, so test losses are comparable across epochs */
@@ -283,7 +259,7 @@ int main(int argc, char **argv) {
         printf("epoch %3d/%d  train %8.3f  test %8.3f  (test bce %7.3f + kl %6.3f)  lr %.2e  "
                "%6.2f s  + %.2f s test\n",
                epoch, o.epochs, s->train_loss, s->test_loss, s->test_bce, s->test_kl, s->lr,
-               train_seconds, now_seconds() - started - train_seconds);
+               train_seconds, vae_now_seconds() - started - train_seconds);
         fflush(stdout);
         if (!isfinite(s->train_loss)) {
             fprintf(stderr, "vae-train: the loss diverged (NaN/Inf) at epoch %d: lower --lr\n", epoch);

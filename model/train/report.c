@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "../util.h"
 #include "plot.h"
 #include "vae/image.h"
 #include "vae/rng.h"
@@ -79,32 +79,6 @@ static vae_status join_path(char *out, const char *dir, const char *name, vae_er
     int n = snprintf(out, REPORT_PATH_MAX, "%s/%s", dir, name);
     if (n < 0 || n >= REPORT_PATH_MAX)
         return vae_error_set(err, VAE_ERR_ARG, "report path too long: %s/%s", dir, name);
-    return VAE_OK;
-}
-
-/* mkdir -p: creates dir and any missing parents. */
-static vae_status make_dirs(const char *dir, vae_error *err) {
-    char path[REPORT_PATH_MAX];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof path)
-        return vae_error_set(err, VAE_ERR_ARG, "bad report directory '%s'", dir);
-    memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char saved = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            return vae_error_set(err, VAE_ERR_IO, "cannot create directory %s: %s", path,
-                                 strerror(e));
-        }
-        path[i] = saved;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return vae_error_set(err, VAE_ERR_IO, "cannot create directory %s: %s", dir,
-                             strerror(errno ? errno : ENOTDIR));
     return VAE_OK;
 }
 
@@ -589,7 +563,7 @@ vae_status vae_report_write(const char *dir, const vae_model *model, const vae_d
             return vae_error_set(err, VAE_ERR_ARG, "report: test label %d of image %d is not 0..9",
                                  test->labels[i], i);
 
-    vae_status st = make_dirs(dir, err);
+    vae_status st = vae_make_dirs(dir, err);
     if (st != VAE_OK)
         return st;
     report_scratch s;
