@@ -7,6 +7,7 @@
 #include "handlers.h"
 #include "inputs.h"
 #include "json_write.h"
+#include "vae/latent.h"
 
 /* Columns of the square-ish grid used for several images: ceil(sqrt(n)). */
 static int grid_columns(int n) {
@@ -278,33 +279,6 @@ static int read_endpoint(vae_request *req, const cJSON *item, const char *where,
     return -1;
 }
 
-/* z(t) on the straight line from a to b: (1-t)a + tb rather than a + t(b-a), so both ends come out
- * exactly. */
-static void lerp(const float *a, const float *b, int d, float t, float *out) {
-    for (int i = 0; i < d; i++) out[i] = (1.0f - t) * a[i] + t * b[i];
-}
-
-/* z(t) along the great circle between a and b (their norms interpolated too); linear when they are
- * (anti)parallel or zero, where the arc is undefined. */
-static void slerp(const float *a, const float *b, int d, float t, float *out) {
-    double na = 0, nb = 0, dot = 0;
-    for (int i = 0; i < d; i++) {
-        na += (double)a[i] * a[i];
-        nb += (double)b[i] * b[i];
-        dot += (double)a[i] * b[i];
-    }
-    double c = (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 1.0;
-    if (c > 1) c = 1;
-    if (c < -1) c = -1;
-    double omega = acos(c), so = sin(omega);
-    if (so < 1e-6) {
-        lerp(a, b, d, t, out);
-        return;
-    }
-    double wa = sin((1 - t) * omega) / so, wb = sin(t * omega) / so;
-    for (int i = 0; i < d; i++) out[i] = (float)(wa * a[i] + wb * b[i]);
-}
-
 void vae_handle_interpolate(vae_request *req) {
     static const char *const query[] = {"model", "format", NULL};
     static const char *const fields[] = {"from", "to", "steps", "method", "invert", NULL};
@@ -341,8 +315,8 @@ void vae_handle_interpolate(vae_request *req) {
     for (int i = 0; i < steps; i++) {
         float t = (float)i / (float)(steps - 1);
         float *z = s->z + (size_t)i * d;
-        if (use_slerp) slerp(from, to, d, t, z);
-        else lerp(from, to, d, t, z);
+        if (use_slerp) vae_latent_slerp(z, from, to, d, t);
+        else vae_latent_lerp(z, from, to, d, t);
         for (int k = 0; k < d; k++) {
             /* the arc between two huge vectors can leave float32's range */
             if (!isfinite(z[k])) {

@@ -12,6 +12,7 @@
 #include "options.h"
 #include "report.h"
 #include "vae/dataset.h"
+#include "vae/latent.h"
 #include "vae/train.h"
 #include "vae/weights.h"
 
@@ -70,47 +71,6 @@ static void progress(int epoch, int epochs, int done, int total, double started)
     fprintf(stderr, "\repoch %d/%d [%s] %3d%% %7.0f img/s ETA %5.1fs ", epoch, epochs, bar,
             total ? 100 * done / total : 100, rate, eta);
     fflush(stderr);
-}
-
-/* Mean mu of each class over the dataset (unaugmented): the anchors of "morph a 3 into an 8". */
-static vae_status compute_centroids(vae_model *model, const vae_dataset *ds, vae_error *err) {
-    const int d = model->config.latent_dim, chunk = 256;
-    float *x = malloc(sizeof(float) * VAE_INPUT_DIM * chunk);
-    float *mu = malloc(sizeof(float) * (size_t)d * chunk);
-    float *lv = malloc(sizeof(float) * (size_t)d * chunk);
-    double *sum = calloc((size_t)VAE_NUM_CLASSES * d, sizeof(double));
-    float *centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)d);
-    vae_workspace *ws = vae_workspace_create(vae_config_max_width(&model->config), chunk);
-    int counts[VAE_NUM_CLASSES] = {0};
-    vae_status st = VAE_OK;
-    if (!x || !mu || !lv || !sum || !centroids || !ws) {
-        st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory computing centroids");
-        goto done;
-    }
-    for (int start = 0; start < ds->count; start += chunk) {
-        int B = ds->count - start < chunk ? ds->count - start : chunk;
-        for (int b = 0; b < B; b++) vae_dataset_image(ds, start + b, x + (size_t)b * VAE_INPUT_DIM);
-        vae_encode(model, ws, x, B, mu, lv);
-        for (int b = 0; b < B; b++) {
-            int label = ds->labels[start + b];
-            counts[label]++;
-            for (int j = 0; j < d; j++) sum[label * d + j] += mu[b * d + j];
-        }
-    }
-    for (int c = 0; c < VAE_NUM_CLASSES; c++)
-        for (int j = 0; j < d; j++)
-            centroids[c * d + j] = counts[c] ? (float)(sum[c * d + j] / counts[c]) : 0.0f;
-    free(model->centroids);
-    model->centroids = centroids;
-    centroids = NULL;
-done:
-    free(x);
-    free(mu);
-    free(lv);
-    free(sum);
-    free(centroids);
-    vae_workspace_destroy(ws);
-    return st;
 }
 
 static vae_status set_metadata(vae_model *model, const vae_train_options *o, int n_train,
@@ -267,7 +227,7 @@ int main(int argc, char **argv) {
         }
     }
 
-    if (compute_centroids(model, &train, &err) != VAE_OK ||
+    if (vae_latent_compute_centroids(model, &train, &err) != VAE_OK ||
         set_metadata(model, &o, train.count, &history[o.epochs - 1]) != VAE_OK ||
         vae_model_save(model, o.out_path, &err) != VAE_OK) {
         fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");

@@ -11,6 +11,7 @@
 #include "../util.h"
 #include "plot.h"
 #include "vae/image.h"
+#include "vae/latent.h"
 #include "vae/rng.h"
 
 #define REPORT_GRID 8                        /* samples and reconstructions are 8x8 grids */
@@ -31,6 +32,7 @@ typedef struct {
     float *mu;     /* (count, d): the test set's means */
     float *logvar; /* (REPORT_BATCH, d) */
     float *z;      /* (REPORT_N, d): latent codes to decode */
+    float *means;  /* (VAE_NUM_CLASSES, d): class means of mu, for a model without centroids */
     double *map;   /* (count, 2): latent-map coordinates */
     double *cov;   /* (d, d) */
     double *vec;   /* (4, d): mean, two components, one power-iteration temporary */
@@ -44,6 +46,7 @@ static void scratch_free(report_scratch *s) {
     free(s->mu);
     free(s->logvar);
     free(s->z);
+    free(s->means);
     free(s->map);
     free(s->cov);
     free(s->vec);
@@ -61,13 +64,14 @@ static vae_status scratch_alloc(report_scratch *s, const vae_model *model, int c
     s->mu = malloc(sizeof(float) * (size_t)count * d);
     s->logvar = malloc(sizeof(float) * REPORT_BATCH * d);
     s->z = malloc(sizeof(float) * REPORT_N * d);
+    s->means = malloc(sizeof(float) * VAE_NUM_CLASSES * d);
     s->map = malloc(sizeof(double) * (size_t)count * 2);
     s->cov = malloc(sizeof(double) * d * d);
     s->vec = malloc(sizeof(double) * 4 * d);
     s->grid =
         malloc((size_t)REPORT_GRID * VAE_IMAGE_SIDE * VAE_REPORT_MORPH_STEPS * VAE_IMAGE_SIDE);
-    if (!s->ws || !s->x || !s->xhat || !s->mu || !s->logvar || !s->z || !s->map || !s->cov ||
-        !s->vec || !s->grid) {
+    if (!s->ws || !s->x || !s->xhat || !s->mu || !s->logvar || !s->z || !s->means || !s->map ||
+        !s->cov || !s->vec || !s->grid) {
         scratch_free(s);
         return vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the report of %d test images",
                              count);
@@ -150,43 +154,25 @@ static vae_status write_reconstructions(report_scratch *s, const char *dir, cons
     return st;
 }
 
-/* Class centroid k into out[d]: the model's when it carries them, else the mean of mu over the test
- * images of class k, else (no such image) the prior mean 0. */
-static void class_centroid(const report_scratch *s, const vae_model *model, const vae_dataset *test,
-                           int k, float *out) {
-    int d = model->config.latent_dim;
-    if (model->centroids) {
-        memcpy(out, model->centroids + (size_t)k * d, sizeof(float) * d);
-        return;
-    }
-    double *sum = s->vec + 3 * (size_t)d; /* the free temporary row */
-    int n = 0;
-    for (int j = 0; j < d; j++)
-        sum[j] = 0.0;
-    for (int i = 0; i < test->count; i++) {
-        if (test->labels[i] != k)
-            continue;
-        for (int j = 0; j < d; j++)
-            sum[j] += s->mu[(size_t)i * d + j];
-        n++;
-    }
-    for (int j = 0; j < d; j++)
-        out[j] = n > 0 ? (float)(sum[j] / n) : 0.0f;
-}
-
 static vae_status write_morph(report_scratch *s, const char *dir, const vae_model *model,
                               const vae_dataset *test, vae_error *err) {
     int d = model->config.latent_dim;
     int steps = VAE_REPORT_MORPH_STEPS;
-    float *from = s->z, *to = s->z + (size_t)(steps + 1) * d; /* z has room for REPORT_N rows */
-    class_centroid(s, model, test, MORPH_FROM, from);
-    class_centroid(s, model, test, MORPH_TO, to);
-    /* Row 0 already holds `from`; fill rows 1..steps-1, the last being `to` exactly. */
-    for (int i = steps - 1; i >= 1; i--) {
-        float t = (float)i / (float)(steps - 1);
-        for (int j = 0; j < d; j++)
-            s->z[(size_t)i * d + j] = (1.0f - t) * from[j] + t * to[j];
+    /* The model's centroids when it carries them, else the class means of mu over the test set (a
+     * class with no test image: the prior mean 0). */
+    const float *centroids = model->centroids;
+    if (!centroids) {
+        vae_status st = vae_latent_class_means(s->means, s->mu, test->labels, test->count, d, err);
+        if (st != VAE_OK)
+            return st;
+        centroids = s->means;
     }
+    float *from = s->z, *to = s->z + (size_t)(steps + 1) * d; /* z has room for REPORT_N rows */
+    memcpy(from, centroids + (size_t)MORPH_FROM * d, sizeof(float) * d);
+    memcpy(to, centroids + (size_t)MORPH_TO * d, sizeof(float) * d);
+    /* Row 0 already holds `from`; fill rows 1..steps-1, the last being `to` exactly. */
+    for (int i = steps - 1; i >= 1; i--)
+        vae_latent_lerp(s->z + (size_t)i * d, from, to, d, (float)i / (float)(steps - 1));
     vae_decode(model, s->ws, s->z, steps, s->xhat);
     vae_image_grid(s->xhat, steps, VAE_IMAGE_SIDE, steps, s->grid);
 
