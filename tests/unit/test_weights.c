@@ -124,6 +124,9 @@ static void put_float(uint8_t *data, cJSON *r, const char *name, int index, floa
     memcpy(data + at, &v, 4);
 }
 static void edit_nan(cJSON *r, uint8_t *d) { put_float(d, r, "dec.1.weight", 5, NAN); }
+static void edit_plus_inf(cJSON *r, uint8_t *d) { put_float(d, r, "enc.0.weight", 0, INFINITY); }
+static void edit_minus_inf(cJSON *r, uint8_t *d) { put_float(d, r, "dec.out.bias", 783, -INFINITY); }
+static void edit_nan_bias(cJSON *r, uint8_t *d) { put_float(d, r, "enc.mu.bias", 2, -NAN); }
 static void edit_inf_centroid(cJSON *r, uint8_t *d) { put_float(d, r, "centroids", 7, -INFINITY); }
 static void edit_missing(cJSON *r, uint8_t *d) {
     (void)d;
@@ -341,7 +344,10 @@ int main(void) {
     expect_edit_rejected("negative offset", edit_negative_offset, VAE_ERR_FORMAT, "begin <= end");
     expect_edit_rejected("rank 3", edit_rank3, VAE_ERR_FORMAT, "rank 3");
     expect_edit_rejected("NaN weight", edit_nan, VAE_ERR_FORMAT, "dec.1.weight' holds NaN");
-    expect_edit_rejected("Inf centroid", edit_inf_centroid, VAE_ERR_FORMAT, "'centroids' holds NaN or Inf");
+    expect_edit_rejected("+Inf weight", edit_plus_inf, VAE_ERR_FORMAT, "'enc.0.weight' holds NaN or Inf: +Inf at index 0");
+    expect_edit_rejected("-Inf bias", edit_minus_inf, VAE_ERR_FORMAT, "'dec.out.bias' holds NaN or Inf: -Inf at index 783");
+    expect_edit_rejected("NaN bias", edit_nan_bias, VAE_ERR_FORMAT, "'enc.mu.bias' holds NaN or Inf: NaN at index 2");
+    expect_edit_rejected("Inf centroid", edit_inf_centroid, VAE_ERR_FORMAT, "'centroids' holds NaN or Inf: -Inf at index 7");
     expect_edit_rejected("missing tensor", edit_missing, VAE_ERR_FORMAT, "missing tensor 'dec.out.bias'");
     expect_edit_rejected("unexpected tensor", edit_unexpected, VAE_ERR_FORMAT, "unexpected tensor 'enc.attention.bias'");
     expect_edit_rejected("no activation", edit_no_activation, VAE_ERR_FORMAT, "no \"activation\"");
