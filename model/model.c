@@ -271,7 +271,7 @@ void vae_model_init_params(vae_model *model, unsigned long long seed) {
     }
 }
 
-void vae_model_free(vae_model *model) {
+void vae_model_destroy(vae_model *model) {
     if (!model) return;
     free(model->params);
     free(model->centroids);

@@ -356,7 +356,7 @@ static vae_status check_all_finite(const vae_model *model, const vae_tensor_info
     return st;
 }
 
-/* The body of vae_model_load_memory without the file-name prefix on errors: the phases in order. */
+/* The body of vae_weights_load_memory without the file-name prefix on errors: the phases in order. */
 static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out, vae_error *err) {
     cJSON *root = NULL;
     const uint8_t *data = NULL;
@@ -389,20 +389,20 @@ static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out,
     *out = model;
     model = NULL;
 done:
-    vae_model_free(model);
+    vae_model_destroy(model);
     vae_metadata_clear(&md);
     cJSON_Delete(root);
     return st;
 }
 
-vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *source,
-                                 vae_model **out, vae_error *err) {
+vae_status vae_weights_load_memory(const uint8_t *bytes, size_t len, const char *source,
+                                   vae_model **out, vae_error *err) {
     vae_status st = load_memory(bytes, len, out, err);
     if (st != VAE_OK) vae_error_prefix(err, "%s", source);
     return st;
 }
 
-vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
+vae_status vae_weights_load(const char *path, vae_model **out, vae_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return vae_error_set(err, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat info;
@@ -435,7 +435,7 @@ vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
         free(bytes);
         return vae_error_set(err, VAE_ERR_IO, "%s: read failed", path);
     }
-    vae_status st = vae_model_load_memory(bytes, (size_t)size, path, out, err);
+    vae_status st = vae_weights_load_memory(bytes, (size_t)size, path, out, err);
     free(bytes);
     return st;
 }
@@ -455,8 +455,8 @@ static int add_tensor_entry(cJSON *root, const char *name, int rows, int cols, s
     return 0;
 }
 
-vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
-                               vae_error *err) {
+vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
+                                 vae_error *err) {
     vae_tensor_info t[VAE_MAX_TENSORS];
     int n = vae_config_tensors(&model->config, t);
     const int d = model->config.latent_dim;
@@ -508,10 +508,10 @@ vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *ou
     return VAE_OK;
 }
 
-vae_status vae_model_save(const vae_model *model, const char *path, vae_error *err) {
+vae_status vae_weights_save(const vae_model *model, const char *path, vae_error *err) {
     uint8_t *bytes;
     size_t len;
-    vae_status st = vae_model_serialize(model, &bytes, &len, err);
+    vae_status st = vae_weights_serialize(model, &bytes, &len, err);
     if (st != VAE_OK) return st;
     size_t tmp_size = strlen(path) + 16;
     char *tmp = malloc(tmp_size);

@@ -12,7 +12,7 @@ vae_status vae_registry_load(vae_registry *reg, const vae_server_options *opts, 
         vae_served_model *sm = &reg->models[i];
         snprintf(sm->name, sizeof sm->name, "%s", opts->models[i].name);
         snprintf(sm->path, sizeof sm->path, "%s", opts->models[i].path);
-        vae_status st = vae_model_load(sm->path, &sm->model, err);
+        vae_status st = vae_weights_load(sm->path, &sm->model, err);
         if (st != VAE_OK) {
             vae_error_prefix(err, "model '%s'", sm->name);
             vae_registry_free(reg);
@@ -40,6 +40,6 @@ const vae_served_model *vae_registry_find(const vae_registry *reg, const char *n
 }
 
 void vae_registry_free(vae_registry *reg) {
-    for (int i = 0; i < reg->count; i++) vae_model_free(reg->models[i].model);
+    for (int i = 0; i < reg->count; i++) vae_model_destroy(reg->models[i].model);
     memset(reg, 0, sizeof *reg);
 }

@@ -164,7 +164,7 @@ static void run_destroy(training_run *run) {
     free(run->order);
     free(run->history);
     vae_trainer_destroy(run->tr);
-    vae_model_free(run->model);
+    vae_model_destroy(run->model);
     vae_dataset_free(&run->train);
     vae_dataset_free(&run->test);
 }
@@ -276,7 +276,7 @@ static int finish(training_run *run) {
     vae_error err = {0};
     if (vae_latent_compute_centroids(run->model, &run->train, &err) != VAE_OK ||
         set_metadata(run->model, o, run->train.count, last) != VAE_OK ||
-        vae_model_save(run->model, o->out_path, &err) != VAE_OK) {
+        vae_weights_save(run->model, o->out_path, &err) != VAE_OK) {
         fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
         return -1;
     }

@@ -163,7 +163,7 @@ static void test_compute_centroids(void) {
     free(mu);
     free(logvar);
     vae_dataset_free(&ds);
-    vae_model_free(model);
+    vae_model_destroy(model);
 }
 
 int main(void) {

@@ -55,7 +55,7 @@ static void expect_reject(const char *what, const uint8_t *bytes, size_t len, va
                           const char *needle) {
     vae_model *out = (vae_model *)0x1; /* must stay untouched on failure */
     vae_error err = {0};
-    vae_status st = vae_model_load_memory(bytes, len, "bad.safetensors", &out, &err);
+    vae_status st = vae_weights_load_memory(bytes, len, "bad.safetensors", &out, &err);
     CHECK(st == status, "%s: status %s, expected %s (%s)", what, vae_status_name(st),
           vae_status_name(status), err.message);
     CHECK(out == (vae_model *)0x1, "%s: output written on failure", what);
@@ -63,7 +63,7 @@ static void expect_reject(const char *what, const uint8_t *bytes, size_t len, va
           needle);
     CHECK(strncmp(err.message, "bad.safetensors: ", 17) == 0, "%s: message '%s' does not name the file",
           what, err.message);
-    if (st == VAE_OK && out != (vae_model *)0x1) vae_model_free(out);
+    if (st == VAE_OK && out != (vae_model *)0x1) vae_model_destroy(out);
 }
 
 /* Edits the good header with fn, rebuilds, expects rejection. */
@@ -235,11 +235,11 @@ static void check_pytorch_layout(void) {
     uint8_t *f = build_file(pad, new_data, data_len, &len);
     vae_model *m = NULL;
     vae_error err = {0};
-    CHECK(vae_model_load_memory(f, len, "pytorch.safetensors", &m, &err) == VAE_OK,
+    CHECK(vae_weights_load_memory(f, len, "pytorch.safetensors", &m, &err) == VAE_OK,
           "PyTorch-ordered file: %s", err.message);
     if (m) {
         check_same_outputs(reference, m, "PyTorch-ordered file");
-        vae_model_free(m);
+        vae_model_destroy(m);
     }
     free(f);
     free(pad);
@@ -252,16 +252,16 @@ static void check_pytorch_layout(void) {
 int main(void) {
     reference = make_reference();
     vae_error err = {0};
-    CHECK(vae_model_serialize(reference, &good, &good_len, &err) == VAE_OK, "%s", err.message);
+    CHECK(vae_weights_serialize(reference, &good, &good_len, &err) == VAE_OK, "%s", err.message);
 
     /* round trip through a real file */
     char dir[] = "/tmp/vae-weights-XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     char path[256];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    CHECK(vae_model_save(reference, path, &err) == VAE_OK, "save: %s", err.message);
+    CHECK(vae_weights_save(reference, path, &err) == VAE_OK, "save: %s", err.message);
     vae_model *loaded = NULL;
-    CHECK(vae_model_load(path, &loaded, &err) == VAE_OK, "load: %s", err.message);
+    CHECK(vae_weights_load(path, &loaded, &err) == VAE_OK, "load: %s", err.message);
     if (loaded) {
         CHECK(loaded->n_params == reference->n_params &&
                   memcmp(loaded->params, reference->params, reference->n_params * 4) == 0,
@@ -275,7 +275,7 @@ int main(void) {
         const char *ds = vae_metadata_get(&loaded->metadata, "dataset");
         CHECK(ds && strcmp(ds, "unit-test") == 0, "metadata lost");
         check_same_outputs(reference, loaded, "round trip");
-        vae_model_free(loaded);
+        vae_model_destroy(loaded);
     }
     /* the data section starts 8-byte aligned */
     uint64_t hl = 0;
@@ -301,10 +301,10 @@ int main(void) {
 
     /* files on disk */
     vae_model *none = NULL;
-    CHECK(vae_model_load("/nonexistent/x.safetensors", &none, &err) == VAE_ERR_IO && !none &&
+    CHECK(vae_weights_load("/nonexistent/x.safetensors", &none, &err) == VAE_ERR_IO && !none &&
               strstr(err.message, "/nonexistent/x.safetensors") && strstr(err.message, "No such file"),
           "missing file: %s", err.message);
-    CHECK(vae_model_save(reference, "/nonexistent/dir/x.safetensors", &err) == VAE_ERR_IO,
+    CHECK(vae_weights_save(reference, "/nonexistent/dir/x.safetensors", &err) == VAE_ERR_IO,
           "unwritable path: %s", err.message);
     unlink(path);
     rmdir(dir);
@@ -358,6 +358,6 @@ int main(void) {
     expect_edit_rejected("centroid shape", edit_centroid_shape, VAE_ERR_FORMAT, "'centroids' must have shape [10, 3]");
 
     free(good);
-    vae_model_free(reference);
+    vae_model_destroy(reference);
     CHECK_DONE();
 }
