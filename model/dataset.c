@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include "util.h"
+#include "vae/model.h"
 
 vae_status vae_dataset_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
                                     uint8_t **pixels, vae_error *err) {
@@ -147,9 +148,9 @@ vae_status vae_dataset_load(const char *dir, const char *split, vae_dataset *out
     }
     free(bytes);
     bytes = NULL;
-    if (st == VAE_OK && (ds.rows != 28 || ds.cols != 28))
-        st = vae_error_set(err, VAE_ERR_FORMAT, "%s: images are %dx%d; the model needs 28x28", path,
-                           ds.rows, ds.cols);
+    if (st == VAE_OK && (ds.rows != VAE_IMAGE_SIDE || ds.cols != VAE_IMAGE_SIDE))
+        st = vae_error_set(err, VAE_ERR_FORMAT, "%s: images are %dx%d; the model needs %dx%d", path,
+                           ds.rows, ds.cols, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
     if (st == VAE_OK) st = read_idx(dir, split, "labels-idx1", path, sizeof path, &bytes, &len, err);
     if (st == VAE_OK) {
         st = vae_dataset_parse_labels(bytes, len, &n_labels, &ds.labels, err);

@@ -68,6 +68,11 @@ vae_status vae_config_validate(const vae_config *cfg, vae_error *err) {
     return VAE_OK;
 }
 
+/* Tensor names are written with snprintf into vae_tensor_info.name: the longest must fit, and layer
+ * indices (0..VAE_MAX_HIDDEN-1) are one digit. */
+_Static_assert(sizeof "enc.logvar.weight" <= sizeof(((vae_tensor_info *)0)->name), "tensor names fit");
+_Static_assert(VAE_MAX_HIDDEN <= 10, "one-digit layer indices in tensor names");
+
 /* Appends the weight (out, in) and bias (out) of one linear layer named prefix to the layout. */
 static void layout_linear(vae_tensor_info *t, int *count, size_t *offset, const char *prefix,
                           int in, int out) {

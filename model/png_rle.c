@@ -58,7 +58,7 @@ static inline void put_literal(bit_writer *w, uint8_t byte) {
 
 /* A match of length 3..258 at distance 1: length symbol, its extra bits, distance code 0. */
 static inline void put_run(bit_writer *w, int len) {
-    int i = 28;
+    int i = (int)(sizeof LEN_BASE / sizeof LEN_BASE[0]) - 1;
     while (LEN_BASE[i] > len) i--;
     put_bits(w, fixed_code[257 + i], fixed_len[257 + i]);
     if (LEN_EXTRA[i]) put_bits(w, (uint64_t)(len - LEN_BASE[i]), LEN_EXTRA[i]);

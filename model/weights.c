@@ -178,9 +178,11 @@ static vae_status infer_config(const header_tensor *t, int n, const vae_metadata
                                  hidden, want);
     }
     const char *shape = vae_metadata_get(md, "input_shape");
-    if (shape && strcmp(shape, "28x28") != 0)
+    char side[16];
+    snprintf(side, sizeof side, "%dx%d", VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
+    if (shape && strcmp(shape, side) != 0)
         return vae_error_set(err, VAE_ERR_UNSUPPORTED,
-                             "__metadata__ input_shape is \"%.16s\"; only 28x28 is supported", shape);
+                             "__metadata__ input_shape is \"%.16s\"; only %s is supported", shape, side);
     return VAE_OK;
 }
 

@@ -88,7 +88,7 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     SET("latent_dim", "%d", o->model.latent_dim);
     vae_config_hidden_string(&o->model, buf, sizeof buf);
     if (st == VAE_OK) st = vae_metadata_set(md, "hidden", buf);
-    SET("input_shape", "28x28");
+    SET("input_shape", "%dx%d", VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
     SET("dataset", "%s", o->dataset_name);
     SET("train_images", "%d", n_train);
     SET("epochs", "%d", o->epochs);

@@ -21,6 +21,11 @@
 #define MORPH_TO 8
 #define REPORT_PATH_MAX 4096
 
+/* One grid buffer holds the 8x8 grids and the morph's row; z holds the morph's steps and its end. */
+_Static_assert(VAE_REPORT_MORPH_STEPS >= REPORT_GRID, "the grid buffer is sized by the morph");
+_Static_assert(VAE_REPORT_MORPH_STEPS + 2 <= REPORT_N, "z holds the morph's rows and its `to` row");
+_Static_assert(VAE_REPORT_SAMPLES_W == REPORT_GRID * VAE_REPORT_CELL, "report.h's sizes use the grid");
+
 /* Text on the black image pictures. */
 #define CAPTION_INK VAE_PLOT_RGB(205, 205, 205)
 
@@ -36,7 +41,7 @@ typedef struct {
     double *map;   /* (count, 2): latent-map coordinates */
     double *cov;   /* (d, d) */
     double *vec;   /* (4, d): mean, two components, one power-iteration temporary */
-    uint8_t *grid; /* (8*28, 10*28) bytes at most: one image grid */
+    uint8_t *grid; /* (8*28, 10*28) bytes: the largest image grid (8x8 images, or the morph's row) */
 } report_scratch;
 
 static void scratch_free(report_scratch *s) {
@@ -540,8 +545,8 @@ vae_status vae_report_write(const char *dir, const vae_model *model, const vae_d
     if (test->count < 1 || test->rows != VAE_IMAGE_SIDE || test->cols != VAE_IMAGE_SIDE ||
         !test->pixels || !test->labels)
         return vae_error_set(err, VAE_ERR_ARG,
-                             "report needs at least one 28x28 test image (got %d of %dx%d)",
-                             test->count, test->rows, test->cols);
+                             "report needs at least one %dx%d test image (got %d of %dx%d)",
+                             VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, test->count, test->rows, test->cols);
     if (n_epochs < 0 || (n_epochs > 0 && !history))
         return vae_error_set(err, VAE_ERR_ARG, "report: bad epoch history (%d epochs)", n_epochs);
     for (int i = 0; i < test->count; i++)
