@@ -313,8 +313,6 @@ void vae_workspace_destroy(vae_workspace *ws) {
     free(ws);
 }
 
-int vae_workspace_max_batch(const vae_workspace *ws) { return ws->max_batch; }
-
 /* The packed copy of one layer, or NULL when the model has none. */
 #define PACKED(m, layer) ((m)->inference ? &(m)->inference->layer : NULL)
 

@@ -134,7 +134,6 @@ typedef struct vae_workspace vae_workspace;
 vae_workspace *vae_workspace_create(int max_width, int max_batch);
 /* NULL is a no-op. */
 void vae_workspace_destroy(vae_workspace *ws);
-int vae_workspace_max_batch(const vae_workspace *ws);
 
 /* The inference calls below read the model only, so any number of threads may call them at once on
  * one model, each with its own workspace. Any n >= 0 is accepted; batches larger than the
