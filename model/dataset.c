@@ -7,12 +7,11 @@
 #include <string.h>
 #include <zlib.h>
 
-static uint32_t read_be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+#include "util.h"
+#include "vae/model.h"
 
-vae_status vae_idx_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
-                                uint8_t **pixels, vae_error *err) {
+vae_status vae_dataset_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
+                                    uint8_t **pixels, vae_error *err) {
     if (len < 16)
         return vae_error_set(err, VAE_ERR_FORMAT, "%zu bytes: too short for an idx3 image header", len);
     uint32_t magic = read_be32(bytes);
@@ -42,8 +41,8 @@ vae_status vae_idx_parse_images(const uint8_t *bytes, size_t len, int *count, in
     return VAE_OK;
 }
 
-vae_status vae_idx_parse_labels(const uint8_t *bytes, size_t len, int *count, uint8_t **labels,
-                                vae_error *err) {
+vae_status vae_dataset_parse_labels(const uint8_t *bytes, size_t len, int *count, uint8_t **labels,
+                                    vae_error *err) {
     if (len < 8)
         return vae_error_set(err, VAE_ERR_FORMAT, "%zu bytes: too short for an idx1 label header", len);
     uint32_t magic = read_be32(bytes);
@@ -71,7 +70,7 @@ vae_status vae_idx_parse_labels(const uint8_t *bytes, size_t len, int *count, ui
     return VAE_OK;
 }
 
-vae_status vae_read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len, vae_error *err) {
+vae_status vae_dataset_read_file(const char *path, uint8_t **out, size_t *out_len, vae_error *err) {
     gzFile f = gzopen(path, "rb");
     if (!f) {
         return vae_error_set(err, VAE_ERR_IO, "%s: cannot open: %s", path,
@@ -82,9 +81,9 @@ vae_status vae_read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len,
     vae_status st = buf ? VAE_OK : vae_error_set(err, VAE_ERR_NOMEM, "%s: out of memory", path);
     while (st == VAE_OK) {
         if (len == cap) {
-            if (cap >= VAE_IDX_MAX_BYTES) {
+            if (cap >= VAE_DATASET_MAX_FILE_BYTES) {
                 st = vae_error_set(err, VAE_ERR_LIMIT, "%s: larger than %u bytes", path,
-                                   VAE_IDX_MAX_BYTES);
+                                   VAE_DATASET_MAX_FILE_BYTES);
                 break;
             }
             uint8_t *grown = realloc(buf, cap * 2);
@@ -133,7 +132,7 @@ static vae_status read_idx(const char *dir, const char *split, const char *kind,
     FILE *probe = fopen(path, "rb");
     if (!probe) snprintf(path, path_size, "%s/%s-%s-ubyte", dir, split, kind);
     else fclose(probe);
-    return vae_read_maybe_gzip(path, bytes, len, err);
+    return vae_dataset_read_file(path, bytes, len, err);
 }
 
 vae_status vae_dataset_load(const char *dir, const char *split, vae_dataset *out, vae_error *err) {
@@ -144,17 +143,17 @@ vae_status vae_dataset_load(const char *dir, const char *split, vae_dataset *out
     int n_labels = 0;
     vae_status st = read_idx(dir, split, "images-idx3", path, sizeof path, &bytes, &len, err);
     if (st == VAE_OK) {
-        st = vae_idx_parse_images(bytes, len, &ds.count, &ds.rows, &ds.cols, &ds.pixels, err);
+        st = vae_dataset_parse_images(bytes, len, &ds.count, &ds.rows, &ds.cols, &ds.pixels, err);
         if (st != VAE_OK) vae_error_prefix(err, "%s", path);
     }
     free(bytes);
     bytes = NULL;
-    if (st == VAE_OK && (ds.rows != 28 || ds.cols != 28))
-        st = vae_error_set(err, VAE_ERR_FORMAT, "%s: images are %dx%d; the model needs 28x28", path,
-                           ds.rows, ds.cols);
+    if (st == VAE_OK && (ds.rows != VAE_IMAGE_SIDE || ds.cols != VAE_IMAGE_SIDE))
+        st = vae_error_set(err, VAE_ERR_FORMAT, "%s: images are %dx%d; the model needs %dx%d", path,
+                           ds.rows, ds.cols, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
     if (st == VAE_OK) st = read_idx(dir, split, "labels-idx1", path, sizeof path, &bytes, &len, err);
     if (st == VAE_OK) {
-        st = vae_idx_parse_labels(bytes, len, &n_labels, &ds.labels, err);
+        st = vae_dataset_parse_labels(bytes, len, &n_labels, &ds.labels, err);
         if (st != VAE_OK) vae_error_prefix(err, "%s", path);
     }
     free(bytes);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "util.h"
 #include "vae/rng.h"
 
 struct vae_inference {
@@ -66,6 +67,11 @@ vae_status vae_config_validate(const vae_config *cfg, vae_error *err) {
         return vae_error_set(err, VAE_ERR_ARG, "unknown activation %d", (int)cfg->activation);
     return VAE_OK;
 }
+
+/* Tensor names are written with snprintf into vae_tensor_info.name: the longest must fit, and layer
+ * indices (0..VAE_MAX_HIDDEN-1) are one digit. */
+_Static_assert(sizeof "enc.logvar.weight" <= sizeof(((vae_tensor_info *)0)->name), "tensor names fit");
+_Static_assert(VAE_MAX_HIDDEN <= 10, "one-digit layer indices in tensor names");
 
 /* Appends the weight (out, in) and bias (out) of one linear layer named prefix to the layout. */
 static void layout_linear(vae_tensor_info *t, int *count, size_t *offset, const char *prefix,
@@ -237,14 +243,6 @@ void vae_metadata_clear(vae_metadata *md) {
     md->count = 0;
 }
 
-/* 64-byte aligned, zeroed float array (cache-line aligned rows help the BLAS kernels). */
-static float *alloc_floats(size_t n) {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p) memset(p, 0, bytes);
-    return p;
-}
-
 vae_model *vae_model_create(const vae_config *cfg, vae_error *err) {
     if (vae_config_validate(cfg, err) != VAE_OK) return NULL;
     vae_model *m = calloc(1, sizeof *m);
@@ -278,7 +276,7 @@ void vae_model_init_params(vae_model *model, unsigned long long seed) {
     }
 }
 
-void vae_model_free(vae_model *model) {
+void vae_model_destroy(vae_model *model) {
     if (!model) return;
     free(model->params);
     free(model->centroids);
@@ -314,8 +312,6 @@ void vae_workspace_destroy(vae_workspace *ws) {
     free(ws->b);
     free(ws);
 }
-
-int vae_workspace_max_batch(const vae_workspace *ws) { return ws->max_batch; }
 
 /* The packed copy of one layer, or NULL when the model has none. */
 #define PACKED(m, layer) ((m)->inference ? &(m)->inference->layer : NULL)

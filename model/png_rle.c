@@ -5,31 +5,28 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "vae/image.h"
+#include "vae/png.h"
 
 /* Fixed Huffman codes (RFC 1951, 3.2.6), bit-reversed for the LSB-first stream: code and length for
- * literal/length symbols 0..287. Built once; the table is constant afterwards. */
-static uint16_t fixed_code[288];
-static uint8_t fixed_len[288];
+ * literal/length symbols 0..287, as constant tables computed by the compiler (nothing is built at
+ * run time, so concurrent encoders share them safely). */
+#define FIXED_LEN(s) ((s) < 144 ? 8 : (s) < 256 ? 9 : (s) < 280 ? 7 : 8)
+#define FIXED_RAW(s) \
+    ((s) < 144 ? 0x30 + (s) : (s) < 256 ? 0x190 + (s) - 144 : (s) < 280 ? (s) - 256 : 0xC0 + (s) - 280)
+/* Reverses the low 9 bits of c; a code of n < 9 bits is then the top n of those 9. */
+#define REV9(c)                                                                                     \
+    ((((c) >> 8) & 1) | (((c) >> 7) & 1) << 1 | (((c) >> 6) & 1) << 2 | (((c) >> 5) & 1) << 3 |     \
+     (((c) >> 4) & 1) << 4 | (((c) >> 3) & 1) << 5 | (((c) >> 2) & 1) << 6 | (((c) >> 1) & 1) << 7 | \
+     ((c) & 1) << 8)
+#define FIXED_CODE(s) (REV9(FIXED_RAW(s)) >> (9 - FIXED_LEN(s)))
+#define X2(F, s) F(s), F((s) + 1)
+#define X8(F, s) X2(F, s), X2(F, (s) + 2), X2(F, (s) + 4), X2(F, (s) + 6)
+#define X32(F, s) X8(F, s), X8(F, (s) + 8), X8(F, (s) + 16), X8(F, (s) + 24)
+#define X288(F) X32(F, 0), X32(F, 32), X32(F, 64), X32(F, 96), X32(F, 128), X32(F, 160), \
+    X32(F, 192), X32(F, 224), X32(F, 256)
 
-static unsigned reverse_bits(unsigned v, int n) {
-    unsigned r = 0;
-    for (int i = 0; i < n; i++) r = (r << 1) | ((v >> i) & 1u);
-    return r;
-}
-
-static void build_fixed_codes(void) {
-    for (int s = 0; s < 288; s++) {
-        unsigned code;
-        int len;
-        if (s < 144) code = 0x30 + (unsigned)s, len = 8;
-        else if (s < 256) code = 0x190 + (unsigned)(s - 144), len = 9;
-        else if (s < 280) code = (unsigned)(s - 256), len = 7;
-        else code = 0xC0 + (unsigned)(s - 280), len = 8;
-        fixed_code[s] = (uint16_t)reverse_bits(code, len);
-        fixed_len[s] = (uint8_t)len;
-    }
-}
+static const uint16_t fixed_code[288] = {X288(FIXED_CODE)};
+static const uint8_t fixed_len[288] = {X288(FIXED_LEN)};
 
 /* Length symbols 257..285: base length and extra bits. */
 static const uint16_t LEN_BASE[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
@@ -61,7 +58,7 @@ static inline void put_literal(bit_writer *w, uint8_t byte) {
 
 /* A match of length 3..258 at distance 1: length symbol, its extra bits, distance code 0. */
 static inline void put_run(bit_writer *w, int len) {
-    int i = 28;
+    int i = (int)(sizeof LEN_BASE / sizeof LEN_BASE[0]) - 1;
     while (LEN_BASE[i] > len) i--;
     put_bits(w, fixed_code[257 + i], fixed_len[257 + i]);
     if (LEN_EXTRA[i]) put_bits(w, (uint64_t)(len - LEN_BASE[i]), LEN_EXTRA[i]);
@@ -114,10 +111,10 @@ vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int 
     static const uint16_t probe = 1;
     if (*(const uint8_t *)&probe != 1)
         return vae_error_set(err, VAE_ERR_UNSUPPORTED, "the run-length PNG writer needs a little-endian host");
-    if (width < 1 || height < 1 || width > 16384 || height > 16384 || (channels != 1 && channels != 3))
+    if (width < 1 || height < 1 || width > VAE_PNG_MAX_SIDE || height > VAE_PNG_MAX_SIDE ||
+        (channels != 1 && channels != 3))
         return vae_error_set(err, VAE_ERR_ARG, "cannot encode %dx%d with %d channels", width, height,
                              channels);
-    if (!fixed_len[0]) build_fixed_codes(); /* idempotent: racing threads write the same values */
     const size_t stride = (size_t)width * (size_t)channels + 1;
     const size_t raw = stride * (size_t)height;
     /* worst case: 9 bits per byte, plus block header, end code, zlib and PNG framing */
@@ -131,9 +128,8 @@ vae_status vae_png_encode_rle(const uint8_t *pixels, int width, int height, int 
         scan[(size_t)y * stride] = 0;
         memcpy(scan + (size_t)y * stride + 1, pixels + (size_t)y * (stride - 1), stride - 1);
     }
-    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    memcpy(p, signature, 8);
-    p = put_be32(p + 8, 13);
+    memcpy(p, VAE_PNG_SIGNATURE, VAE_PNG_SIGNATURE_LEN);
+    p = put_be32(p + VAE_PNG_SIGNATURE_LEN, 13);
     uint8_t *type = p;
     memcpy(p, "IHDR", 4);
     p = put_be32(p + 4, (uint32_t)width);

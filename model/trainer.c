@@ -3,6 +3,7 @@
 #include "vae/train.h"
 
 #include "kernels.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,13 +25,6 @@ struct vae_trainer {
     float *dbuf_a, *dbuf_b, *dmu, *dlogvar, *dz;
     float *arena; /* the one allocation every activation pointer above points into */
 };
-
-static float *alloc_floats(size_t n) {
-    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
-    float *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (p) memset(p, 0, bytes);
-    return p;
-}
 
 /* Rounds a float count up to a 64-byte multiple so every activation starts cache-line aligned. */
 static size_t pad16(size_t n) { return (n + 15) & ~(size_t)15; }

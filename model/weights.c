@@ -178,9 +178,11 @@ static vae_status infer_config(const header_tensor *t, int n, const vae_metadata
                                  hidden, want);
     }
     const char *shape = vae_metadata_get(md, "input_shape");
-    if (shape && strcmp(shape, "28x28") != 0)
+    char side[16];
+    snprintf(side, sizeof side, "%dx%d", VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
+    if (shape && strcmp(shape, side) != 0)
         return vae_error_set(err, VAE_ERR_UNSUPPORTED,
-                             "__metadata__ input_shape is \"%.16s\"; only 28x28 is supported", shape);
+                             "__metadata__ input_shape is \"%.16s\"; only %s is supported", shape, side);
     return VAE_OK;
 }
 
@@ -204,8 +206,11 @@ static vae_status load_metadata(const cJSON *obj, vae_metadata *md, vae_error *e
     return VAE_OK;
 }
 
-/* The body of vae_model_load_memory without the file-name prefix on errors. */
-static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out, vae_error *err) {
+/* Phase 1: the 8-byte header length and the JSON header it covers (nothing but whitespace or NUL
+ * padding after the JSON). On success *root is the caller's to cJSON_Delete and data/data_len are
+ * the bytes after the header. */
+static vae_status parse_header(const uint8_t *bytes, size_t len, cJSON **root, const uint8_t **data,
+                               uint64_t *data_len, vae_error *err) {
     if (len < 8)
         return vae_error_set(err, VAE_ERR_FORMAT,
                              "file is %zu bytes: too short for a safetensors header", len);
@@ -219,166 +224,187 @@ static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out,
         return vae_error_set(err, VAE_ERR_LIMIT, "header length %llu exceeds the %u-byte limit",
                              (unsigned long long)header_len, VAE_WEIGHTS_MAX_HEADER);
     const char *json = (const char *)bytes + 8;
-    const uint8_t *data = bytes + 8 + header_len;
-    const uint64_t data_len = len - 8 - header_len;
-
     const char *json_end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(json, (size_t)header_len, &json_end, 0);
-    if (!root)
+    cJSON *parsed = cJSON_ParseWithLengthOpts(json, (size_t)header_len, &json_end, 0);
+    if (!parsed)
         return vae_error_set(err, VAE_ERR_FORMAT, "header is not valid JSON (near byte %lld)",
                              json_end ? (long long)(json_end - json) : -1LL);
     for (const char *p = json_end; p < json + header_len; p++) {
         if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r' && *p != '\0') {
-            cJSON_Delete(root);
+            cJSON_Delete(parsed);
             return vae_error_set(err, VAE_ERR_FORMAT, "header has bytes after its JSON object");
         }
     }
+    *root = parsed;
+    *data = bytes + 8 + header_len;
+    *data_len = len - 8 - header_len;
+    return VAE_OK;
+}
 
-    vae_status st = VAE_OK;
-    vae_model *model = NULL;
-    vae_metadata md = {0};
-    header_tensor tensors[VAE_MAX_TENSORS + 1];
-    int n = 0;
-    if (!cJSON_IsObject(root)) {
-        st = vae_error_set(err, VAE_ERR_FORMAT, "header is not a JSON object");
-        goto done;
-    }
+/* Phase 2: the header's entries, each key once: __metadata__ into md, every other one checked as a
+ * tensor entry into tensors (room for VAE_MAX_TENSORS + 1: one more than any VAE has, so that the
+ * unknown one can be named). */
+static vae_status read_entries(const cJSON *root, uint64_t data_len, header_tensor *tensors, int *n,
+                               vae_metadata *md, vae_error *err) {
+    if (!cJSON_IsObject(root)) return vae_error_set(err, VAE_ERR_FORMAT, "header is not a JSON object");
+    vae_status st;
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
-        for (const cJSON *prev = root->child; prev != item; prev = prev->next) {
-            if (strcmp(prev->string, item->string) == 0) {
-                st = vae_error_set(err, VAE_ERR_FORMAT, "key '%.32s' appears twice in the header",
-                                   item->string);
-                goto done;
-            }
-        }
+        for (const cJSON *prev = root->child; prev != item; prev = prev->next)
+            if (strcmp(prev->string, item->string) == 0)
+                return vae_error_set(err, VAE_ERR_FORMAT, "key '%.32s' appears twice in the header",
+                                     item->string);
         if (strcmp(item->string, "__metadata__") == 0) {
-            if ((st = load_metadata(item, &md, err)) != VAE_OK) goto done;
+            if ((st = load_metadata(item, md, err)) != VAE_OK) return st;
             continue;
         }
-        if (n == VAE_MAX_TENSORS + 1) {
-            st = vae_error_set(err, VAE_ERR_FORMAT, "more than %d tensors: not a VAE weights file",
-                               VAE_MAX_TENSORS + 1);
-            goto done;
-        }
-        if ((st = parse_tensor_entry(item, data_len, &tensors[n], err)) != VAE_OK) goto done;
-        n++;
+        if (*n == VAE_MAX_TENSORS + 1)
+            return vae_error_set(err, VAE_ERR_FORMAT, "more than %d tensors: not a VAE weights file",
+                                 VAE_MAX_TENSORS + 1);
+        if ((st = parse_tensor_entry(item, data_len, &tensors[*n], err)) != VAE_OK) return st;
+        (*n)++;
     }
+    return VAE_OK;
+}
 
-    /* data_offsets must not overlap (sorted by begin, each must end before the next begins);
-     * empty tensors occupy no bytes */
+/* Phase 3: data_offsets must not overlap (sorted by begin, each must end before the next begins);
+ * empty tensors occupy no bytes. */
+static vae_status check_no_overlap(const header_tensor *tensors, int n, vae_error *err) {
     const header_tensor *sorted[VAE_MAX_TENSORS + 1];
     int n_sorted = 0;
     for (int i = 0; i < n; i++)
         if (tensors[i].end > tensors[i].begin) sorted[n_sorted++] = &tensors[i];
     qsort(sorted, (size_t)n_sorted, sizeof sorted[0], compare_begin);
-    for (int i = 1; i < n_sorted; i++) {
-        if (sorted[i]->begin < sorted[i - 1]->end) {
-            st = vae_error_set(err, VAE_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data",
-                               sorted[i - 1]->name, sorted[i]->name);
-            goto done;
-        }
-    }
+    for (int i = 1; i < n_sorted; i++)
+        if (sorted[i]->begin < sorted[i - 1]->end)
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensors '%s' and '%s' overlap in the data",
+                                 sorted[i - 1]->name, sorted[i]->name);
+    return VAE_OK;
+}
 
+/* Phase 5 (after the configuration, phase 4, is inferred): copies every tensor the layout expects
+ * into the model's parameters, and the centroids when present, checking each shape. *matched counts
+ * the header's tensors used. */
+static vae_status copy_tensors(vae_model *model, const header_tensor *tensors, int n,
+                               const vae_tensor_info *expected, int n_expected, const uint8_t *data,
+                               int *matched, vae_error *err) {
+    const int d = model->config.latent_dim;
+    for (int i = 0; i < n_expected; i++) {
+        const vae_tensor_info *e = &expected[i];
+        const header_tensor *t = find_tensor(tensors, n, e->name);
+        if (!t) return vae_error_set(err, VAE_ERR_FORMAT, "missing tensor '%s'", e->name);
+        if (t->rank != e->rank || t->shape[0] != e->rows || (e->rank == 2 && t->shape[1] != e->cols)) {
+            if (e->rank == 2)
+                return vae_error_set(err, VAE_ERR_FORMAT,
+                                     "tensor '%s' has shape [%lld%s%lld] but the architecture "
+                                     "needs [%d, %d]",
+                                     e->name, (long long)t->shape[0], t->rank == 2 ? ", " : "] rank ",
+                                     (long long)(t->rank == 2 ? t->shape[1] : 1), e->rows, e->cols);
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have shape [%d] (rank 1)",
+                                 e->name, e->rows);
+        }
+        copy_le_floats(model->params + e->offset, data + t->begin, (size_t)(t->end - t->begin) / 4);
+        (*matched)++;
+    }
+    const header_tensor *centroids = find_tensor(tensors, n, "centroids");
+    if (!centroids) return VAE_OK;
+    if (centroids->rank != 2 || centroids->shape[0] != VAE_NUM_CLASSES || centroids->shape[1] != d)
+        return vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' must have shape [%d, %d]",
+                             VAE_NUM_CLASSES, d);
+    model->centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)d);
+    if (!model->centroids) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory");
+    copy_le_floats(model->centroids, data + centroids->begin, (size_t)VAE_NUM_CLASSES * (size_t)d);
+    (*matched)++;
+    return VAE_OK;
+}
+
+/* Phase 6: when some tensor of the header was not used, names it. */
+static vae_status check_unknown(const header_tensor *tensors, int n, const vae_tensor_info *expected,
+                                int n_expected, int matched, int n_hidden, vae_error *err) {
+    if (matched == n) return VAE_OK;
+    for (int i = 0; i < n; i++) {
+        int known = strcmp(tensors[i].name, "centroids") == 0;
+        for (int j = 0; j < n_expected && !known; j++)
+            known = strcmp(tensors[i].name, expected[j].name) == 0;
+        if (!known)
+            return vae_error_set(err, VAE_ERR_FORMAT,
+                                 "unexpected tensor '%.40s' for a %d-hidden-layer VAE", tensors[i].name,
+                                 n_hidden);
+    }
+    return VAE_OK;
+}
+
+/* Refuses a NaN or an infinity among the count values of the tensor `name`. */
+static vae_status check_finite(const char *name, const float *v, size_t count, vae_error *err) {
+    for (size_t j = 0; j < count; j++)
+        if (!isfinite(v[j]))
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' holds NaN or Inf: %s at index %zu",
+                                 name, isnan(v[j]) ? "NaN" : v[j] > 0 ? "+Inf" : "-Inf", j);
+    return VAE_OK;
+}
+
+/* Phase 7: every parameter and centroid is finite (one NaN or Inf weight poisons every output). */
+static vae_status check_all_finite(const vae_model *model, const vae_tensor_info *expected,
+                                   int n_expected, vae_error *err) {
+    vae_status st = VAE_OK;
+    for (int i = 0; i < n_expected && st == VAE_OK; i++) {
+        const vae_tensor_info *e = &expected[i];
+        size_t count = (size_t)e->rows * (e->rank == 2 ? (size_t)e->cols : 1);
+        st = check_finite(e->name, model->params + e->offset, count, err);
+    }
+    if (st == VAE_OK && model->centroids)
+        st = check_finite("centroids", model->centroids,
+                          (size_t)VAE_NUM_CLASSES * (size_t)model->config.latent_dim, err);
+    return st;
+}
+
+/* The body of vae_weights_load_memory without the file-name prefix on errors: the phases in order. */
+static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out, vae_error *err) {
+    cJSON *root = NULL;
+    const uint8_t *data = NULL;
+    uint64_t data_len = 0;
+    vae_status st = parse_header(bytes, len, &root, &data, &data_len, err);
+    if (st != VAE_OK) return st;
+
+    vae_model *model = NULL;
+    vae_metadata md = {0};
+    header_tensor tensors[VAE_MAX_TENSORS + 1];
+    int n = 0, matched = 0;
     vae_config cfg;
-    if ((st = infer_config(tensors, n, &md, &cfg, err)) != VAE_OK) goto done;
     vae_tensor_info expected[VAE_MAX_TENSORS];
+    if ((st = read_entries(root, data_len, tensors, &n, &md, err)) != VAE_OK) goto done;
+    if ((st = check_no_overlap(tensors, n, err)) != VAE_OK) goto done;
+    if ((st = infer_config(tensors, n, &md, &cfg, err)) != VAE_OK) goto done;
     int n_expected = vae_config_tensors(&cfg, expected);
     model = vae_model_create(&cfg, err);
     if (!model) {
         st = err ? err->status : VAE_ERR_NOMEM;
         goto done;
     }
-    int matched = 0;
-    for (int i = 0; i < n_expected; i++) {
-        const vae_tensor_info *e = &expected[i];
-        const header_tensor *t = find_tensor(tensors, n, e->name);
-        if (!t) {
-            st = vae_error_set(err, VAE_ERR_FORMAT, "missing tensor '%s'", e->name);
-            goto done;
-        }
-        if (t->rank != e->rank || t->shape[0] != e->rows || (e->rank == 2 && t->shape[1] != e->cols)) {
-            if (e->rank == 2)
-                st = vae_error_set(err, VAE_ERR_FORMAT,
-                                   "tensor '%s' has shape [%lld%s%lld] but the architecture "
-                                   "needs [%d, %d]",
-                                   e->name, (long long)t->shape[0], t->rank == 2 ? ", " : "] rank ",
-                                   (long long)(t->rank == 2 ? t->shape[1] : 1), e->rows, e->cols);
-            else
-                st = vae_error_set(err, VAE_ERR_FORMAT,
-                                   "tensor '%s' must have shape [%d] (rank 1)", e->name, e->rows);
-            goto done;
-        }
-        copy_le_floats(model->params + e->offset, data + t->begin, (size_t)(t->end - t->begin) / 4);
-        matched++;
-    }
-    const header_tensor *centroids = find_tensor(tensors, n, "centroids");
-    if (centroids) {
-        if (centroids->rank != 2 || centroids->shape[0] != VAE_NUM_CLASSES ||
-            centroids->shape[1] != cfg.latent_dim) {
-            st = vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' must have shape [%d, %d]",
-                               VAE_NUM_CLASSES, cfg.latent_dim);
-            goto done;
-        }
-        model->centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)cfg.latent_dim);
-        if (!model->centroids) {
-            st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory");
-            goto done;
-        }
-        copy_le_floats(model->centroids, data + centroids->begin,
-                       (size_t)VAE_NUM_CLASSES * (size_t)cfg.latent_dim);
-        matched++;
-    }
-    if (matched != n) {
-        for (int i = 0; i < n; i++) {
-            int known = strcmp(tensors[i].name, "centroids") == 0;
-            for (int j = 0; j < n_expected && !known; j++)
-                known = strcmp(tensors[i].name, expected[j].name) == 0;
-            if (!known) {
-                st = vae_error_set(err, VAE_ERR_FORMAT,
-                                   "unexpected tensor '%.40s' for a %d-hidden-layer VAE",
-                                   tensors[i].name, cfg.n_hidden);
-                goto done;
-            }
-        }
-    }
-    for (int i = 0; i < n_expected; i++) {
-        const vae_tensor_info *e = &expected[i];
-        size_t count = (size_t)e->rows * (e->rank == 2 ? (size_t)e->cols : 1);
-        for (size_t j = 0; j < count; j++) {
-            if (!isfinite(model->params[e->offset + j])) {
-                st = vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' holds NaN or Inf at index %zu",
-                                   e->name, j);
-                goto done;
-            }
-        }
-    }
-    for (size_t j = 0; model->centroids && j < (size_t)VAE_NUM_CLASSES * cfg.latent_dim; j++) {
-        if (!isfinite(model->centroids[j])) {
-            st = vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' holds NaN or Inf");
-            goto done;
-        }
-    }
-    if ((st = vae_model_prepare_inference(model, err)) != VAE_OK) goto done;
+    if ((st = copy_tensors(model, tensors, n, expected, n_expected, data, &matched, err)) != VAE_OK ||
+        (st = check_unknown(tensors, n, expected, n_expected, matched, cfg.n_hidden, err)) != VAE_OK ||
+        (st = check_all_finite(model, expected, n_expected, err)) != VAE_OK ||
+        (st = vae_model_prepare_inference(model, err)) != VAE_OK)
+        goto done;
     model->metadata = md;
     memset(&md, 0, sizeof md);
     *out = model;
     model = NULL;
 done:
-    vae_model_free(model);
+    vae_model_destroy(model);
     vae_metadata_clear(&md);
     cJSON_Delete(root);
     return st;
 }
 
-vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *source,
-                                 vae_model **out, vae_error *err) {
+vae_status vae_weights_load_memory(const uint8_t *bytes, size_t len, const char *source,
+                                   vae_model **out, vae_error *err) {
     vae_status st = load_memory(bytes, len, out, err);
     if (st != VAE_OK) vae_error_prefix(err, "%s", source);
     return st;
 }
 
-vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
+vae_status vae_weights_load(const char *path, vae_model **out, vae_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return vae_error_set(err, VAE_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat info;
@@ -411,7 +437,7 @@ vae_status vae_model_load(const char *path, vae_model **out, vae_error *err) {
         free(bytes);
         return vae_error_set(err, VAE_ERR_IO, "%s: read failed", path);
     }
-    vae_status st = vae_model_load_memory(bytes, (size_t)size, path, out, err);
+    vae_status st = vae_weights_load_memory(bytes, (size_t)size, path, out, err);
     free(bytes);
     return st;
 }
@@ -431,8 +457,8 @@ static int add_tensor_entry(cJSON *root, const char *name, int rows, int cols, s
     return 0;
 }
 
-vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
-                               vae_error *err) {
+vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
+                                 vae_error *err) {
     vae_tensor_info t[VAE_MAX_TENSORS];
     int n = vae_config_tensors(&model->config, t);
     const int d = model->config.latent_dim;
@@ -484,10 +510,10 @@ vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *ou
     return VAE_OK;
 }
 
-vae_status vae_model_save(const vae_model *model, const char *path, vae_error *err) {
+vae_status vae_weights_save(const vae_model *model, const char *path, vae_error *err) {
     uint8_t *bytes;
     size_t len;
-    vae_status st = vae_model_serialize(model, &bytes, &len, err);
+    vae_status st = vae_weights_serialize(model, &bytes, &len, err);
     if (st != VAE_OK) return st;
     size_t tmp_size = strlen(path) + 16;
     char *tmp = malloc(tmp_size);

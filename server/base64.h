@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vae/buf.h"
 #include "vae/error.h"
-#include "vae/image.h"
 
 /* Upper bound of the bytes vae_base64_decode can produce from len input characters (3 per 4,
  * whatever the padding, prefix and whitespace). Never overflows. */

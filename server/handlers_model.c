@@ -9,6 +9,9 @@
 #include "inputs.h"
 #include "json_write.h"
 #include "server.h"
+#include "vae/image.h"
+#include "vae/latent.h"
+#include "vae/png.h"
 
 /* Endpoint limits. */
 #define SAMPLE_MAX_N 256
@@ -355,33 +358,6 @@ static vae_err_kind interpolate_parse(vae_request *req, void *call, vae_err *err
     return err->kind;
 }
 
-/* z(t) on the straight line from a to b: (1-t)a + tb rather than a + t(b-a), so both ends come out
- * exactly. */
-static void lerp(const float *a, const float *b, int d, float t, float *out) {
-    for (int i = 0; i < d; i++) out[i] = (1.0f - t) * a[i] + t * b[i];
-}
-
-/* z(t) along the great circle between a and b (their norms interpolated too); linear when they are
- * (anti)parallel or zero, where the arc is undefined. */
-static void slerp(const float *a, const float *b, int d, float t, float *out) {
-    double na = 0, nb = 0, dot = 0;
-    for (int i = 0; i < d; i++) {
-        na += (double)a[i] * a[i];
-        nb += (double)b[i] * b[i];
-        dot += (double)a[i] * b[i];
-    }
-    double c = (na > 0 && nb > 0) ? dot / sqrt(na * nb) : 1.0;
-    if (c > 1) c = 1;
-    if (c < -1) c = -1;
-    double omega = acos(c), so = sin(omega);
-    if (so < 1e-6) {
-        lerp(a, b, d, t, out);
-        return;
-    }
-    double wa = sin((1 - t) * omega) / so, wb = sin(t * omega) / so;
-    for (int i = 0; i < d; i++) out[i] = (float)(wa * a[i] + wb * b[i]);
-}
-
 /* The path between the ends into scratch->z, and the call that decodes it. */
 static vae_err_kind interpolate_path(vae_request *req, interpolate_call *c, vae_model_call *next, vae_err *err) {
     vae_scratch *s = req->scratch;
@@ -389,8 +365,8 @@ static vae_err_kind interpolate_path(vae_request *req, interpolate_call *c, vae_
     for (int i = 0; i < c->steps; i++) {
         float t = (float)i / (float)(c->steps - 1);
         float *z = s->z + (size_t)i * d;
-        if (c->slerp) slerp(c->ends[0], c->ends[1], d, t, z);
-        else lerp(c->ends[0], c->ends[1], d, t, z);
+        if (c->slerp) vae_latent_slerp(z, c->ends[0], c->ends[1], d, t);
+        else vae_latent_lerp(z, c->ends[0], c->ends[1], d, t);
         for (int k = 0; k < d; k++)
             if (!isfinite(z[k])) /* the arc between two huge vectors can leave float32's range */
                 return vae_fail(err, VAE_E_INVALID_VALUE,

@@ -12,6 +12,7 @@
 #include "base64.h"
 #include "json_arena.h"
 #include "json_check.h"
+#include "png_advice.h"
 #include "server.h"
 
 char *vae_join_names(char *buf, size_t size, const char *const *names, int n) {
@@ -230,11 +231,13 @@ vae_err_kind vae_input_json_seed(const cJSON *item, uint64_t *out, int *given, v
 vae_err_kind vae_input_png(const uint8_t *png, size_t len, const char *where, long max_pixels,
                            int invert, float *out, vae_err *err) {
     vae_error e = {0};
-    if (vae_png_decode_input(png, len, max_pixels, invert, out, &e) == VAE_OK) return VAE_E_NONE;
-    /* bad bytes are 400, a refused size is 422 */
+    vae_png_problem problem;
+    if (vae_png_decode_input(png, len, max_pixels, invert, out, &problem, &e) == VAE_OK) return VAE_E_NONE;
+    /* bad bytes are 400, a refused size is 422; the server words the advice for its clients */
     if (e.status == VAE_ERR_LIMIT) return vae_fail(err, VAE_E_IMAGE_TOO_LARGE, "%s: %s", where, e.message);
     if (e.status == VAE_ERR_NOMEM) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "%s: out of memory decoding the image", where);
-    return vae_fail(err, VAE_E_INVALID_PNG, "%s: %s", where, e.message);
+    const char *advice = vae_png_advice(problem);
+    return vae_fail(err, VAE_E_INVALID_PNG, "%s: %s%s%s", where, e.message, advice ? "; " : "", advice ? advice : "");
 }
 
 vae_err_kind vae_input_png_base64(const char *b64, const char *where, vae_buf *aux, long max_pixels,

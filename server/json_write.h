@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
+#include "vae/buf.h"
 #include "vae/error.h"
-#include "vae/image.h"
 
 /* Most bytes vae_json_format_float writes ("-0.0000123456789" is 16). */
 #define VAE_JSON_FLOAT_MAX 16

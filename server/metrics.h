@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "registry.h"
-#include "vae/image.h"
+#include "vae/buf.h"
 
 #define VAE_METRIC_ROUTES 48   /* route slots (the last one counts unmatched paths) */
 #define VAE_METRIC_STATUSES 13

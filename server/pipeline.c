@@ -13,6 +13,7 @@
 #include "encoding.h"
 #include "routes.h"
 #include "server.h"
+#include "vae/png.h"
 
 /* --- errors -------------------------------------------------------------------------------------- */
 
@@ -239,8 +240,8 @@ static vae_err_kind finish_body(vae_request *req, vae_err *err) {
     if (vae_encoding_decode_body(req, max_body, err) != VAE_E_NONE) return err->kind;
     if (req->body_type == VAE_BODY_NONE && req->body_len) {
         /* no Content-Type: a PNG signature decides, anything else is taken as JSON */
-        static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-        int is_png = req->body_len >= 8 && !memcmp(req->body, png_sig, 8);
+        int is_png = req->body_len >= VAE_PNG_SIGNATURE_LEN &&
+                     !memcmp(req->body, VAE_PNG_SIGNATURE, VAE_PNG_SIGNATURE_LEN);
         req->body_type = is_png && (req->route->flags & VAE_ROUTE_PNG) ? VAE_BODY_PNG : VAE_BODY_JSON;
     }
     return VAE_E_NONE;

@@ -38,7 +38,7 @@ void vae_registry_release(const vae_served_model *csm) {
     vae_served_model *sm = (vae_served_model *)csm; /* refs is the one mutable member */
     if (!sm) return;
     if (atomic_fetch_sub(&sm->refs, 1) == 1) {
-        vae_model_free(sm->model);
+        vae_model_destroy(sm->model);
         free(sm);
     }
 }
@@ -111,7 +111,7 @@ static vae_status load_file(const vae_registry_slot *s, const char *same, vae_mo
     vae_status st = read_file(s->path, &bytes, &len, err);
     if (st != VAE_OK) return st;
     vae_sha256_hex(bytes, len, sha256);
-    if (!same || strcmp(same, sha256) != 0) st = vae_model_load_memory(bytes, len, s->path, model, err);
+    if (!same || strcmp(same, sha256) != 0) st = vae_weights_load_memory(bytes, len, s->path, model, err);
     free(bytes);
     return st;
 }
@@ -185,7 +185,7 @@ vae_status vae_registry_reload(vae_registry *reg, int slot, int *changed, vae_er
                                "%s is wider than the server was started for (layers up to %d, latent up to %d); "
                                "restart the server to serve it",
                                s->path, reg->max_width, reg->max_latent);
-            vae_model_free(model);
+            vae_model_destroy(model);
             model = NULL;
         }
     }
@@ -194,7 +194,7 @@ vae_status vae_registry_reload(vae_registry *reg, int slot, int *changed, vae_er
         unsigned version = strcmp(sha256, s->last_sha256) == 0 ? s->last_version : s->last_version + 1;
         vae_served_model *sm = snapshot(s, slot, model, version, sha256);
         if (!sm) {
-            vae_model_free(model);
+            vae_model_destroy(model);
             st = vae_error_set(err, VAE_ERR_NOMEM, "%s: out of memory", s->path);
         } else {
             s->last_version = version;

@@ -6,7 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "vae/image.h"
+#include "vae/buf.h"
 #include "vae/model.h"
 #include "vae/rng.h"
 

@@ -8,7 +8,7 @@
 #include "vae/error.h"
 
 /* Largest decompressed idx file accepted. */
-#define VAE_IDX_MAX_BYTES (512u * 1024u * 1024u)
+#define VAE_DATASET_MAX_FILE_BYTES (512u * 1024u * 1024u)
 
 typedef struct {
     int count;        /* number of images */
@@ -18,16 +18,16 @@ typedef struct {
 } vae_dataset;
 
 /* Parses an idx3 image file held in memory. On success *pixels is malloc'd (count*rows*cols bytes). */
-vae_status vae_idx_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
-                                uint8_t **pixels, vae_error *err);
+vae_status vae_dataset_parse_images(const uint8_t *bytes, size_t len, int *count, int *rows, int *cols,
+                                    uint8_t **pixels, vae_error *err);
 
 /* Parses an idx1 label file held in memory; labels must be 0..9. *labels is malloc'd. */
-vae_status vae_idx_parse_labels(const uint8_t *bytes, size_t len, int *count, uint8_t **labels,
-                                vae_error *err);
+vae_status vae_dataset_parse_labels(const uint8_t *bytes, size_t len, int *count, uint8_t **labels,
+                                    vae_error *err);
 
 /* Reads a whole file, transparently gunzipping it (plain files pass through unchanged), up to
- * VAE_IDX_MAX_BYTES. *out is malloc'd. */
-vae_status vae_read_maybe_gzip(const char *path, uint8_t **out, size_t *out_len, vae_error *err);
+ * VAE_DATASET_MAX_FILE_BYTES. *out is malloc'd. */
+vae_status vae_dataset_read_file(const char *path, uint8_t **out, size_t *out_len, vae_error *err);
 
 /* Loads "<dir>/<split>-images-idx3-ubyte[.gz]" and the matching labels, split being "train" or
  * "t10k". Checks image and label counts agree and images are 28x28. On failure *out is untouched. */

@@ -2,7 +2,8 @@
 #ifndef VAE_ERROR_H
 #define VAE_ERROR_H
 
-/* What kind of failure; the HTTP layer maps these onto status codes. */
+/* What kind of failure. Callers act on the kind (the server answers a PNG's VAE_ERR_LIMIT with 422,
+ * VAE_ERR_NOMEM with 503, other decoding failures with 400); the message says what went wrong. */
 typedef enum {
     VAE_OK = 0,
     VAE_ERR_ARG,         /* caller passed a value out of range or of the wrong shape */
@@ -28,7 +29,8 @@ vae_status vae_error_set(vae_error *err, vae_status status, const char *fmt, ...
 /* Prepends "prefix: " to an existing message (used to add a file name to a parser's reason). */
 void vae_error_prefix(vae_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Short stable name of a status ("io", "format", ...). Never NULL. */
+/* Short stable name of a status ("io", "format", ...). Never NULL. Only the tests' failure messages
+ * use it today. */
 const char *vae_status_name(vae_status status);
 
 #endif

@@ -46,7 +46,8 @@ void vae_sigmoid_forward(float *out, const float *inp, size_t n);
  *   bce(l, t) = max(l, 0) - l*t + log1p(exp(-|l|)).  Returns the sum (in nats). */
 double vae_bce_logits_forward(const float *logits, const float *target, size_t n);
 
-/* dlogits = scale * (sigmoid(logits) - target), overwritten. */
+/* dlogits = scale * (sigmoid(logits) - target), overwritten. Test oracle: the training step uses
+ * vae_bce_logits_forward_backward; tests/unit/test_layers.c checks the fused form against this. */
 void vae_bce_logits_backward(float *dlogits, const float *logits, const float *target, size_t n,
                              float scale);
 

@@ -117,14 +117,14 @@ vae_model *vae_model_create(const vae_config *cfg, vae_error *err);
  * and biases, drawn from a generator seeded with seed. */
 void vae_model_init_params(vae_model *model, unsigned long long seed);
 
-/* Packs a copy of the weights for the small-batch inference kernels (vae_model_load does it), so
+/* Packs a copy of the weights for the small-batch inference kernels (vae_weights_load does it), so
  * vae_encode/vae_decode avoid OpenBLAS's per-call repacking. A snapshot: call again after changing
  * params (the trainer does not, and its inference runs on OpenBLAS). VAE_ERR_NOMEM on failure, the
  * model then still works through OpenBLAS. */
 vae_status vae_model_prepare_inference(vae_model *model, vae_error *err);
 
 /* Frees the model and everything it owns. NULL is a no-op. */
-void vae_model_free(vae_model *model);
+void vae_model_destroy(vae_model *model);
 
 /* Scratch for inference: the caller owns one per thread and passes it to every call. Holds the
  * activations of up to max_batch images for models no wider than max_width. */
@@ -134,7 +134,6 @@ typedef struct vae_workspace vae_workspace;
 vae_workspace *vae_workspace_create(int max_width, int max_batch);
 /* NULL is a no-op. */
 void vae_workspace_destroy(vae_workspace *ws);
-int vae_workspace_max_batch(const vae_workspace *ws);
 
 /* The inference calls below read the model only, so any number of threads may call them at once on
  * one model, each with its own workspace. Any n >= 0 is accepted; batches larger than the

@@ -16,19 +16,19 @@
  * shape against the others and against the metadata (activation, latent_dim, hidden), offsets inside
  * the data and not overlapping, no NaN or Inf. `source` names the file in messages.
  * On success *out owns a new model; on failure *out is untouched and err says what is wrong. */
-vae_status vae_model_load_memory(const uint8_t *bytes, size_t len, const char *source,
-                                 vae_model **out, vae_error *err);
+vae_status vae_weights_load_memory(const uint8_t *bytes, size_t len, const char *source,
+                                   vae_model **out, vae_error *err);
 
-/* vae_model_load_memory on the contents of path. */
-vae_status vae_model_load(const char *path, vae_model **out, vae_error *err);
+/* vae_weights_load_memory on the contents of path. */
+vae_status vae_weights_load(const char *path, vae_model **out, vae_error *err);
 
 /* Serialises model (parameters, centroids when present, metadata). *out is a malloc'd buffer the
  * caller frees. */
-vae_status vae_model_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
-                               vae_error *err);
+vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
+                                 vae_error *err);
 
 /* Writes the serialised model to path atomically (temporary file in the same directory, then rename),
  * so an interrupted write never leaves a half-written weights file behind. */
-vae_status vae_model_save(const vae_model *model, const char *path, vae_error *err);
+vae_status vae_weights_save(const vae_model *model, const char *path, vae_error *err);
 
 #endif

@@ -6,21 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "../util.h"
 #include "options.h"
 #include "report.h"
 #include "vae/dataset.h"
+#include "vae/latent.h"
 #include "vae/train.h"
 #include "vae/weights.h"
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Fails fast, before training, when the output could not be written at the end. */
 static vae_status check_writable(const char *path, vae_error *err) {
@@ -37,23 +31,6 @@ static vae_status check_writable(const char *path, vae_error *err) {
     }
     free(tmp);
     return st;
-}
-
-static vae_status make_dirs(const char *dir, vae_error *err) {
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return vae_error_set(err, VAE_ERR_ARG, "report directory path too long");
-    for (char *p = path + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char saved = *p;
-            *p = '\0';
-            if (mkdir(path, 0755) != 0 && errno != EEXIST)
-                return vae_error_set(err, VAE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
-            *p = saved;
-            if (!saved) break;
-        }
-    }
-    return VAE_OK;
 }
 
 /* Copies image idx into out (784 floats in [0,1]), translated by (dx, dy) with zero fill. */
@@ -84,7 +61,7 @@ static float lr_at(const vae_train_options *o, long step, long steps_per_epoch) 
 }
 
 static void progress(int epoch, int epochs, int done, int total, double started) {
-    double elapsed = now_seconds() - started;
+    double elapsed = vae_now_seconds() - started;
     double rate = elapsed > 0 ? done / elapsed : 0;
     double eta = rate > 0 ? (total - done) / rate : 0;
     int width = 30, filled = total ? (int)((long)width * done / total) : width;
@@ -94,47 +71,6 @@ static void progress(int epoch, int epochs, int done, int total, double started)
     fprintf(stderr, "\repoch %d/%d [%s] %3d%% %7.0f img/s ETA %5.1fs ", epoch, epochs, bar,
             total ? 100 * done / total : 100, rate, eta);
     fflush(stderr);
-}
-
-/* Mean mu of each class over the dataset (unaugmented): the anchors of "morph a 3 into an 8". */
-static vae_status compute_centroids(vae_model *model, const vae_dataset *ds, vae_error *err) {
-    const int d = model->config.latent_dim, chunk = 256;
-    float *x = malloc(sizeof(float) * VAE_INPUT_DIM * chunk);
-    float *mu = malloc(sizeof(float) * (size_t)d * chunk);
-    float *lv = malloc(sizeof(float) * (size_t)d * chunk);
-    double *sum = calloc((size_t)VAE_NUM_CLASSES * d, sizeof(double));
-    float *centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)d);
-    vae_workspace *ws = vae_workspace_create(vae_config_max_width(&model->config), chunk);
-    int counts[VAE_NUM_CLASSES] = {0};
-    vae_status st = VAE_OK;
-    if (!x || !mu || !lv || !sum || !centroids || !ws) {
-        st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory computing centroids");
-        goto done;
-    }
-    for (int start = 0; start < ds->count; start += chunk) {
-        int B = ds->count - start < chunk ? ds->count - start : chunk;
-        for (int b = 0; b < B; b++) vae_dataset_image(ds, start + b, x + (size_t)b * VAE_INPUT_DIM);
-        vae_encode(model, ws, x, B, mu, lv);
-        for (int b = 0; b < B; b++) {
-            int label = ds->labels[start + b];
-            counts[label]++;
-            for (int j = 0; j < d; j++) sum[label * d + j] += mu[b * d + j];
-        }
-    }
-    for (int c = 0; c < VAE_NUM_CLASSES; c++)
-        for (int j = 0; j < d; j++)
-            centroids[c * d + j] = counts[c] ? (float)(sum[c * d + j] / counts[c]) : 0.0f;
-    free(model->centroids);
-    model->centroids = centroids;
-    centroids = NULL;
-done:
-    free(x);
-    free(mu);
-    free(lv);
-    free(sum);
-    free(centroids);
-    vae_workspace_destroy(ws);
-    return st;
 }
 
 static vae_status set_metadata(vae_model *model, const vae_train_options *o, int n_train,
@@ -152,7 +88,7 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     SET("latent_dim", "%d", o->model.latent_dim);
     vae_config_hidden_string(&o->model, buf, sizeof buf);
     if (st == VAE_OK) st = vae_metadata_set(md, "hidden", buf);
-    SET("input_shape", "28x28");
+    SET("input_shape", "%dx%d", VAE_IMAGE_SIDE, VAE_IMAGE_SIDE);
     SET("dataset", "%s", o->dataset_name);
     SET("train_images", "%d", n_train);
     SET("epochs", "%d", o->epochs);
@@ -168,6 +104,199 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     return st;
 }
 
+/* Everything one training run holds: the data, the model and its trainer, the per-batch buffers, the
+ * random stream and the schedule's position. Allocated by run_create, freed by run_destroy. */
+typedef struct {
+    const vae_train_options *o;
+    vae_dataset train, test;
+    vae_model *model;
+    vae_trainer *tr;
+    float *x;                 /* (batch, 784): the training batch */
+    float *eps;               /* (batch, d): its noise */
+    float *test_x;            /* (batch, 784): a test batch */
+    uint32_t *order;          /* (train.count): this epoch's order of the training images */
+    vae_epoch_stats *history; /* (epochs) */
+    vae_rng rng;              /* shuffling, augmentation and noise, in that order per batch */
+    vae_adam_config adam;
+    long step, steps_per_epoch;
+    int show_bar;
+} training_run;
+
+/* Loads both splits and allocates the model (initialised from the seed), the trainer and every
+ * buffer. On failure prints the reason and returns -1 (what was made is freed by run_destroy). */
+static int run_create(training_run *run, const vae_train_options *o) {
+    vae_error err = {0};
+    memset(run, 0, sizeof *run);
+    run->o = o;
+    if (vae_dataset_load(o->data_dir, "train", &run->train, &err) != VAE_OK ||
+        vae_dataset_load(o->data_dir, "t10k", &run->test, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: %s\n", err.message);
+        return -1;
+    }
+    if (o->max_train && o->max_train < run->train.count) run->train.count = o->max_train;
+    const int d = o->model.latent_dim;
+    run->model = vae_model_create(&o->model, &err);
+    run->tr = run->model ? vae_trainer_create(run->model, o->batch, &err) : NULL;
+    run->x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)o->batch);
+    run->eps = malloc(sizeof(float) * (size_t)d * (size_t)o->batch);
+    run->test_x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)o->batch);
+    run->order = malloc(sizeof(uint32_t) * (size_t)run->train.count);
+    run->history = calloc((size_t)o->epochs, sizeof *run->history);
+    if (!run->model || !run->tr || !run->x || !run->eps || !run->test_x || !run->order ||
+        !run->history) {
+        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
+        return -1;
+    }
+    vae_model_init_params(run->model, o->seed);
+    vae_rng_seed(&run->rng, o->seed);
+    for (int i = 0; i < run->train.count; i++) run->order[i] = (uint32_t)i;
+    run->adam = (vae_adam_config){.lr = o->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                                  .weight_decay = o->weight_decay};
+    run->steps_per_epoch = (run->train.count + o->batch - 1) / o->batch;
+    run->show_bar = !o->quiet && isatty(STDERR_FILENO);
+    return 0;
+}
+
+static void run_destroy(training_run *run) {
+    free(run->x);
+    free(run->eps);
+    free(run->test_x);
+    free(run->order);
+    free(run->history);
+    vae_trainer_destroy(run->tr);
+    vae_model_destroy(run->model);
+    vae_dataset_free(&run->train);
+    vae_dataset_free(&run->test);
+}
+
+/* Fills run->x with the B training images order[start..start+B), each shifted by a random offset
+ * of up to --shift pixels (drawn from run->rng, dx then dy) when augmentation is on. */
+static void load_batch(training_run *run, int start, int B) {
+    const int shift = run->o->shift;
+    for (int b = 0; b < B; b++) {
+        int dx = 0, dy = 0;
+        if (shift) {
+            dx = (int)vae_rng_below(&run->rng, 2u * shift + 1) - shift;
+            dy = (int)vae_rng_below(&run->rng, 2u * shift + 1) - shift;
+        }
+        float *out = run->x + (size_t)b * VAE_INPUT_DIM;
+        load_shifted(&run->train, (int)run->order[start + b], dx, dy, out);
+    }
+}
+
+/* One pass over the shuffled training set, an Adam step per batch. Returns the loss sums. */
+static vae_loss train_epoch(training_run *run, int epoch, double started) {
+    const vae_train_options *o = run->o;
+    const int n = run->train.count, d = o->model.latent_dim;
+    double last_bar = 0;
+    vae_rng_shuffle(&run->rng, run->order, (size_t)n);
+    vae_loss sum = {0};
+    for (int start = 0; start < n; start += o->batch) {
+        int B = n - start < o->batch ? n - start : o->batch;
+        load_batch(run, start, B);
+        vae_rng_normal_fill(&run->rng, run->eps, (size_t)B * d, 1.0f);
+        vae_loss l = vae_trainer_forward_backward(run->tr, run->x, run->eps, B, o->beta);
+        run->adam.lr = lr_at(o, run->step++, run->steps_per_epoch);
+        vae_trainer_adam_step(run->tr, &run->adam);
+        sum.bce += l.bce;
+        sum.kl += l.kl;
+        sum.count += B;
+        if (run->show_bar && vae_now_seconds() - last_bar > 0.1) {
+            progress(epoch, o->epochs, start + B, n, started);
+            last_bar = vae_now_seconds();
+        }
+    }
+    if (run->show_bar) fprintf(stderr, "\r%*s\r", 79, "");
+    return sum;
+}
+
+/* The test set's loss sums, with the same noise every epoch so that epochs compare. */
+static vae_loss evaluate(training_run *run) {
+    const int n = run->test.count, batch = run->o->batch;
+    vae_rng eval_rng;
+    vae_rng_seed(&eval_rng, run->o->seed ^ 0x7e57u);
+    vae_loss t = {0};
+    for (int start = 0; start < n; start += batch) {
+        int B = n - start < batch ? n - start : batch;
+        for (int b = 0; b < B; b++)
+            vae_dataset_image(&run->test, start + b, run->test_x + (size_t)b * VAE_INPUT_DIM);
+        vae_loss l = vae_trainer_evaluate(run->tr, run->test_x, B, &eval_rng);
+        t.bce += l.bce;
+        t.kl += l.kl;
+        t.count += l.count;
+    }
+    return t;
+}
+
+/* Records epoch's numbers in run->history and prints its line. */
+static const vae_epoch_stats *record_epoch(training_run *run, int epoch, vae_loss train, vae_loss test,
+                                           double train_seconds, double test_seconds) {
+    const vae_train_options *o = run->o;
+    vae_epoch_stats *s = &run->history[epoch - 1];
+    s->epoch = epoch;
+    s->train_bce = train.bce / train.count;
+    s->train_kl = train.kl / train.count;
+    s->train_loss = s->train_bce + o->beta * s->train_kl;
+    s->test_bce = test.bce / test.count;
+    s->test_kl = test.kl / test.count;
+    s->test_loss = s->test_bce + o->beta * s->test_kl;
+    s->seconds = train_seconds;
+    s->lr = run->adam.lr;
+    printf("epoch %3d/%d  train %8.3f  test %8.3f  (test bce %7.3f + kl %6.3f)  lr %.2e  "
+           "%6.2f s  + %.2f s test\n",
+           epoch, o->epochs, s->train_loss, s->test_loss, s->test_bce, s->test_kl, s->lr,
+           train_seconds, test_seconds);
+    fflush(stdout);
+    return s;
+}
+
+/* Every epoch; -1 (after saying so) when the loss diverges. */
+static int train_all(training_run *run) {
+    const vae_train_options *o = run->o;
+    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+        double started = vae_now_seconds();
+        vae_loss train = train_epoch(run, epoch, started);
+        double train_seconds = vae_now_seconds() - started;
+        vae_loss test = evaluate(run);
+        double test_seconds = vae_now_seconds() - started - train_seconds;
+        const vae_epoch_stats *s = record_epoch(run, epoch, train, test, train_seconds, test_seconds);
+        if (!isfinite(s->train_loss)) {
+            fprintf(stderr, "vae-train: the loss diverged (NaN/Inf) at epoch %d: lower --lr\n", epoch);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* After training: class centroids, metadata, the weights file, the summary line and the report.
+ * Returns 0, or -1 after printing the reason. */
+static int finish(training_run *run) {
+    const vae_train_options *o = run->o;
+    const vae_epoch_stats *last = &run->history[o->epochs - 1];
+    vae_error err = {0};
+    if (vae_latent_compute_centroids(run->model, &run->train, &err) != VAE_OK ||
+        set_metadata(run->model, o, run->train.count, last) != VAE_OK ||
+        vae_weights_save(run->model, o->out_path, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
+        return -1;
+    }
+    double mean_seconds = 0;
+    for (int e = 0; e < o->epochs; e++) mean_seconds += run->history[e].seconds / o->epochs;
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("vae-train: wrote %s (test loss %.3f nats per image; %.2f s per epoch; peak memory %.1f MB)\n",
+           o->out_path, last->test_loss, mean_seconds, usage.ru_maxrss / 1024.0);
+    if (o->report_dir) {
+        if (vae_report_write(o->report_dir, run->model, &run->test, run->history, o->epochs, o->seed,
+                             &err) != VAE_OK) {
+            fprintf(stderr, "vae-train: report: %s\n", err.message);
+            return -1;
+        }
+        printf("vae-train: report in %s\n", o->report_dir);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     vae_train_options o;
     vae_error err = {0};
@@ -181,145 +310,25 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (check_writable(o.out_path, &err) != VAE_OK ||
-        (o.report_dir && (make_dirs(o.report_dir, &err) != VAE_OK ||
+        (o.report_dir && (vae_make_dirs(o.report_dir, &err) != VAE_OK ||
                           check_writable(o.report_dir, &err) != VAE_OK))) {
         fprintf(stderr, "vae-train: %s\n", err.message);
         return 1;
     }
     openblas_set_num_threads(o.threads);
 
-    vae_dataset train = {0}, test = {0};
-    if (vae_dataset_load(o.data_dir, "train", &train, &err) != VAE_OK ||
-        vae_dataset_load(o.data_dir, "t10k", &test, &err) != VAE_OK) {
-        fprintf(stderr, "vae-train: %s\n", err.message);
-        vae_dataset_free(&train);
-        return 1;
-    }
-    if (o.max_train && o.max_train < train.count) train.count = o.max_train;
-
+    training_run run;
     int status = 1;
-    vae_model *model = vae_model_create(&o.model, &err);
-    vae_trainer *tr = model ? vae_trainer_create(model, o.batch, &err) : NULL;
-    const int d = o.model.latent_dim;
-    float *x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)o.batch);
-    float *eps = malloc(sizeof(float) * (size_t)d * (size_t)o.batch);
-    float *test_x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)o.batch);
-    uint32_t *order = malloc(sizeof(uint32_t) * (size_t)train.count);
-    vae_epoch_stats *history = calloc((size_t)o.epochs, sizeof *history);
-    if (!model || !tr || !x || !eps || !test_x || !order || !history) {
-        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
-        goto done;
-    }
-    vae_model_init_params(model, o.seed);
-    vae_rng rng;
-    vae_rng_seed(&rng, o.seed);
-    for (int i = 0; i < train.count; i++) order[i] = (uint32_t)i;
-
-    char arch[96];
-    vae_config_architecture_string(&o.model, arch, sizeof arch);
-    printf("vae-train: %s, %s %s, %zu parameters, %d training and %d test images, batch %d, "
-           "%d threads\n",
-           o.dataset_name, arch, vae_activation_name(o.model.activation), model->n_params,
-           train.count, test.count, o.batch, o.threads);
-    fflush(stdout);
-
-    const int show_bar = !o.quiet && isatty(STDERR_FILENO);
-    const long steps_per_epoch = (train.count + o.batch - 1) / o.batch;
-    long step = 0;
-    vae_adam_config adam = {.lr = o.lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                            .weight_decay = o.weight_decay};
-    for (int epoch = 1; epoch <= o.epochs; epoch++) {
-        double started = now_seconds(), last_bar = 0;
-        vae_rng_shuffle(&rng, order, (size_t)train.count);
-        vae_loss sum = {0};
-        for (int start = 0; start < train.count; start += o.batch) {
-            int B = train.count - start < o.batch ? train.count - start : o.batch;
-            for (int b = 0; b < B; b++) {
-                int dx = 0, dy = 0;
-                if (o.shift) {
-                    dx = (int)vae_rng_below(&rng, 2u * o.shift + 1) - o.shift;
-                    dy = (int)vae_rng_below(&rng, 2u * o.shift + 1) - o.shift;
-                }
-                load_shifted(&train, (int)order[start + b], dx, dy, x + (size_t)b * VAE_INPUT_DIM);
-            }
-            vae_rng_normal_fill(&rng, eps, (size_t)B * d, 1.0f);
-            vae_loss l = vae_trainer_forward_backward(tr, x, eps, B, o.beta);
-            adam.lr = lr_at(&o, step++, steps_per_epoch);
-            vae_trainer_adam_step(tr, &adam);
-            sum.bce += l.bce;
-            sum.kl += l.kl;
-            sum.count += B;
-            if (show_bar && now_seconds() - last_bar > 0.1) {
-                progress(epoch, o.epochs, start + B, train.count, started);
-                last_bar = now_seconds();
-            }
-        }
-        double train_seconds = now_seconds() - started;
-        if (show_bar) fprintf(stderr, "\r%*s\r", 79, "");
-
-        /* the same noise every epoch, so test losses are comparable across epochs */
-        vae_rng eval_rng;
-        vae_rng_seed(&eval_rng, o.seed ^ 0x7e57u);
-        vae_loss t = {0};
-        for (int start = 0; start < test.count; start += o.batch) {
-            int B = test.count - start < o.batch ? test.count - start : o.batch;
-            for (int b = 0; b < B; b++)
-                vae_dataset_image(&test, start + b, test_x + (size_t)b * VAE_INPUT_DIM);
-            vae_loss l = vae_trainer_evaluate(tr, test_x, B, &eval_rng);
-            t.bce += l.bce;
-            t.kl += l.kl;
-            t.count += l.count;
-        }
-        vae_epoch_stats *s = &history[epoch - 1];
-        s->epoch = epoch;
-        s->train_bce = sum.bce / sum.count;
-        s->train_kl = sum.kl / sum.count;
-        s->train_loss = s->train_bce + o.beta * s->train_kl;
-        s->test_bce = t.bce / t.count;
-        s->test_kl = t.kl / t.count;
-        s->test_loss = s->test_bce + o.beta * s->test_kl;
-        s->seconds = train_seconds;
-        s->lr = adam.lr;
-        printf("epoch %3d/%d  train %8.3f  test %8.3f  (test bce %7.3f + kl %6.3f)  lr %.2e  "
-               "%6.2f s  + %.2f s test\n",
-               epoch, o.epochs, s->train_loss, s->test_loss, s->test_bce, s->test_kl, s->lr,
-               train_seconds, now_seconds() - started - train_seconds);
+    if (run_create(&run, &o) == 0) {
+        char arch[96];
+        vae_config_architecture_string(&o.model, arch, sizeof arch);
+        printf("vae-train: %s, %s %s, %zu parameters, %d training and %d test images, batch %d, "
+               "%d threads\n",
+               o.dataset_name, arch, vae_activation_name(o.model.activation), run.model->n_params,
+               run.train.count, run.test.count, o.batch, o.threads);
         fflush(stdout);
-        if (!isfinite(s->train_loss)) {
-            fprintf(stderr, "vae-train: the loss diverged (NaN/Inf) at epoch %d: lower --lr\n", epoch);
-            goto done;
-        }
+        status = train_all(&run) == 0 && finish(&run) == 0 ? 0 : 1;
     }
-
-    if (compute_centroids(model, &train, &err) != VAE_OK ||
-        set_metadata(model, &o, train.count, &history[o.epochs - 1]) != VAE_OK ||
-        vae_model_save(model, o.out_path, &err) != VAE_OK) {
-        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
-        goto done;
-    }
-    double mean_seconds = 0;
-    for (int e = 0; e < o.epochs; e++) mean_seconds += history[e].seconds / o.epochs;
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    printf("vae-train: wrote %s (test loss %.3f nats per image; %.2f s per epoch; peak memory %.1f MB)\n",
-           o.out_path, history[o.epochs - 1].test_loss, mean_seconds, usage.ru_maxrss / 1024.0);
-    if (o.report_dir) {
-        if (vae_report_write(o.report_dir, model, &test, history, o.epochs, o.seed, &err) != VAE_OK) {
-            fprintf(stderr, "vae-train: report: %s\n", err.message);
-            goto done;
-        }
-        printf("vae-train: report in %s\n", o.report_dir);
-    }
-    status = 0;
-done:
-    free(x);
-    free(eps);
-    free(test_x);
-    free(order);
-    free(history);
-    vae_trainer_destroy(tr);
-    vae_model_free(model);
-    vae_dataset_free(&train);
-    vae_dataset_free(&test);
+    run_destroy(&run);
     return status;
 }

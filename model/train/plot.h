@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "vae/error.h"
-#include "vae/image.h"
+#include "vae/png.h"
 
 typedef struct {
     uint8_t r, g, b;

@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "../util.h"
 #include "plot.h"
 #include "vae/image.h"
+#include "vae/latent.h"
 #include "vae/rng.h"
 
 #define REPORT_GRID 8                        /* samples and reconstructions are 8x8 grids */
@@ -19,6 +20,11 @@
 #define MORPH_FROM 3
 #define MORPH_TO 8
 #define REPORT_PATH_MAX 4096
+
+/* One grid buffer holds the 8x8 grids and the morph's row; z holds the morph's steps and its end. */
+_Static_assert(VAE_REPORT_MORPH_STEPS >= REPORT_GRID, "the grid buffer is sized by the morph");
+_Static_assert(VAE_REPORT_MORPH_STEPS + 2 <= REPORT_N, "z holds the morph's rows and its `to` row");
+_Static_assert(VAE_REPORT_SAMPLES_W == REPORT_GRID * VAE_REPORT_CELL, "report.h's sizes use the grid");
 
 /* Text on the black image pictures. */
 #define CAPTION_INK VAE_PLOT_RGB(205, 205, 205)
@@ -31,10 +37,11 @@ typedef struct {
     float *mu;     /* (count, d): the test set's means */
     float *logvar; /* (REPORT_BATCH, d) */
     float *z;      /* (REPORT_N, d): latent codes to decode */
+    float *means;  /* (VAE_NUM_CLASSES, d): class means of mu, for a model without centroids */
     double *map;   /* (count, 2): latent-map coordinates */
     double *cov;   /* (d, d) */
     double *vec;   /* (4, d): mean, two components, one power-iteration temporary */
-    uint8_t *grid; /* (8*28, 10*28) bytes at most: one image grid */
+    uint8_t *grid; /* (8*28, 10*28) bytes: the largest image grid (8x8 images, or the morph's row) */
 } report_scratch;
 
 static void scratch_free(report_scratch *s) {
@@ -44,6 +51,7 @@ static void scratch_free(report_scratch *s) {
     free(s->mu);
     free(s->logvar);
     free(s->z);
+    free(s->means);
     free(s->map);
     free(s->cov);
     free(s->vec);
@@ -61,13 +69,14 @@ static vae_status scratch_alloc(report_scratch *s, const vae_model *model, int c
     s->mu = malloc(sizeof(float) * (size_t)count * d);
     s->logvar = malloc(sizeof(float) * REPORT_BATCH * d);
     s->z = malloc(sizeof(float) * REPORT_N * d);
+    s->means = malloc(sizeof(float) * VAE_NUM_CLASSES * d);
     s->map = malloc(sizeof(double) * (size_t)count * 2);
     s->cov = malloc(sizeof(double) * d * d);
     s->vec = malloc(sizeof(double) * 4 * d);
     s->grid =
         malloc((size_t)REPORT_GRID * VAE_IMAGE_SIDE * VAE_REPORT_MORPH_STEPS * VAE_IMAGE_SIDE);
-    if (!s->ws || !s->x || !s->xhat || !s->mu || !s->logvar || !s->z || !s->map || !s->cov ||
-        !s->vec || !s->grid) {
+    if (!s->ws || !s->x || !s->xhat || !s->mu || !s->logvar || !s->z || !s->means || !s->map ||
+        !s->cov || !s->vec || !s->grid) {
         scratch_free(s);
         return vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the report of %d test images",
                              count);
@@ -79,32 +88,6 @@ static vae_status join_path(char *out, const char *dir, const char *name, vae_er
     int n = snprintf(out, REPORT_PATH_MAX, "%s/%s", dir, name);
     if (n < 0 || n >= REPORT_PATH_MAX)
         return vae_error_set(err, VAE_ERR_ARG, "report path too long: %s/%s", dir, name);
-    return VAE_OK;
-}
-
-/* mkdir -p: creates dir and any missing parents. */
-static vae_status make_dirs(const char *dir, vae_error *err) {
-    char path[REPORT_PATH_MAX];
-    size_t len = strlen(dir);
-    if (len == 0 || len >= sizeof path)
-        return vae_error_set(err, VAE_ERR_ARG, "bad report directory '%s'", dir);
-    memcpy(path, dir, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char saved = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            return vae_error_set(err, VAE_ERR_IO, "cannot create directory %s: %s", path,
-                                 strerror(e));
-        }
-        path[i] = saved;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return vae_error_set(err, VAE_ERR_IO, "cannot create directory %s: %s", dir,
-                             strerror(errno ? errno : ENOTDIR));
     return VAE_OK;
 }
 
@@ -176,43 +159,25 @@ static vae_status write_reconstructions(report_scratch *s, const char *dir, cons
     return st;
 }
 
-/* Class centroid k into out[d]: the model's when it carries them, else the mean of mu over the test
- * images of class k, else (no such image) the prior mean 0. */
-static void class_centroid(const report_scratch *s, const vae_model *model, const vae_dataset *test,
-                           int k, float *out) {
-    int d = model->config.latent_dim;
-    if (model->centroids) {
-        memcpy(out, model->centroids + (size_t)k * d, sizeof(float) * d);
-        return;
-    }
-    double *sum = s->vec + 3 * (size_t)d; /* the free temporary row */
-    int n = 0;
-    for (int j = 0; j < d; j++)
-        sum[j] = 0.0;
-    for (int i = 0; i < test->count; i++) {
-        if (test->labels[i] != k)
-            continue;
-        for (int j = 0; j < d; j++)
-            sum[j] += s->mu[(size_t)i * d + j];
-        n++;
-    }
-    for (int j = 0; j < d; j++)
-        out[j] = n > 0 ? (float)(sum[j] / n) : 0.0f;
-}
-
 static vae_status write_morph(report_scratch *s, const char *dir, const vae_model *model,
                               const vae_dataset *test, vae_error *err) {
     int d = model->config.latent_dim;
     int steps = VAE_REPORT_MORPH_STEPS;
-    float *from = s->z, *to = s->z + (size_t)(steps + 1) * d; /* z has room for REPORT_N rows */
-    class_centroid(s, model, test, MORPH_FROM, from);
-    class_centroid(s, model, test, MORPH_TO, to);
-    /* Row 0 already holds `from`; fill rows 1..steps-1, the last being `to` exactly. */
-    for (int i = steps - 1; i >= 1; i--) {
-        float t = (float)i / (float)(steps - 1);
-        for (int j = 0; j < d; j++)
-            s->z[(size_t)i * d + j] = (1.0f - t) * from[j] + t * to[j];
+    /* The model's centroids when it carries them, else the class means of mu over the test set (a
+     * class with no test image: the prior mean 0). */
+    const float *centroids = model->centroids;
+    if (!centroids) {
+        vae_status st = vae_latent_class_means(s->means, s->mu, test->labels, test->count, d, err);
+        if (st != VAE_OK)
+            return st;
+        centroids = s->means;
     }
+    float *from = s->z, *to = s->z + (size_t)(steps + 1) * d; /* z has room for REPORT_N rows */
+    memcpy(from, centroids + (size_t)MORPH_FROM * d, sizeof(float) * d);
+    memcpy(to, centroids + (size_t)MORPH_TO * d, sizeof(float) * d);
+    /* Row 0 already holds `from`; fill rows 1..steps-1, the last being `to` exactly. */
+    for (int i = steps - 1; i >= 1; i--)
+        vae_latent_lerp(s->z + (size_t)i * d, from, to, d, (float)i / (float)(steps - 1));
     vae_decode(model, s->ws, s->z, steps, s->xhat);
     vae_image_grid(s->xhat, steps, VAE_IMAGE_SIDE, steps, s->grid);
 
@@ -580,8 +545,8 @@ vae_status vae_report_write(const char *dir, const vae_model *model, const vae_d
     if (test->count < 1 || test->rows != VAE_IMAGE_SIDE || test->cols != VAE_IMAGE_SIDE ||
         !test->pixels || !test->labels)
         return vae_error_set(err, VAE_ERR_ARG,
-                             "report needs at least one 28x28 test image (got %d of %dx%d)",
-                             test->count, test->rows, test->cols);
+                             "report needs at least one %dx%d test image (got %d of %dx%d)",
+                             VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, test->count, test->rows, test->cols);
     if (n_epochs < 0 || (n_epochs > 0 && !history))
         return vae_error_set(err, VAE_ERR_ARG, "report: bad epoch history (%d epochs)", n_epochs);
     for (int i = 0; i < test->count; i++)
@@ -589,7 +554,7 @@ vae_status vae_report_write(const char *dir, const vae_model *model, const vae_d
             return vae_error_set(err, VAE_ERR_ARG, "report: test label %d of image %d is not 0..9",
                                  test->labels[i], i);
 
-    vae_status st = make_dirs(dir, err);
+    vae_status st = vae_make_dirs(dir, err);
     if (st != VAE_OK)
         return st;
     report_scratch s;

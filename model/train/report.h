@@ -33,16 +33,18 @@ typedef struct {
 /* Writes into dir (created, parents included, if missing):
  *   samples.png          64 decodings of z ~ N(0, I) drawn from `seed`, an 8x8 grid at 3x zoom;
  *   reconstructions.png  the first 64 test images (8x8, left) and their reconstructions
- * decode(mu(x)) in the same places (right), under a caption band, split by a grey bar;
+ *                        decode(mu(x)) in the same places (right), under a caption band, split by
+ *                        a grey bar;
  *   morph_3_to_8.png     10 decodings along the line from the class-3 centroid to the class-8 one
  *                        (model->centroids when present, else the class means of mu over test; a
  *                        class with no test image uses the prior mean 0), captioned;
  *   latent_map.png       the test-set means mu coloured by label with a legend: the plane itself
- * when d == 2, the top two principal components when d > 2, and for d == 1 mu against the class
- * (each class a jittered row); loss.png             train and test loss per epoch (lines with
- * markers, legend, axes, title); epochs.csv           a header, then one row per epoch of every
- * vae_epoch_stats field. Picture sizes are the VAE_REPORT_* constants above. test must hold at
- * least one 28x28 image; n_epochs may be 0 (an empty loss plot) and history may then be NULL.
+ *                        when d == 2, the top two principal components when d > 2, and for d == 1
+ *                        mu against the class (each class a jittered row);
+ *   loss.png             train and test loss per epoch (lines with markers, legend, axes, title);
+ *   epochs.csv           a header, then one row per epoch of every vae_epoch_stats field.
+ * Picture sizes are the VAE_REPORT_* constants above. test must hold at least one 28x28 image;
+ * n_epochs may be 0 (an empty loss plot) and history may then be NULL.
  * Returns VAE_OK, or VAE_ERR_ARG (bad arguments), VAE_ERR_NOMEM, or VAE_ERR_IO naming the directory
  * or file that could not be written; files written before a failure stay. Allocates its scratch
  * once and frees everything on every path. */

@@ -1,5 +1,6 @@
-/* Fuzz target: the idx readers (vae_idx_parse_images, vae_idx_parse_labels) on the raw bytes, and,
- * for input that starts with the gzip magic, vae_read_maybe_gzip on it first (through a memfd). */
+/* Fuzz target: the idx readers (vae_dataset_parse_images, vae_dataset_parse_labels) on the raw
+ * bytes, and, for input that starts with the gzip magic, vae_dataset_read_file on it first (through
+ * a memfd). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -14,7 +15,7 @@ static void parse_both(const uint8_t *data, size_t size) {
     int count = 0, rows = 0, cols = 0;
     uint8_t *pixels = NULL, *labels = NULL;
     vae_error err = {0};
-    if (vae_idx_parse_images(data, size, &count, &rows, &cols, &pixels, &err) == VAE_OK) {
+    if (vae_dataset_parse_images(data, size, &count, &rows, &cols, &pixels, &err) == VAE_OK) {
         if (count <= 0 || rows <= 0 || cols <= 0 || (size_t)count * rows * cols != size - 16)
             fuzz_fail("images: inconsistent %d x %d x %d from %zu bytes", count, rows, cols, size);
         /* touch the first and last pixel: ASan checks the allocation's extent */
@@ -22,7 +23,7 @@ static void parse_both(const uint8_t *data, size_t size) {
         (void)sink;
         free(pixels);
     }
-    if (vae_idx_parse_labels(data, size, &count, &labels, &err) == VAE_OK) {
+    if (vae_dataset_parse_labels(data, size, &count, &labels, &err) == VAE_OK) {
         if (count <= 0 || (size_t)count != size - 8) fuzz_fail("labels: %d from %zu bytes", count, size);
         for (int i = 0; i < count; i++)
             if (labels[i] > 9) fuzz_fail("label %d is %d", i, labels[i]);
@@ -41,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *bytes = NULL;
         size_t len = 0;
         vae_error err = {0};
-        if (vae_read_maybe_gzip(path, &bytes, &len, &err) == VAE_OK) {
+        if (vae_dataset_read_file(path, &bytes, &len, &err) == VAE_OK) {
             parse_both(bytes, len);
             free(bytes);
         }

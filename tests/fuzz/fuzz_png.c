@@ -26,7 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size--;
     float out[VAE_INPUT_DIM];
     vae_error err = {0};
-    vae_status st = vae_png_decode_input(data, size, max_pixels, invert, out, &err);
+    vae_png_problem problem = VAE_PNG_INVALID;
+    vae_status st = vae_png_decode_input(data, size, max_pixels, invert, out, &problem, &err);
+    /* a refusal names its problem (too large exactly for the limit), anything else names none */
+    const int refused = st == VAE_ERR_FORMAT || st == VAE_ERR_LIMIT;
+    if (refused == (problem == VAE_PNG_NONE) || (st == VAE_ERR_LIMIT) != (problem == VAE_PNG_TOO_LARGE))
+        fuzz_fail("status %d with problem kind %d", (int)st, (int)problem);
     if (st == VAE_OK) {
         for (int i = 0; i < VAE_INPUT_DIM; i++)
             if (!(out[i] >= 0.0f && out[i] <= 1.0f)) fuzz_fail("pixel %d is %g, outside 0..1", i, out[i]);

@@ -18,6 +18,7 @@
 #include "inputs.h"
 #include "pipeline.h"
 #include "routes.h"
+#include "vae/png.h"
 
 /* --- the request, as libmicrohttpd would hand it over ------------------------------------------- */
 
@@ -261,7 +262,7 @@ static void check_reply(const vae_request *req) {
         if (st != 200) fuzz_fail("PNG reply with status %d", st);
         float pixels[VAE_INPUT_DIM];
         vae_error err = {0};
-        if (vae_png_decode_input(r->data, r->len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, &err) != VAE_OK)
+        if (vae_png_decode_input(r->data, r->len, VAE_PNG_DEFAULT_MAX_PIXELS, 0, pixels, NULL, &err) != VAE_OK)
             fuzz_fail("the reply PNG does not decode: %s", err.message);
     } else {
         fuzz_fail("unexpected content type %s", r->content_type);

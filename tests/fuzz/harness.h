@@ -11,6 +11,7 @@
 
 #include "request.h"
 #include "server.h"
+#include "vae/png.h"
 
 /* One fuzz request besides its body. */
 typedef struct {

@@ -523,7 +523,7 @@ static void test_report(const char *tmp) {
         CHECK(st == VAE_OK, "report d=%d: %s", latents[k], err.message);
         if (st == VAE_OK)
             check_report_files(dir, epochs);
-        vae_model_free(model);
+        vae_model_destroy(model);
     }
 
     /* Errors: a directory under a regular file, no test images, no history. */
@@ -551,7 +551,7 @@ static void test_report(const char *tmp) {
         CHECK(st == VAE_OK, "zero epochs: %s", err.message);
         if (st == VAE_OK)
             check_report_files(dir, 0);
-        vae_model_free(model);
+        vae_model_destroy(model);
     } else {
         CHECK(0, "model: %s", err.message);
     }

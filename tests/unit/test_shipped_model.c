@@ -14,7 +14,7 @@
 static vae_model *load(const char *path) {
     vae_model *m = NULL;
     vae_error err = {0};
-    CHECK(vae_model_load(path, &m, &err) == VAE_OK, "%s", err.message);
+    CHECK(vae_weights_load(path, &m, &err) == VAE_OK, "%s", err.message);
     if (!m) return NULL;
     static const char *keys[] = {"activation", "latent_dim", "hidden", "input_shape", "dataset",
                                  "epochs", "train_loss", "test_loss", "command"};
@@ -71,7 +71,7 @@ int main(void) {
         CHECK(fabs(recorded - loss) < 0.5, "metadata test_loss %.3f vs measured %.3f", recorded, loss);
     }
     vae_dataset_free(&test);
-    vae_model_free(mnist);
-    vae_model_free(fashion);
+    vae_model_destroy(mnist);
+    vae_model_destroy(fashion);
     CHECK_DONE();
 }

@@ -110,7 +110,7 @@ static void check_gradients(vae_activation act, int n_hidden, const int *hidden,
     free(dir);
     free(grad);
     vae_trainer_destroy(tr);
-    vae_model_free(m);
+    vae_model_destroy(m);
 }
 
 /* Three Adam steps against the textbook update computed here in double precision. */
@@ -146,7 +146,7 @@ static void check_adam(void) {
     free(mom);
     free(vel);
     vae_trainer_destroy(tr);
-    vae_model_free(m);
+    vae_model_destroy(m);
 }
 
 /* A few steps of training from a seed; returns the parameters (caller frees). */
@@ -173,7 +173,7 @@ static float *train_a_little(unsigned long long seed, size_t *n_params) {
     *n_params = m->n_params;
     free(x);
     vae_trainer_destroy(tr);
-    vae_model_free(m);
+    vae_model_destroy(m);
     return out;
 }
 

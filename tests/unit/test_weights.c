@@ -55,7 +55,7 @@ static void expect_reject(const char *what, const uint8_t *bytes, size_t len, va
                           const char *needle) {
     vae_model *out = (vae_model *)0x1; /* must stay untouched on failure */
     vae_error err = {0};
-    vae_status st = vae_model_load_memory(bytes, len, "bad.safetensors", &out, &err);
+    vae_status st = vae_weights_load_memory(bytes, len, "bad.safetensors", &out, &err);
     CHECK(st == status, "%s: status %s, expected %s (%s)", what, vae_status_name(st),
           vae_status_name(status), err.message);
     CHECK(out == (vae_model *)0x1, "%s: output written on failure", what);
@@ -63,7 +63,7 @@ static void expect_reject(const char *what, const uint8_t *bytes, size_t len, va
           needle);
     CHECK(strncmp(err.message, "bad.safetensors: ", 17) == 0, "%s: message '%s' does not name the file",
           what, err.message);
-    if (st == VAE_OK && out != (vae_model *)0x1) vae_model_free(out);
+    if (st == VAE_OK && out != (vae_model *)0x1) vae_model_destroy(out);
 }
 
 /* Edits the good header with fn, rebuilds, expects rejection. */
@@ -124,6 +124,9 @@ static void put_float(uint8_t *data, cJSON *r, const char *name, int index, floa
     memcpy(data + at, &v, 4);
 }
 static void edit_nan(cJSON *r, uint8_t *d) { put_float(d, r, "dec.1.weight", 5, NAN); }
+static void edit_plus_inf(cJSON *r, uint8_t *d) { put_float(d, r, "enc.0.weight", 0, INFINITY); }
+static void edit_minus_inf(cJSON *r, uint8_t *d) { put_float(d, r, "dec.out.bias", 783, -INFINITY); }
+static void edit_nan_bias(cJSON *r, uint8_t *d) { put_float(d, r, "enc.mu.bias", 2, -NAN); }
 static void edit_inf_centroid(cJSON *r, uint8_t *d) { put_float(d, r, "centroids", 7, -INFINITY); }
 static void edit_missing(cJSON *r, uint8_t *d) {
     (void)d;
@@ -232,11 +235,11 @@ static void check_pytorch_layout(void) {
     uint8_t *f = build_file(pad, new_data, data_len, &len);
     vae_model *m = NULL;
     vae_error err = {0};
-    CHECK(vae_model_load_memory(f, len, "pytorch.safetensors", &m, &err) == VAE_OK,
+    CHECK(vae_weights_load_memory(f, len, "pytorch.safetensors", &m, &err) == VAE_OK,
           "PyTorch-ordered file: %s", err.message);
     if (m) {
         check_same_outputs(reference, m, "PyTorch-ordered file");
-        vae_model_free(m);
+        vae_model_destroy(m);
     }
     free(f);
     free(pad);
@@ -249,16 +252,16 @@ static void check_pytorch_layout(void) {
 int main(void) {
     reference = make_reference();
     vae_error err = {0};
-    CHECK(vae_model_serialize(reference, &good, &good_len, &err) == VAE_OK, "%s", err.message);
+    CHECK(vae_weights_serialize(reference, &good, &good_len, &err) == VAE_OK, "%s", err.message);
 
     /* round trip through a real file */
     char dir[] = "/tmp/vae-weights-XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
     char path[256];
     snprintf(path, sizeof path, "%s/m.safetensors", dir);
-    CHECK(vae_model_save(reference, path, &err) == VAE_OK, "save: %s", err.message);
+    CHECK(vae_weights_save(reference, path, &err) == VAE_OK, "save: %s", err.message);
     vae_model *loaded = NULL;
-    CHECK(vae_model_load(path, &loaded, &err) == VAE_OK, "load: %s", err.message);
+    CHECK(vae_weights_load(path, &loaded, &err) == VAE_OK, "load: %s", err.message);
     if (loaded) {
         CHECK(loaded->n_params == reference->n_params &&
                   memcmp(loaded->params, reference->params, reference->n_params * 4) == 0,
@@ -272,7 +275,7 @@ int main(void) {
         const char *ds = vae_metadata_get(&loaded->metadata, "dataset");
         CHECK(ds && strcmp(ds, "unit-test") == 0, "metadata lost");
         check_same_outputs(reference, loaded, "round trip");
-        vae_model_free(loaded);
+        vae_model_destroy(loaded);
     }
     /* the data section starts 8-byte aligned */
     uint64_t hl = 0;
@@ -298,10 +301,10 @@ int main(void) {
 
     /* files on disk */
     vae_model *none = NULL;
-    CHECK(vae_model_load("/nonexistent/x.safetensors", &none, &err) == VAE_ERR_IO && !none &&
+    CHECK(vae_weights_load("/nonexistent/x.safetensors", &none, &err) == VAE_ERR_IO && !none &&
               strstr(err.message, "/nonexistent/x.safetensors") && strstr(err.message, "No such file"),
           "missing file: %s", err.message);
-    CHECK(vae_model_save(reference, "/nonexistent/dir/x.safetensors", &err) == VAE_ERR_IO,
+    CHECK(vae_weights_save(reference, "/nonexistent/dir/x.safetensors", &err) == VAE_ERR_IO,
           "unwritable path: %s", err.message);
     unlink(path);
     rmdir(dir);
@@ -341,7 +344,10 @@ int main(void) {
     expect_edit_rejected("negative offset", edit_negative_offset, VAE_ERR_FORMAT, "begin <= end");
     expect_edit_rejected("rank 3", edit_rank3, VAE_ERR_FORMAT, "rank 3");
     expect_edit_rejected("NaN weight", edit_nan, VAE_ERR_FORMAT, "dec.1.weight' holds NaN");
-    expect_edit_rejected("Inf centroid", edit_inf_centroid, VAE_ERR_FORMAT, "'centroids' holds NaN or Inf");
+    expect_edit_rejected("+Inf weight", edit_plus_inf, VAE_ERR_FORMAT, "'enc.0.weight' holds NaN or Inf: +Inf at index 0");
+    expect_edit_rejected("-Inf bias", edit_minus_inf, VAE_ERR_FORMAT, "'dec.out.bias' holds NaN or Inf: -Inf at index 783");
+    expect_edit_rejected("NaN bias", edit_nan_bias, VAE_ERR_FORMAT, "'enc.mu.bias' holds NaN or Inf: NaN at index 2");
+    expect_edit_rejected("Inf centroid", edit_inf_centroid, VAE_ERR_FORMAT, "'centroids' holds NaN or Inf: -Inf at index 7");
     expect_edit_rejected("missing tensor", edit_missing, VAE_ERR_FORMAT, "missing tensor 'dec.out.bias'");
     expect_edit_rejected("unexpected tensor", edit_unexpected, VAE_ERR_FORMAT, "unexpected tensor 'enc.attention.bias'");
     expect_edit_rejected("no activation", edit_no_activation, VAE_ERR_FORMAT, "no \"activation\"");
@@ -352,6 +358,6 @@ int main(void) {
     expect_edit_rejected("centroid shape", edit_centroid_shape, VAE_ERR_FORMAT, "'centroids' must have shape [10, 3]");
 
     free(good);
-    vae_model_free(reference);
+    vae_model_destroy(reference);
     CHECK_DONE();
 }
