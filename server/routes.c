@@ -9,7 +9,7 @@
 #define MODEL_ROUTE (VAE_ROUTE_AUTH | VAE_ROUTE_READY)
 #define OIP VAE_ROUTE_OIP
 #define INFER_BODY (VAE_ROUTE_JSON | VAE_ROUTE_BINARY)
-#define REPOSITORY (MODEL_ROUTE | VAE_ROUTE_JSON | VAE_ROUTE_CONTROL)
+#define REPOSITORY (MODEL_ROUTE | VAE_ROUTE_JSON)
 
 const vae_route vae_routes[] = {
     {"/", VAE_GET, 0, &vae_ep_index},
@@ -36,8 +36,9 @@ const vae_route vae_routes[] = {
     {"/v2/models/{model}/versions/{version}/infer", VAE_POST, OIP | MODEL_ROUTE | INFER_BODY, &vae_ep_oip_infer},
     {"/v2/models/{model}/versions/{version}/stats", VAE_GET, OIP | MODEL_ROUTE, &vae_ep_oip_stats},
     {"/v2/repository/index", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_index},
-    {"/v2/repository/models/{model}/load", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_load},
-    {"/v2/repository/models/{model}/unload", VAE_POST, OIP | REPOSITORY, &vae_ep_oip_repository_unload},
+    {"/v2/repository/models/{model}/load", VAE_POST, OIP | REPOSITORY | VAE_ROUTE_CONTROL, &vae_ep_oip_repository_load},
+    {"/v2/repository/models/{model}/unload", VAE_POST, OIP | REPOSITORY | VAE_ROUTE_CONTROL,
+     &vae_ep_oip_repository_unload},
 };
 
 const int vae_n_routes = sizeof vae_routes / sizeof vae_routes[0];
