@@ -37,7 +37,7 @@ LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
 .PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
-        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-valgrind load soak
+        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-valgrind load soak reload-test
 all: $(BINS)
 
 $(BUILD)/%.o: %.c
@@ -153,6 +153,14 @@ load: deps
 	@tests/install-deps.sh hardening
 	@$(MAKE) --no-print-directory all
 	@VAE_TEST_MNIST=$(MNIST) tests/hardening/load.sh $(BUILD) $(LOAD_SECONDS)
+
+# Live reload under load: wrk over the endpoint mix while the weights file is replaced and reloaded
+# 50 times (good and broken files, the repository API and SIGHUP); no failed request, every reply
+# from one complete model, memory flat.
+reload-test: deps
+	@tests/install-deps.sh hardening
+	@$(MAKE) --no-print-directory all
+	@VAE_TEST_MNIST=$(MNIST) tests/hardening/reload.py $(BUILD) 50
 
 soak: deps
 	@tests/install-deps.sh hardening
