@@ -23,7 +23,7 @@
 /* --- the request, as libmicrohttpd would hand it over ------------------------------------------- */
 
 #define FAKE_MAX_ARGS 64
-#define FAKE_MAX_HEADERS 6
+#define FAKE_MAX_HEADERS 8
 
 typedef struct {
     vae_request req;
@@ -111,6 +111,12 @@ static int server_ready;
 static vae_batcher *batcher; /* as the server runs by default: --batching on */
 static vae_batcher *closed_batcher; /* as during shutdown: vae_batcher_submit says no */
 static int max_batch = 256;
+static size_t max_body = 4u << 20;
+
+void fuzz_server_set_max_body(size_t n) {
+    if (server_ready) fuzz_fail("fuzz_server_set_max_body after fuzz_server_init");
+    max_body = n;
+}
 
 void fuzz_server_set_max_batch(int n) {
     if (server_ready) fuzz_fail("fuzz_server_set_max_batch after fuzz_server_init");
@@ -156,7 +162,7 @@ void fuzz_server_init(void) {
     o->port = 8080;
     o->bind = "127.0.0.1";
     o->threads = 1;
-    o->max_body = 4u << 20;
+    o->max_body = max_body;
     o->timeout = 15;
     o->max_connections = 1000;
     o->max_pixels = VAE_PNG_DEFAULT_MAX_PIXELS;
@@ -242,6 +248,44 @@ static void check_json(const vae_request *req, const uint8_t *data, size_t len, 
     cJSON_Delete(doc);
 }
 
+/* The binary extension's reply: a JSON header of Inference-Header-Content-Length bytes (an inference
+ * response), then exactly the bytes its binary outputs declare. */
+static void check_binary(const vae_request *req, const uint8_t *data, size_t len) {
+    const vae_reply *r = &req->reply;
+    const char *length = NULL;
+    for (int i = 0; i < r->n_headers; i++)
+        if (!strcmp(r->header_names[i], "Inference-Header-Content-Length")) length = r->header_values[i];
+    if (r->status != 200) fuzz_fail("binary reply with status %d", r->status);
+    if (!length) fuzz_fail("binary reply without Inference-Header-Content-Length");
+    char *end;
+    unsigned long header = strtoul(length, &end, 10);
+    if (*end || header == 0 || header > len) fuzz_fail("binary reply header length '%s' of %zu bytes", length, len);
+    if (vae_utf8_invalid_at(data, header) >= 0) fuzz_fail("binary reply header is not UTF-8");
+    cJSON *doc = cJSON_ParseWithLength((const char *)data, header);
+    if (!doc) fuzz_fail("binary reply header is not JSON");
+    size_t declared = 0;
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(doc, "outputs");
+    if (!cJSON_IsArray(outputs)) fuzz_fail("binary reply without outputs");
+    for (const cJSON *o = outputs->child; o; o = o->next) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "parameters");
+        const cJSON *size = p ? cJSON_GetObjectItemCaseSensitive(p, "binary_data_size") : NULL;
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(o, "shape");
+        if (!size) continue;
+        if (cJSON_GetObjectItemCaseSensitive(o, "data")) fuzz_fail("a binary output also has data");
+        double want = 4;
+        for (const cJSON *dim = shape ? shape->child : NULL; dim; dim = dim->next) want *= dim->valuedouble;
+        if (size->valuedouble != want) fuzz_fail("binary_data_size %g for shape of %g bytes", size->valuedouble, want);
+        declared += (size_t)want;
+        for (size_t k = 0; k + 4 <= (size_t)want; k += 4) {
+            float v;
+            memcpy(&v, data + header + declared - (size_t)want + k, 4);
+            if (!isfinite(v)) fuzz_fail("non-finite value in a binary output");
+        }
+    }
+    if (declared != len - header) fuzz_fail("binary outputs declare %zu bytes; %zu follow", declared, len - header);
+    cJSON_Delete(doc);
+}
+
 static void check_reply(const vae_request *req) {
     const char *what = "reply";
     const vae_reply *r = &req->reply;
@@ -258,6 +302,8 @@ static void check_reply(const vae_request *req) {
     if (!r->is_static && r->data != req->scratch->out.data) fuzz_fail("a buffered reply not in scratch->out");
     if (!strcmp(r->content_type, "application/json")) {
         check_json(req, r->data, r->len, oip, what);
+    } else if (!strcmp(r->content_type, "application/octet-stream")) {
+        check_binary(req, r->data, r->len);
     } else if (!strcmp(r->content_type, "image/png")) {
         if (st != 200) fuzz_fail("PNG reply with status %d", st);
         float pixels[VAE_INPUT_DIM];
@@ -289,6 +335,7 @@ int fuzz_run(const fuzz_request *fr, const uint8_t *body, size_t len) {
     }
     if (fr->content_type) f->headers[nh++] = (vae_kv){"Content-Type", fr->content_type};
     if (fr->accept) f->headers[nh++] = (vae_kv){"Accept", fr->accept};
+    if (fr->content_encoding) f->headers[nh++] = (vae_kv){"Content-Encoding", fr->content_encoding};
     if (fr->extra_header_name)
         f->headers[nh++] = (vae_kv){fr->extra_header_name, fr->extra_header_value ? fr->extra_header_value : ""};
     req->headers = f->headers;

@@ -20,6 +20,7 @@ typedef struct {
     const char *query;        /* raw query string after '?', percent-escaped, or NULL */
     const char *content_type; /* NULL: none (the pipeline sniffs the body) */
     const char *accept;       /* Accept header, or NULL */
+    const char *content_encoding; /* Content-Encoding header, or NULL */
     const char *extra_header_name, *extra_header_value; /* one more request header, or NULL */
     int direct;               /* model calls on the calling thread (--batching off), not the batcher */
     int closed;               /* the batcher is closed (shutting down): it refuses the job, the
@@ -30,6 +31,9 @@ typedef struct {
  * whose inputs choose the batch size (query strings) uses a small one, so that its executions are
  * not spent decoding and encoding hundreds of images each. */
 void fuzz_server_set_max_batch(int max_batch);
+
+/* Sets --max-body (default 4 MiB); call before fuzz_server_init. */
+void fuzz_server_set_max_body(size_t max_body);
 
 /* Builds the server once: models "mnist" (784-4-2, relu, with class centroids) and "fashion"
  * (784-8-4-3, tanh, no centroids), scratch for one thread, default limits (max_batch 256,
@@ -44,7 +48,9 @@ vae_server *fuzz_server(void);
  * over-read) through the pipeline, waiting for the batcher whenever the pipeline waits, and checks
  * the reply: exactly one reply; never a 500 or an unexpected status; JSON replies are valid UTF-8
  * JSON of the documented shape (errors: {"error":{"code","type","message"}} with code == status and
- * (code, type) a row of the error table, or {"error": "..."} on /v2 routes); PNG replies decode.
+ * (code, type) a row of the error table, or {"error": "..."} on /v2 routes); PNG replies decode;
+ * binary inference replies are a JSON header of Inference-Header-Content-Length bytes whose
+ * outputs' binary_data_size add up to the bytes after it.
  * Returns the status. */
 int fuzz_run(const fuzz_request *fr, const uint8_t *body, size_t len);
 

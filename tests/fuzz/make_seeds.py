@@ -153,6 +153,39 @@ def main():
         "parameters": {"binary_data_output": False}}))
     write("oip_json", "decoder_flat.json", '{"inputs":[{"name":"z","datatype":"FP64","shape":[1,3],"data":[0,1,2]}]}')
 
+    # OIP binary framing: header length (u16 le), option byte (media type | decoder << 2 | direct << 3 |
+    # gzip << 4 | disagreeing json-header-size << 5), then the body
+    def binary(name, rows, outputs=None, parameters=None):
+        flat = [v for r in rows for v in r]
+        tail = struct.pack("<%df" % len(flat), *flat)
+        body = {"inputs": [{"name": name, "datatype": "FP32", "shape": [len(rows), len(rows[0])],
+                            "parameters": {"binary_data_size": len(tail)}}]}
+        if outputs is not None:
+            body["outputs"] = outputs
+        if parameters is not None:
+            body["parameters"] = parameters
+        head = json.dumps(body).encode()
+        return head, tail
+
+    head, tail = binary("x", [[p / 255.0 for p in rows] for rows in [digit_rows(28, 255)[0] * 28]],
+                        parameters={"binary_data_output": True})
+    write("oip_binary", "encoder_binary", struct.pack("<H", len(head)) + b"\x01" + head + tail)
+    write("oip_binary", "encoder_sagemaker", struct.pack("<H", len(head)) + b"\x03" + head + tail)
+    write("oip_binary", "encoder_gzip", struct.pack("<H", len(head)) + b"\x10" + head + tail)
+    head, tail = binary("z", [[0.5, -1, 2], [0, 0, 0]], outputs=[{"name": "x", "parameters": {"binary_data": True}}])
+    write("oip_binary", "decoder_binary", struct.pack("<H", len(head)) + b"\x04" + head + tail)
+    write("oip_binary", "decoder_short", struct.pack("<H", len(head)) + b"\x0c" + head + tail[:-4])
+    write("oip_binary", "json_only", b"\xff\xff\x06" + json.dumps({"inputs": [
+        {"name": "z", "datatype": "FP32", "shape": [1, 3], "data": [1, 2, 3]}]}).encode())
+
+    # compressed bodies: option byte (deflate | encode << 1 | direct << 2), then the stream
+    import zlib
+    write("content_encoding", "gzip_decode", b"\x00" + gzip.compress(b'{"z": [0.5, -1.25]}', mtime=0))
+    write("content_encoding", "deflate_decode", b"\x01" + zlib.compress(b'{"z": [[0, 1], [2, 3]]}'))
+    write("content_encoding", "gzip_png", b"\x02" + gzip.compress(ps["grey8_28.png"], mtime=0))
+    write("content_encoding", "gzip_truncated", b"\x04" + gzip.compress(b'{"z": [0.5, -1.25]}', mtime=0)[:-6])
+    write("content_encoding", "gzip_bomb", b"\x00" + gzip.compress(b"{\"z\": [" + b" " * 200000 + b"1, 2]}", 9, mtime=0))
+
     # query strings: selector byte (endpoint | accept << 3), then the query
     for i, (sel, q) in enumerate(((0, "n=4&seed=7&temperature=0.5&format=json"), (0, "n=1&model=fashion"),
                    (8, "n=257"), (16, "n=2&n=3"), (0, "n=1e9&seed=-1"), (0, "model=%6d%6e%69st&n=%31"),
