@@ -163,6 +163,23 @@ def main(argv):
 
         check("a body over 4 MiB: the API's JSON 413 from nginx", body_limit)
 
+        def request_ids():
+            # nginx makes an ID when the client sends none and passes it on; a client's sane one goes
+            # through unchanged; both come back on the reply and appear in nginx's log line
+            status, headers, _ = apicheck.http("GET", api + "/health")
+            made = headers.get("x-request-id", "")
+            assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", made), "nginx's ID %r" % made
+            status, headers, _ = apicheck.http("GET", api + "/health", headers={"X-Request-Id": "trace-123"})
+            assert headers.get("x-request-id") == "trace-123", headers.get("x-request-id")
+            with open(stack.access_log, errors="replace") as f:
+                log = f.read()
+            assert "id=" + made in log and "id=trace-123" in log, "request IDs missing from nginx's log"
+            status, headers, body = apicheck.http("POST", api + "/v2/repository/models/mnist/unload")
+            assert status == 404 and headers.get("x-request-id"), "the repository API is proxied: %d %r" % (status, body)
+            return "nginx-made %s" % made
+
+        check("request IDs through nginx; the repository API stays per replica", request_ids)
+
         def spread():
             before = [served(r0), served(r1)]
             load = Load(stack.port, latent, threads=4, seconds=2.0).start().join()
