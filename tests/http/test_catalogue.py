@@ -9,6 +9,7 @@ Requests that libmicrohttpd itself refuses before the server sees them (malforme
 bad chunk syntax, oversized headers, an unsupported HTTP version) are in a second table: their
 status is libmicrohttpd's and their body is its HTML, which the server cannot change; only the
 status and the server's health afterwards are checked."""
+import gzip
 import json
 import os
 import socket
@@ -291,6 +292,24 @@ def catalogue(d, png):
              413, "payload_too_large", "limit"),
         Case("chunked PNG body over the limit", chunked("/encode", png + b"\0" * MAX_BODY, ctype="image/png"),
              413, "payload_too_large", None),
+        Case("n without a value", http("GET", "/sample?n"), 422, par, "not empty"),
+        Case("format without a value", http("GET", "/sample?format"), 422, par, "format must be png or json"),
+        # --- compressed bodies (Content-Encoding) ---
+        Case("gzip body cut short", http("POST", "/decode", gzip.compress(json.dumps({"z": z}).encode())[:-9],
+                                          "application/json", headers=["Content-Encoding: gzip"]), 400,
+             "invalid_encoding", "truncated"),
+        Case("gzip body with bytes after it", http("POST", "/decode", gzip.compress(json.dumps({"z": z}).encode()) + b"x",
+                                                   "application/json", headers=["Content-Encoding: gzip"]), 400,
+             "invalid_encoding", "after the end"),
+        Case("raw deflate as Content-Encoding: deflate",
+             http("POST", "/decode", zlib.compress(json.dumps({"z": z}).encode())[2:-4], "application/json",
+                  headers=["Content-Encoding: deflate"]), 400, "invalid_encoding", "zlib format"),
+        Case("gzip bomb past --max-body", http("POST", "/decode", gzip.compress(b" " * (4 * MAX_BODY), 9),
+                                               "application/json", headers=["Content-Encoding: gzip"]), 413,
+             "payload_too_large", "inflates past"),
+        Case("Content-Encoding br", http("POST", "/decode", json.dumps({"z": z}), "application/json",
+                                          headers=["Content-Encoding: br"]), 415, "unsupported_media_type",
+             "Content-Encoding 'br'"),
         # --- routes, methods, media types ---
         Case("unknown route", http("GET", "/nope"), 404, "not_found", "no such endpoint"),
         Case("route with a trailing slash", http("GET", "/health/"), 404, "not_found", "/openapi.yaml"),
@@ -321,6 +340,43 @@ def catalogue(d, png):
              401, "unauthorized", None),
     ]
     return rows
+
+
+def oip_catalogue(d, png):
+    """Bad requests on Open Inference Protocol routes, answered in the protocol's {"error": "..."}
+    shape: (name, raw request, status, message fragment)."""
+    z = [0.0] * d
+    head = json.dumps({"inputs": [{"name": "z", "shape": [1, d], "datatype": "FP32",
+                                   "parameters": {"binary_data_size": 4 * d}}]}).encode()
+    tail = struct.pack("<%df" % d, *z)
+    infer = "/v2/models/mnist-decoder/infer"
+
+    def binary(body, length, ctype=None, extra=()):
+        return http("POST", infer, body, ctype, headers=["Inference-Header-Content-Length: %s" % length] + list(extra))
+
+    return [
+        ("binary header length past the body", binary(head + tail, len(head) + len(tail) + 1), 400, "only"),
+        ("binary header length not a number", binary(head + tail, "0x10"), 400, "not '0x10'"),
+        ("binary sizes that do not add up", binary(head + tail + b"\0" * 4, len(head)), 400, "add up to"),
+        ("binary size against the shape", binary(head.replace(b"%d" % (4 * d), b"%d" % (4 * d - 4)) + tail[:-4],
+                                                 len(head)), 400, "binary_data_size is"),
+        ("binary input with data too", binary(json.dumps({"inputs": [{"name": "z", "shape": [1, d], "datatype": "FP32",
+                                                                    "data": z, "parameters": {"binary_data_size": 4 * d}}]}
+                                                        ).encode() + tail, len(json.dumps({"inputs": [
+            {"name": "z", "shape": [1, d], "datatype": "FP32", "data": z,
+             "parameters": {"binary_data_size": 4 * d}}]}))), 400, "both binary_data_size and data"),
+        ("octet-stream without a header length", http("POST", infer, head + tail, "application/octet-stream"), 400,
+         "needs Inference-Header-Content-Length"),
+        ("NaN in binary data", binary(head + struct.pack("<f", float("nan")) + tail[4:], len(head)), 400, "finite"),
+        ("repository: no such model", http("POST", "/v2/repository/models/nope/load"), 404, "this server has"),
+        ("repository: parameters", post_json("/v2/repository/models/mnist/load", {"parameters": {"config": "x"}}),
+         400, "not supported"),
+        ("stats: no such model", http("GET", "/v2/models/nope-encoder/stats"), 404, "this server has"),
+        ("stats: other version", http("GET", "/v2/models/mnist-encoder/versions/7/stats"), 404, "has version 1"),
+        ("infer: other version", binary(head + tail, len(head)).replace(infer.encode(),
+                                                                      b"/v2/models/mnist-decoder/versions/3/infer"),
+         404, "not '3'"),
+    ]
 
 
 def must_succeed(d, png):
@@ -452,6 +508,21 @@ class Catalogue(ServerTestCase):
                 self.assertTrue((resp.header("content-type") or "").startswith("application/json"), name)
                 self.assertEqual(resp.json()["error"]["code"], resp.status)
                 self.assert_healthy(name)
+
+    def test_oip_bad_inputs(self):
+        rows = oip_catalogue(self.d, self.png)
+        for name, request, status, fragment in rows:
+            with self.subTest(row=name):
+                resp = exchange(self.server.port, request)
+                self.assertEqual(resp.status, status, "%s: %r" % (name, resp.raw[:300]))
+                body = resp.json()
+                self.assertEqual(list(body), ["error"], body)
+                self.assertIsInstance(body["error"], str)
+                self.assertIn(fragment.lower(), body["error"].lower(), body)
+                self.assertTrue(resp.header("x-request-id"), name)
+                self.assert_healthy(name)
+        print("\n  catalogue: %d bad Open Inference Protocol requests, each followed by /health and a valid "
+              "/decode" % len(rows), file=sys.stderr)
 
     def test_framing_refused_by_libmicrohttpd(self):
         for name, request, status in framing(self.d):
