@@ -306,6 +306,20 @@ class OpenAPIExamples(ServerTestCase):
                                             "the example is refused: %r" % answers)
         self.assertGreaterEqual(count, 4)
 
+    def test_documented_nesting_limit(self):
+        """The README's "nesting over N" is the server's limit: N levels parse, N + 1 do not."""
+        m = re.search(r"nesting over (\d+)", docsutil.section(docsutil.readme(), "## Errors"))
+        self.assertIsNotNone(m, "the README's error table no longer states the nesting limit")
+        limit = int(m.group(1))
+
+        def nested(depth):  # an object holding depth - 1 arrays: depth levels in all
+            return b'{"z": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+        ok = self.client.post("/decode", nested(limit), content_type="application/json")
+        self.assertNotEqual(ok.json()["error"]["type"], "invalid_json", ok)
+        deep = self.client.post("/decode", nested(limit + 1), content_type="application/json")
+        self.assert_error(deep, 400, "invalid_json", "nesting")
+
     @staticmethod
     def targets(doc, path, op):
         """The path with each example value of its path parameter."""
