@@ -1,5 +1,6 @@
-/* One table of server options: flag, environment variable, type, range and help, so --help, the
- * environment and the flags can never disagree. */
+/* Server configuration: one table of options (flag, environment variable, default, type, range and
+ * help) from which the defaults are set, the environment and the flags are parsed, and --help is
+ * printed, so none of them can disagree. */
 #include "options.h"
 
 #include <errno.h>
@@ -10,8 +11,14 @@
 
 typedef enum { OPT_INT, OPT_SIZE, OPT_LONG, OPT_STRING, OPT_LOGFMT, OPT_MODEL, OPT_FLAG, OPT_ONOFF } opt_kind;
 
+/* One option. `def` is the default, parsed and range-checked like a value from the command line
+ * (NULL: none); `def_note` is what --help adds after it, or, without `def`, says in words what the
+ * default is (a default computed at start-up). The README's configuration table is checked against
+ * the --help this table prints (tests/http/test_docs.py). */
 typedef struct {
-    const char *flag, *env, *arg, *help;
+    const char *flag, *arg, *env;
+    const char *def, *def_note;
+    const char *help;
     opt_kind kind;
     size_t offset;
     long long min, max;
@@ -19,73 +26,113 @@ typedef struct {
 
 #define OFF(field) offsetof(vae_server_options, field)
 static const opt_def OPTIONS[] = {
-    {"--port", "VAE_PORT", "N", "TCP port to listen on (default 8080)", OPT_INT, OFF(port), 1, 65535},
-    {"--bind", "VAE_BIND", "ADDR", "numeric address to bind, IPv4 or IPv6 (default 0.0.0.0)",
+    {"--port", "N", "VAE_PORT", "8080", NULL, "TCP port to listen on", OPT_INT, OFF(port), 1, 65535},
+    {"--bind", "ADDR", "VAE_BIND", "0.0.0.0", NULL, "numeric address to bind, IPv4 or IPv6 (:: for IPv6)",
      OPT_STRING, OFF(bind), 0, 0},
-    {"--model", "VAE_MODELS", "NAME=PATH",
-     "serve a weights file as NAME; repeatable, the first is the default model\n"
-     "                              (env: NAME=PATH,NAME=PATH; default mnist and fashion from\n"
-     "                              model/weights/)",
+    {"--model", "NAME=PATH", "VAE_MODELS",
+     "mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors", NULL,
+     "serve a weights file as NAME; repeatable, the first is the default model (the variable: "
+     "NAME=PATH,NAME=PATH); a relative PATH not found from the working directory is looked for "
+     "beside the executable (../model/weights, ../share/vae/weights)",
      OPT_MODEL, 0, 0, 0},
-    {"--threads", "VAE_THREADS", "N", "HTTP worker threads (default: online CPUs)", OPT_INT,
-     OFF(threads), 1, 256},
-    {"--max-body", "VAE_MAX_BODY", "BYTES", "largest request body (default 4194304 = 4 MiB)", OPT_SIZE,
+    {"--threads", "N", "VAE_THREADS", NULL, "online CPUs",
+     "HTTP worker threads, each computing with one BLAS thread", OPT_INT, OFF(threads), 1, 256},
+    {"--max-body", "BYTES", "VAE_MAX_BODY", "4194304", "4 MiB", "largest request body", OPT_SIZE,
      OFF(max_body), 64, 1LL << 30},
-    {"--timeout", "VAE_TIMEOUT", "SECONDS", "close connections idle this long (default 15)", OPT_INT,
+    {"--timeout", "SECONDS", "VAE_TIMEOUT", "15", NULL, "close connections idle this long", OPT_INT,
      OFF(timeout), 1, 3600},
-    {"--max-connections", "VAE_MAX_CONNECTIONS", "N", "concurrent connections (default 1000)", OPT_INT,
+    {"--max-connections", "N", "VAE_MAX_CONNECTIONS", "1000", NULL, "concurrent connections", OPT_INT,
      OFF(max_connections), 1, 1000000},
-    {"--max-pixels", "VAE_MAX_PIXELS", "N",
-     "largest PNG width*height accepted (default 16777216 = 4096x4096)", OPT_LONG, OFF(max_pixels),
-     1, 1LL << 31},
-    {"--max-batch", "VAE_MAX_BATCH", "N", "most images or latent vectors per request (default 256)",
+    {"--max-pixels", "N", "VAE_MAX_PIXELS", "16777216", "4096x4096",
+     "largest PNG width x height, checked from its header", OPT_LONG, OFF(max_pixels), 1, 1LL << 31},
+    {"--max-batch", "N", "VAE_MAX_BATCH", "256", NULL, "most images or latent vectors in one request",
      OPT_INT, OFF(max_batch), 1, 4096},
-    {"--cors-origin", "VAE_CORS_ORIGIN", "ORIGIN",
-     "send Access-Control-Allow-Origin: ORIGIN (e.g. * or https://app.example)", OPT_STRING,
-     OFF(cors_origin), 0, 0},
-    {"--api-key", "VAE_API_KEY", "KEY",
-     "require Authorization: Bearer KEY on model endpoints (health endpoints stay open)", OPT_STRING,
-     OFF(api_key), 0, 0},
-    {"--log-format", "VAE_LOG_FORMAT", "FMT", "access log: text, json or off (default text)",
-     OPT_LOGFMT, OFF(log_format), 0, 0},
-    {"--shutdown-grace", "VAE_SHUTDOWN_GRACE", "SECONDS",
-     "on SIGTERM, wait this long for requests in flight (default 20)", OPT_INT, OFF(shutdown_grace),
-     0, 3600},
-    {"--batching", "VAE_BATCHING", "on|off",
-     "run small encode/decode calls of concurrent requests as one batch (default on)", OPT_ONOFF,
-     OFF(batching), 0, 1},
-    {"--batch-size", "VAE_BATCH_SIZE", "ROWS", "most images or latent vectors in one batch (default 64)",
-     OPT_INT, OFF(batch_size), 1, 1024},
-    {"--batch-wait-us", "VAE_BATCH_WAIT_US", "US",
-     "how long a lone call waits for others to batch with (default 0: batch what is queued)", OPT_INT,
-     OFF(batch_wait_us), 0, 1000000},
-    {"--batch-queue", "VAE_BATCH_QUEUE", "N",
-     "calls waiting for the batcher before new ones get 503 (default 512)", OPT_INT,
-     OFF(batch_queue), 1, 65536},
-    {"--batch-threads", "VAE_BATCH_THREADS", "N", "threads running batches (default 1)", OPT_INT,
+    {"--cors-origin", "ORIGIN", "VAE_CORS_ORIGIN", NULL, NULL,
+     "send Access-Control-Allow-Origin: ORIGIN on every reply (e.g. * or https://app.example)",
+     OPT_STRING, OFF(cors_origin), 0, 0},
+    {"--api-key", "KEY", "VAE_API_KEY", NULL, NULL,
+     "require Authorization: Bearer KEY on model endpoints (/health, /ready, /metrics and "
+     "/openapi.yaml stay open)",
+     OPT_STRING, OFF(api_key), 0, 0},
+    {"--log-format", "FMT", "VAE_LOG_FORMAT", "text", NULL,
+     "access log on stdout, one line per request: text, json (JSON lines) or off", OPT_LOGFMT,
+     OFF(log_format), 0, 0},
+    {"--shutdown-grace", "SECONDS", "VAE_SHUTDOWN_GRACE", "20", NULL,
+     "on SIGTERM or SIGINT, let requests in flight finish for up to this long, then exit 0", OPT_INT,
+     OFF(shutdown_grace), 0, 3600},
+    {"--batching", "on|off", "VAE_BATCHING", "on", NULL,
+     "run the small model calls of concurrent requests as one batch", OPT_ONOFF, OFF(batching), 0, 1},
+    {"--batch-size", "ROWS", "VAE_BATCH_SIZE", "64", NULL, "most rows in one batch", OPT_INT,
+     OFF(batch_size), 1, 1024},
+    {"--batch-wait-us", "US", "VAE_BATCH_WAIT_US", "0", "batch whatever has queued meanwhile",
+     "how long a lone call waits for others to batch with", OPT_INT, OFF(batch_wait_us), 0, 1000000},
+    {"--batch-queue", "N", "VAE_BATCH_QUEUE", "512", NULL,
+     "calls waiting for the batcher before new ones get 503 overloaded", OPT_INT, OFF(batch_queue), 1,
+     65536},
+    {"--batch-threads", "N", "VAE_BATCH_THREADS", "1", NULL, "threads running batches", OPT_INT,
      OFF(batch_threads), 1, 64},
-    {"--model-control", "VAE_MODEL_CONTROL", "on|off",
-     "let POST /v2/repository/models/NAME/load and /unload re-read or stop a model (default on;\n"
-     "                              they need the API key when one is set)",
+    {"--model-control", "on|off", "VAE_MODEL_CONTROL", "on", NULL,
+     "let POST /v2/repository/models/NAME/load and /unload re-read or stop a model (they need the API "
+     "key when one is set)",
      OPT_ONOFF, OFF(model_control), 0, 1},
-    {"--healthcheck", NULL, "[URL]",
-     "probe http://127.0.0.1:$VAE_PORT/ready (or URL) and exit 0 if it answers 200\n"
-     "                              (for container HEALTHCHECKs; no curl needed)",
+    {"--healthcheck", "[URL]", NULL, NULL,
+     "http://$VAE_BIND:$VAE_PORT/ready, 127.0.0.1 when bound to a wildcard",
+     "probe a server and exit 0 if it answers 200 (for container health checks; no curl needed)",
      OPT_FLAG, OFF(healthcheck), 0, 0},
 };
 #undef OFF
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
+#define HELP_INDENT 30 /* the column descriptions start at */
+#define HELP_WIDTH 100 /* the column they wrap before */
+
+/* Prints text from column HELP_INDENT, wrapped at spaces before HELP_WIDTH, continuation lines
+ * indented; col is the column the cursor is at. */
+static void help_wrapped(FILE *out, int col, const char *text) {
+    fprintf(out, "%*s", col < HELP_INDENT ? HELP_INDENT - col : 0, "");
+    col = HELP_INDENT;
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (col > HELP_INDENT && col + 1 + (int)word > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+        } else if (col > HELP_INDENT) {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)word, text);
+        col += (int)word;
+        text += word;
+        while (*text == ' ') text++;
+    }
+    fputc('\n', out);
+}
+
+/* --help, from the table: each option, its description, then its variable and default. */
 static void usage(FILE *out) {
     fprintf(out, "usage: vae-server [options]\n"
-                 "Serves variational autoencoders over HTTP: encode, decode, sample, interpolate.\n\n");
+                 "Serves variational autoencoders over HTTP: encode, decode, sample, interpolate.\n"
+                 "Every option but --healthcheck also has an environment variable; flags win over it.\n\n");
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        char left[64];
-        snprintf(left, sizeof left, "%s %s", OPTIONS[i].flag, OPTIONS[i].arg);
-        fprintf(out, "  %-26s  %s\n", left, OPTIONS[i].help);
-        if (OPTIONS[i].env) fprintf(out, "  %-26s  (env %s)\n", "", OPTIONS[i].env);
+        const opt_def *d = &OPTIONS[i];
+        int col = fprintf(out, "  %s %s", d->flag, d->arg);
+        if (col > HELP_INDENT - 2) {
+            fputc('\n', out);
+            col = 0;
+        }
+        help_wrapped(out, col, d->help);
+        char facts[320];
+        int n = 0;
+        if (d->env) n += snprintf(facts + n, sizeof facts - (size_t)n, "env %s; ", d->env);
+        if (d->def && d->def_note)
+            snprintf(facts + n, sizeof facts - (size_t)n, "default %s (%s)", d->def, d->def_note);
+        else if (d->def || d->def_note)
+            snprintf(facts + n, sizeof facts - (size_t)n, "default %s", d->def ? d->def : d->def_note);
+        else snprintf(facts + n, sizeof facts - (size_t)n, "default none");
+        help_wrapped(out, 0, facts);
     }
-    fprintf(out, "  %-26s  %s\n  %-26s  %s\n", "--help", "this text", "--version", "print the version");
+    fprintf(out, "  %-*s%s\n  %-*s%s\n", HELP_INDENT - 2, "--help", "this text (also -h)", HELP_INDENT - 2,
+            "--version", "print the version");
 }
 
 /* Adds one NAME=PATH model spec; the strings must outlive opts (argv or the environment). */
@@ -173,27 +220,31 @@ static vae_status set_value(vae_server_options *o, const opt_def *d, const char 
     return VAE_ERR_ARG;
 }
 
+/* The default of every option that has one (the models' only when none was configured). */
+static vae_status set_defaults(vae_server_options *o, int models, vae_error *err) {
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt_def *d = &OPTIONS[i];
+        if (!d->def || (d->kind == OPT_MODEL) != models) continue;
+        vae_status st = set_value(o, d, d->def, "the default", err);
+        if (st != VAE_OK) return st;
+    }
+    if (!models && o->threads == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        o->threads = cpus > 0 ? (int)cpus : 1;
+    }
+    return VAE_OK;
+}
+
+vae_status vae_server_options_defaults(vae_server_options *o, vae_error *err) {
+    memset(o, 0, sizeof *o);
+    return set_defaults(o, 0, err);
+}
+
 vae_status vae_server_options_parse(vae_server_options *o, int argc, char **argv, FILE *out,
                                     int *exit_now, vae_error *err) {
-    memset(o, 0, sizeof *o);
     *exit_now = 0;
-    o->port = 8080;
-    o->bind = "0.0.0.0";
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->threads = cpus > 0 ? (int)cpus : 1;
-    o->max_body = 4u << 20;
-    o->timeout = 15;
-    o->max_connections = 1000;
-    o->max_pixels = 4096L * 4096L;
-    o->max_batch = 256;
-    o->log_format = VAE_LOG_TEXT;
-    o->shutdown_grace = 20;
-    o->batching = 1;
-    o->batch_size = 64;
-    o->batch_wait_us = 0;
-    o->batch_queue = 512;
-    o->batch_threads = 1;
-    o->model_control = 1;
+    vae_status defaults = vae_server_options_defaults(o, err);
+    if (defaults != VAE_OK) return defaults;
 
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const char *val = OPTIONS[i].env ? getenv(OPTIONS[i].env) : NULL;
@@ -246,10 +297,8 @@ vae_status vae_server_options_parse(vae_server_options *o, int argc, char **argv
         if (st != VAE_OK) return st;
     }
     if (o->n_models == 0) {
-        static const char *defaults[] = {"mnist=model/weights/mnist.safetensors",
-                                         "fashion=model/weights/fashion.safetensors"};
-        for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
-            add_model(o, defaults[i], strlen(defaults[i]), "default", err);
+        vae_status st = set_defaults(o, 1, err);
+        if (st != VAE_OK) return st;
         o->default_models = 1;
     }
     return VAE_OK;

@@ -42,6 +42,10 @@ typedef struct {
     const char *healthcheck;   /* --healthcheck: probe this server and exit */
 } vae_server_options;
 
+/* Fills opts with every option's default (no models: parse adds the shipped ones when none is
+ * configured). Returns VAE_OK; an error only if the table's own defaults do not parse (a bug). */
+vae_status vae_server_options_defaults(vae_server_options *opts, vae_error *err);
+
 /* Fills opts from defaults, then the environment (VAE_PORT, ...), then argv (flags win).
  * Returns VAE_OK or VAE_ERR_ARG with a one-line reason naming the flag or variable.
  * *exit_now is set for --help and --version (already printed to out). */

@@ -237,7 +237,8 @@ static vae_err_kind finish_body(vae_request *req, vae_err *err) {
     const size_t max_body = req->server->opts.max_body;
     if (req->body_discarded)
         return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE, "the body exceeds the %zu-byte limit (--max-body)", max_body);
-    if (vae_encoding_decode_body(req, max_body, err) != VAE_E_NONE) return err->kind;
+    const int takes_body = (req->route->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG | VAE_ROUTE_BINARY)) != 0;
+    if (takes_body && vae_encoding_decode_body(req, max_body, err) != VAE_E_NONE) return err->kind;
     if (req->body_type == VAE_BODY_NONE && req->body_len) {
         /* no Content-Type: a PNG signature decides, anything else is taken as JSON */
         int is_png = req->body_len >= VAE_PNG_SIGNATURE_LEN &&

@@ -12,6 +12,7 @@ import unittest
 
 import mnist
 import pngutil
+import replies
 from server import REPO, ServerProcess, under_valgrind
 
 MNIST_WEIGHTS = "model/weights/mnist.safetensors"
@@ -93,6 +94,7 @@ class Client:
             conn.request(method, path, body=body, headers=h)
             resp = conn.getresponse()
             data = resp.read()
+            replies.record(method, path, resp.status, resp.headers, data)
             return Response(resp.status, resp.headers, data)
         finally:
             conn.close()
@@ -150,7 +152,9 @@ def raw_exchange(port, data, timeout=None):
                 m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
                 if m and len(rest) >= int(m.group(1)):
                     break
-        return RawResponse(got)
+        resp = RawResponse(got)
+        replies.record_raw(data, resp)
+        return resp
     finally:
         s.close()
 

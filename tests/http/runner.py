@@ -59,6 +59,9 @@ def main():
     if args.patterns:
         loader.testNamePatterns = ["*%s*" % p for p in args.patterns]
     suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    # last, whatever -k selected: every reply the tests above saw, validated against openapi.yaml
+    import replies
+    suite.addTests(unittest.TestLoader().loadTestsFromModule(replies))
     runner = unittest.TextTestRunner(verbosity=2 if args.verbose else 1, resultclass=Result, stream=sys.stdout)
     started = time.monotonic()
     result = runner.run(suite)

@@ -21,6 +21,7 @@ import zlib
 from collections import namedtuple
 
 import pngutil
+import replies
 from common import TIMEOUT, RawResponse, ServerTestCase, b64, digits, png_of
 
 KEY = "catalogue-key"
@@ -89,7 +90,9 @@ def exchange(port, data, timeout=TIMEOUT):
                     break
     finally:
         s.close()
-    return RawResponse(got)
+    resp = RawResponse(got)
+    replies.record_raw(data, resp)
+    return resp
 
 
 def assert_finite(test, value, what):

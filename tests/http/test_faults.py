@@ -15,7 +15,8 @@ import threading
 import time
 import unittest
 
-from common import TIMEOUT, Client, ServerProcess, model_args
+import replies
+from common import TIMEOUT, Client, RawResponse, ServerProcess, model_args
 from server import REPO, free_port, run_server, under_valgrind
 
 WEIGHTS = os.path.join(REPO, "model", "weights", "mnist.safetensors")
@@ -28,8 +29,9 @@ def decode_request(d=32, extra=b""):
             b"Content-Length: %d\r\nConnection: close\r\n%s\r\n" % (len(body), extra)), body
 
 
-def read_reply(sock):
-    """Everything until the server closes the connection (requests here send Connection: close)."""
+def read_reply(sock, request=None):
+    """Everything until the server closes the connection (requests here send Connection: close).
+    With the request's bytes, a complete reply is also kept for the OpenAPI check (replies.py)."""
     got = b""
     while True:
         try:
@@ -39,6 +41,8 @@ def read_reply(sock):
         if not part:
             break
         got += part
+    if request is not None and got.startswith(b"HTTP/1."):
+        replies.record_raw(request, RawResponse(got))
     return got
 
 
@@ -171,7 +175,7 @@ class Drain(unittest.TestCase):
                     c = socket.create_connection(("127.0.0.1", srv.port), timeout=2)
                     c.sendall(b"GET /health HTTP/1.1\r\nHost: f\r\nConnection: close\r\n\r\n")
                     c.settimeout(2)
-                    reply = read_reply(c)
+                    reply = read_reply(c, b"GET /health HTTP/1.1\r\n")
                     c.close()
                     if reply == b"":
                         refused += 1  # accepted by the kernel's backlog, then reset: refused late
@@ -185,7 +189,7 @@ class Drain(unittest.TestCase):
             # the requests in flight complete normally
             for s in in_flight:
                 s.sendall(body[len(body) // 2:])
-                reply = read_reply(s)
+                reply = read_reply(s, head + body)
                 s.close()
                 self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:200])
                 self.assertIn(b'"pixels"', reply)
@@ -217,7 +221,7 @@ class Drain(unittest.TestCase):
                     continue
                 try:
                     s.sendall(head + body)
-                    reply = read_reply(s)
+                    reply = read_reply(s, head + body)
                 except OSError as e:
                     reply = b"<%s>" % str(e).encode()
                 s.close()
