@@ -79,7 +79,7 @@ static void check_training(const char *isa) {
         t[i] = (float)(i % 256) / 255.0f;
     }
     double ref = vae_bce_logits_forward_backward(d1, l, t, N, 0.5f);
-    double got = vae_kernel_bce(d2, l, t, N, 0.5f);
+    double got = vae_kernel_bce(NULL, d2, l, t, N, 0.5f);
     CHECK(fabs(got - ref) <= 1e-5 * fabs(ref), "%s bce loss %.9g vs %.9g", isa, got, ref);
     double worst = 0;
     for (int i = 0; i < N; i++) worst = fmax(worst, fabs(d1[i] - d2[i]));
@@ -95,7 +95,7 @@ static void check_training(const char *isa) {
             v1[i] = 0.999f * v1[i] + 0.001f * d1[i] * d1[i];
             p1[i] = p1[i] * 0.99f - (1e-2f / bc1) * m1[i] / (sqrtf(v1[i]) / bc2 + 1e-8f);
         }
-        vae_kernel_adam(p2, m2, v2, d1, N, 0.9f, 0.999f, 1e-2f / bc1, bc2, 1e-8f, 0.99f);
+        vae_kernel_adam(NULL, p2, m2, v2, d1, N, 0.9f, 0.999f, 1e-2f / bc1, bc2, 1e-8f, 0.99f);
     }
     worst = 0;
     for (int i = 0; i < N; i++) worst = fmax(worst, fabs(p1[i] - p2[i]));
