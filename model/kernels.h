@@ -80,17 +80,21 @@ int vae_kernel_pool_threads(const vae_kernel_pool *pool);
  * exceed the pool's max_k where the contract says so. On the generic ISA they call OpenBLAS, which
  * then runs on its own threads. */
 
-/* out (B,OC) = inp (B,C) @ weight^T + bias; weight is (OC,C), bias (OC). C <= max_k. Each thread
+/* out (B,OC) = inp (B,C) @ weight^T + bias; weight is (OC,C), bias (OC). With ep RELU or LEAKY and
+ * act not NULL, also act (B,OC) = ep(out), the activation, in the same pass. C <= max_k. Each thread
  * packs the weight panels it computes, once per call. */
-void vae_kernel_linear_forward(vae_kernel_pool *pool, float *out, const float *inp, const float *weight,
-                               const float *bias, int B, int C, int OC);
+void vae_kernel_linear_forward(vae_kernel_pool *pool, float *out, float *act, vae_epilogue ep,
+                               const float *inp, const float *weight, const float *bias, int B, int C,
+                               int OC);
 
-/* The backward of the above: dinp (B,C) = dout (B,OC) @ weight (OC,C), overwritten, skipped when
- * dinp is NULL; dweight (OC,C) += dout^T @ inp (B,C); dbias (OC) += the column sums of dout.
- * OC <= max_k and B <= max_k. */
-void vae_kernel_linear_backward(vae_kernel_pool *pool, float *dinp, float *dweight, float *dbias,
-                                const float *dout, const float *inp, const float *weight, int B,
-                                int C, int OC);
+/* The backward of the above: dinp (B,C) = dout (B,OC) @ weight (OC,C) (+= when accumulate: an input
+ * read by two layers), skipped when dinp is NULL; then, with ep RELU or LEAKY and gate (B,C) not
+ * NULL, dinp *= ep'(gate) (gate > 0 ? 1 : 0 or the leaky slope), the backward of the activation that
+ * produced inp from gate. dweight (OC,C) += dout^T @ inp (B,C); dbias (OC) += the column sums of
+ * dout. OC <= max_k and B <= max_k. */
+void vae_kernel_linear_backward(vae_kernel_pool *pool, float *dinp, int accumulate, const float *gate,
+                                vae_epilogue ep, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int B, int C, int OC);
 
 /* One Adam(W) step over n parameters: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  * p = p * decay - step_size * m / (sqrt(v) / bc2_sqrt + eps). Elementwise: the same result on any

@@ -4,6 +4,7 @@
  * reference the tests compare against. */
 #include "kernels.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
@@ -50,25 +51,36 @@ static double seconds_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Helpers spin this long for the next job before they sleep: a training step's products come
- * microseconds apart, and a futex wake-up costs tens of microseconds on these machines. */
-#define POOL_SPIN_SECONDS 2e-3
+/* Waiting, on both sides: spin for a few microseconds (a training step's products come that close
+ * together, and a futex wake-up costs tens of microseconds here), then yield the core between looks
+ * (the other party may be waiting for this very core: a loaded machine, or a scheduler that packs
+ * threads onto fewer CPUs, as some virtual machines' do), then, for a helper idle this long, sleep. */
+#define POOL_SPIN_SECONDS 20e-6
+#define POOL_YIELD_SECONDS 2e-3
+
+/* Returns 1 once `ready` holds, spinning then yielding; 0 if it did not within POOL_YIELD_SECONDS. */
+#define WAIT_UNTIL(ready)                                                                          \
+    do {                                                                                           \
+        double started_ = 0;                                                                       \
+        for (unsigned spins_ = 0; !(ready); spins_++) {                                            \
+            if (spins_ < 64) {                                                                     \
+                cpu_relax();                                                                       \
+                continue;                                                                          \
+            }                                                                                      \
+            double t_ = seconds_now();                                                             \
+            if (started_ == 0) started_ = t_;                                                      \
+            else if (t_ - started_ > POOL_YIELD_SECONDS) break;                                    \
+            if (t_ - started_ > POOL_SPIN_SECONDS) sched_yield();                                  \
+            else cpu_relax();                                                                      \
+        }                                                                                          \
+    } while (0)
 
 static unsigned wait_for_job(vae_kernel_pool *pool, unsigned seen) {
-    double until = 0;
-    for (unsigned spins = 0;; spins++) {
-        unsigned g = atomic_load_explicit(&pool->gen, memory_order_acquire);
-        if (g != seen) return g;
-        cpu_relax();
-        if ((spins & 255) == 255) {
-            double t = seconds_now();
-            if (until == 0) until = t + POOL_SPIN_SECONDS;
-            else if (t > until) break;
-        }
-    }
+    unsigned g;
+    WAIT_UNTIL((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) != seen);
+    if (g != seen) return g;
     pthread_mutex_lock(&pool->lock);
     atomic_fetch_add(&pool->sleepers, 1);
-    unsigned g;
     while ((g = atomic_load(&pool->gen)) == seen) pthread_cond_wait(&pool->wake, &pool->lock);
     atomic_fetch_sub(&pool->sleepers, 1);
     pthread_mutex_unlock(&pool->lock);
@@ -110,12 +122,8 @@ static void pool_run(vae_kernel_pool *pool, pool_fn fn, void *ctx) {
     atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
     pool_post(pool);
     fn(ctx, 0, pool->threads);
-    for (unsigned spins = 0; atomic_load_explicit(&pool->done, memory_order_acquire) < pool->threads - 1;
-         spins++) {
-        cpu_relax();
-        /* a helper that lost its core to another process: let it have ours */
-        if ((spins & 4095) == 4095) sched_yield();
-    }
+    while (atomic_load_explicit(&pool->done, memory_order_acquire) < pool->threads - 1)
+        WAIT_UNTIL(atomic_load_explicit(&pool->done, memory_order_acquire) == pool->threads - 1);
 }
 
 vae_kernel_pool *vae_kernel_pool_create(int threads, int max_k) {
@@ -341,12 +349,22 @@ __attribute__((target("avx2,fma"))) static double bce_avx2(float *dlogits, const
  *   init: zero, the bias row (N), or C itself (the gradients accumulate). */
 typedef enum { INIT_ZERO, INIT_BIAS, INIT_C } gemm_init;
 
+/* What happens at the store, fused so that no extra pass over C is needed:
+ *   act: also act = ep(C) (relu or leaky relu), the activation a forward layer feeds on;
+ *   gate: C = C * ep'(gate) (gate > 0 ? 1 : 0 or the leaky slope), the activation's backward. */
+typedef struct {
+    float *act;        /* like C, or NULL */
+    const float *gate; /* like C, or NULL */
+    vae_epilogue ep;
+} gemm_store;
+
 typedef struct {
     float *c;
     const float *a, *b, *bias;
     int ldc, lda, ldb, a_cols, b_pack;
     int M, N, K;
     gemm_init init;
+    gemm_store st;
 } gemm;
 
 /* Half-panels of width hp that `cols` columns cost (a partial panel of at most hp costs one). */
@@ -436,9 +454,24 @@ __attribute__((target("avx512f"))) static void pack_wt_avx512(float *dst, const 
 /* One tile of C: R (<= 12) rows by NV (1 or 2) vectors of 16 columns, `cols` of them stored, with
  * R x NV accumulators (24 at most) held in registers through the whole K loop; B's rows are read 16*NV
  * wide. R, NV and A_COLS are constants after inlining. */
+/* ep(v): relu is max(v, 0), which is v > 0 ? v : 0 for every v, NaN and -0 included; leaky relu v > 0 ?
+ * v : slope * v. With `gate`, the same selection by gate > 0 instead of v > 0 (the derivative). */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 select512(__m512 v, __m512 by, vae_epilogue ep) {
+    __mmask16 pos = _mm512_cmp_ps_mask(by, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return ep == VAE_EPILOGUE_RELU ? _mm512_maskz_mov_ps(pos, v)
+                                   : _mm512_mask_mov_ps(_mm512_mul_ps(v, _mm512_set1_ps(VAE_LEAKY_SLOPE)), pos, v);
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void store512(float *c, const gemm_store *st,
+                                                                            size_t at, __mmask16 m, __m512 v) {
+    if (st->gate) v = select512(v, _mm512_maskz_loadu_ps(m, st->gate + at), st->ep);
+    _mm512_mask_storeu_ps(c + at, m, v);
+    if (st->act) _mm512_mask_storeu_ps(st->act + at, m, select512(v, v, st->ep));
+}
+
 __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
     float *c, int ldc, const float *a, int lda, const float *b, int ldb, int K, int cols, gemm_init init,
-    const float *bias, const int R, const int NV, const int A_COLS) {
+    const float *bias, const gemm_store *st, const int R, const int NV, const int A_COLS) {
     __m512 acc[12][2];
     const __mmask16 m0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
     const __mmask16 m1 = (__mmask16)(cols >= 32 ? 0xFFFF : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
@@ -465,28 +498,36 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
             if (NV == 2) acc[r][1] = _mm512_fmadd_ps(w1, x, acc[r][1]);
         }
     }
+    if (!st->act && !st->gate) {
+#pragma GCC unroll 12
+        for (int r = 0; r < R; r++) {
+            _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, acc[r][0]);
+            if (NV == 2) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, acc[r][1]);
+        }
+        return;
+    }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-        _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, acc[r][0]);
-        if (NV == 2) _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, acc[r][1]);
+        store512(c, st, (size_t)r * ldc, m0, acc[r][0]);
+        if (NV == 2) store512(c, st, (size_t)r * ldc + 16, m1, acc[r][1]);
     }
 }
 
 #define TILE512_CASE(RR)                                                                             \
     case RR:                                                                                         \
         if (a_cols) {                                                                                \
-            if (nv == 2) tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 2, 1);         \
-            else tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 1, 1);                 \
+            if (nv == 2) tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 2, 1);         \
+            else tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 1, 1);                 \
         } else {                                                                                     \
-            if (nv == 2) tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 2, 0);         \
-            else tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 1, 0);                 \
+            if (nv == 2) tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 2, 0);         \
+            else tile_avx512(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 1, 0);                 \
         }                                                                                            \
         break;
 
 __attribute__((target("avx512f"))) static void tile_avx512_any(float *c, int ldc, const float *a, int lda,
                                                                 int a_cols, const float *b, int ldb, int K,
                                                                 int R, int nv, int cols, gemm_init init,
-                                                                const float *bias) {
+                                                                const float *bias, const gemm_store *st) {
     switch (R) {
         TILE512_CASE(1)
         TILE512_CASE(2)
@@ -521,8 +562,10 @@ __attribute__((target("avx512f"))) static void gemm_avx512(const gemm *g, int m0
         for (int i = m0; i < m1; i += 12) {
             const int R = m1 - i < 12 ? m1 - i : 12;
             const float *a = g->a_cols ? g->a + i : g->a + (size_t)i * g->lda;
-            tile_avx512_any(g->c + (size_t)i * g->ldc + n, g->ldc, a, g->lda, g->a_cols, bp, ldb, g->K, R, nv,
-                            cols, g->init, g->bias ? g->bias + n : NULL);
+            const size_t at = (size_t)i * g->ldc + n;
+            const gemm_store st = {g->st.act ? g->st.act + at : NULL, g->st.gate ? g->st.gate + at : NULL, g->st.ep};
+            tile_avx512_any(g->c + at, g->ldc, a, g->lda, g->a_cols, bp, ldb, g->K, R, nv, cols, g->init,
+                            g->bias ? g->bias + n : NULL, &st);
         }
     }
 }
@@ -578,9 +621,48 @@ __attribute__((target("avx2,fma"))) static void pack_wt_avx2(float *dst, const f
     }
 }
 
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 select256(__m256 v, __m256 by, vae_epilogue ep) {
+    __m256 pos = _mm256_cmp_ps(by, _mm256_setzero_ps(), _CMP_GT_OQ);
+    __m256 neg = ep == VAE_EPILOGUE_RELU ? _mm256_setzero_ps() : _mm256_mul_ps(v, _mm256_set1_ps(VAE_LEAKY_SLOPE));
+    return _mm256_blendv_ps(neg, v, pos);
+}
+
+/* One row of a tile (16 columns in two vectors, `cols` of them kept) through the store epilogue. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void store256_row(float *c, const gemm_store *st,
+                                                                                 size_t at, int cols, __m256 v0,
+                                                                                 __m256 v1) {
+    float tmp[16], gt[16] = {0};
+    if (st->gate) {
+        __m256 g0, g1;
+        if (cols == 16) g0 = _mm256_loadu_ps(st->gate + at), g1 = _mm256_loadu_ps(st->gate + at + 8);
+        else {
+            memcpy(gt, st->gate + at, (size_t)cols * sizeof(float));
+            g0 = _mm256_loadu_ps(gt), g1 = _mm256_loadu_ps(gt + 8);
+        }
+        v0 = select256(v0, g0, st->ep), v1 = select256(v1, g1, st->ep);
+    }
+    if (cols == 16) {
+        _mm256_storeu_ps(c + at, v0);
+        _mm256_storeu_ps(c + at + 8, v1);
+        if (st->act) {
+            _mm256_storeu_ps(st->act + at, select256(v0, v0, st->ep));
+            _mm256_storeu_ps(st->act + at + 8, select256(v1, v1, st->ep));
+        }
+        return;
+    }
+    _mm256_storeu_ps(tmp, v0);
+    _mm256_storeu_ps(tmp + 8, v1);
+    memcpy(c + at, tmp, (size_t)cols * sizeof(float));
+    if (st->act) {
+        _mm256_storeu_ps(tmp, select256(v0, v0, st->ep));
+        _mm256_storeu_ps(tmp + 8, select256(v1, v1, st->ep));
+        memcpy(st->act + at, tmp, (size_t)cols * sizeof(float));
+    }
+}
+
 __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
     float *c, int ldc, const float *a, int lda, const float *b, int ldb, int K, int cols, gemm_init init,
-    const float *bias, const int R, const int NV, const int A_COLS) {
+    const float *bias, const gemm_store *st, const int R, const int NV, const int A_COLS) {
     __m256 acc[6][2];
     const int full = cols == 8 * NV;
     if (init == INIT_C) {
@@ -615,6 +697,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
             if (NV == 2) acc[r][1] = _mm256_fmadd_ps(w1, x, acc[r][1]);
         }
     }
+    if (st->act || st->gate) {
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) store256_row(c, st, (size_t)r * ldc, cols, acc[r][0], acc[r][1]);
+        return;
+    }
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) {
         float *cr = c + (size_t)r * ldc;
@@ -633,18 +720,18 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
 #define TILE2_CASE(RR)                                                                               \
     case RR:                                                                                         \
         if (a_cols) {                                                                                \
-            if (nv == 2) tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 2, 1);           \
-            else tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 1, 1);                   \
+            if (nv == 2) tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 2, 1);           \
+            else tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 1, 1);                   \
         } else {                                                                                     \
-            if (nv == 2) tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 2, 0);           \
-            else tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, RR, 1, 0);                   \
+            if (nv == 2) tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 2, 0);           \
+            else tile_avx2(c, ldc, a, lda, b, ldb, K, cols, init, bias, st, RR, 1, 0);                   \
         }                                                                                            \
         break;
 
 __attribute__((target("avx2,fma"))) static void tile_avx2_any(float *c, int ldc, const float *a, int lda,
                                                                int a_cols, const float *b, int ldb, int K,
                                                                int R, int nv, int cols, gemm_init init,
-                                                               const float *bias) {
+                                                               const float *bias, const gemm_store *st) {
     switch (R) {
         TILE2_CASE(1)
         TILE2_CASE(2)
@@ -671,8 +758,10 @@ __attribute__((target("avx2,fma"))) static void gemm_avx2(const gemm *g, int m0,
         for (int i = m0; i < m1; i += 6) {
             const int R = m1 - i < 6 ? m1 - i : 6;
             const float *a = g->a_cols ? g->a + i : g->a + (size_t)i * g->lda;
-            tile_avx2_any(g->c + (size_t)i * g->ldc + n, g->ldc, a, g->lda, g->a_cols, bp, ldb, g->K, R, nv, cols,
-                          g->init, g->bias ? g->bias + n : NULL);
+            const size_t at = (size_t)i * g->ldc + n;
+            const gemm_store st = {g->st.act ? g->st.act + at : NULL, g->st.gate ? g->st.gate + at : NULL, g->st.ep};
+            tile_avx2_any(g->c + at, g->ldc, a, g->lda, g->a_cols, bp, ldb, g->K, R, nv, cols, g->init,
+                          g->bias ? g->bias + n : NULL, &st);
         }
     }
 }
@@ -729,33 +818,48 @@ static void layer_job_run(void *ctx, int t, int T) {
 #endif
 }
 
-void vae_kernel_linear_forward(vae_kernel_pool *pool, float *out, const float *inp, const float *weight,
-                               const float *bias, int B, int C, int OC) {
-    // out is (B,OC), inp is (B,C), weight is (OC,C), bias is (OC)
+/* The generic ISA's version of the store epilogues, after OpenBLAS. */
+static void act_pass(float *out, const float *v, const float *by, size_t n, vae_epilogue ep) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = by[i] > 0.0f ? v[i] : ep == VAE_EPILOGUE_RELU ? 0.0f : VAE_LEAKY_SLOPE * v[i];
+}
+
+void vae_kernel_linear_forward(vae_kernel_pool *pool, float *out, float *act, vae_epilogue ep,
+                               const float *inp, const float *weight, const float *bias, int B, int C,
+                               int OC) {
+    // out is (B,OC), act is (B,OC) or NULL, inp is (B,C), weight is (OC,C), bias is (OC)
     const vae_isa isa = vae_kernel_isa_id();
+    if (ep == VAE_EPILOGUE_NONE) act = NULL;
     if (isa == VAE_ISA_GENERIC || !pool || C > pool->max_k) {
         vae_linear_forward(out, inp, weight, bias, B, C, OC);
+        if (act) act_pass(act, out, out, (size_t)B * OC, ep);
         return;
     }
     layer_job j = {.pool = pool, .isa = isa, .n_gemm = 1};
     j.g[0] = (gemm){.c = out, .ldc = OC, .a = inp, .lda = C, .b = weight, .ldb = C, .b_pack = 1,
-                    .bias = bias, .M = B, .N = OC, .K = C, .init = INIT_BIAS};
+                    .bias = bias, .M = B, .N = OC, .K = C, .init = INIT_BIAS, .st = {act, NULL, ep}};
     pool_run(pool, layer_job_run, &j);
 }
 
-void vae_kernel_linear_backward(vae_kernel_pool *pool, float *dinp, float *dweight, float *dbias,
-                                const float *dout, const float *inp, const float *weight, int B, int C,
-                                int OC) {
-    // dout is (B,OC), inp is (B,C), weight is (OC,C); dinp is (B,C), dweight (OC,C), dbias (OC)
+void vae_kernel_linear_backward(vae_kernel_pool *pool, float *dinp, int accumulate, const float *gate,
+                                vae_epilogue ep, float *dweight, float *dbias, const float *dout,
+                                const float *inp, const float *weight, int B, int C, int OC) {
+    // dout is (B,OC), inp is (B,C), weight is (OC,C); dinp and gate are (B,C), dweight (OC,C), dbias (OC)
     const vae_isa isa = vae_kernel_isa_id();
+    if (ep == VAE_EPILOGUE_NONE) gate = NULL;
     if (isa == VAE_ISA_GENERIC || !pool || OC > pool->max_k || B > pool->max_k) {
-        vae_linear_backward(dinp, dweight, dbias, dout, inp, weight, B, C, OC);
+        const size_t n = (size_t)B * C;
+        if (dinp && accumulate)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, C, OC, 1.0f, dout, OC, weight, C, 1.0f,
+                        dinp, C);
+        vae_linear_backward(dinp && accumulate ? NULL : dinp, dweight, dbias, dout, inp, weight, B, C, OC);
+        if (dinp && gate) act_pass(dinp, dinp, gate, n, ep);
         return;
     }
     layer_job j = {.pool = pool, .isa = isa, .dbias = dbias, .dout = dout, .B = B, .OC = OC};
     if (dinp)
-        j.g[j.n_gemm++] = (gemm){.c = dinp, .ldc = C, .a = dout, .lda = OC, .b = weight, .ldb = C,
-                                 .M = B, .N = C, .K = OC, .init = INIT_ZERO};
+        j.g[j.n_gemm++] = (gemm){.c = dinp, .ldc = C, .a = dout, .lda = OC, .b = weight, .ldb = C, .M = B, .N = C,
+                                 .K = OC, .init = accumulate ? INIT_C : INIT_ZERO, .st = {NULL, gate, ep}};
     j.g[j.n_gemm++] = (gemm){.c = dweight, .ldc = C, .a = dout, .lda = OC, .a_cols = 1, .b = inp, .ldb = C,
                              .M = OC, .N = C, .K = B, .init = INIT_C};
     pool_run(pool, layer_job_run, &j);
