@@ -125,7 +125,7 @@ int main(int argc, char **argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 1, repeat = 5;
     if (argc > 3 && !strcmp(argv[2], "--repeat")) repeat = atoi(argv[3]);
     if (threads < 1 || threads > 64) threads = 1;
-    double best512 = 0, best2 = 0, peak = 0;
+    double best512 = 0, best2 = 0, peak = 0, worst = 1e300;
     const char *peak_isa = "none";
 #ifdef PROBE_X86
     __builtin_cpu_init();
@@ -137,16 +137,21 @@ int main(int argc, char **argv) {
         if (has512) {
             double g = probe(16, threads);
             if (g > best512) best512 = g;
+            if (g < worst) worst = g;
         }
         if (has2) {
             double g = probe(8, threads);
             if (g > best2) best2 = g;
+            if (g < worst) worst = g;
         }
     }
     if (has512) printf("probe_avx512 %.1f\n", best512);
     if (has2) printf("probe_avx2 %.1f\n", best2);
     if (best512 >= best2 && best512 > 0) peak = best512, peak_isa = "avx512";
     else if (best2 > 0) peak = best2, peak_isa = "avx2";
+    /* the slowest probe run: about half the best when the scheduler ran the threads on one core */
+    if (peak > 0) printf("probe_worst %.1f\n", worst);
+    printf("cpu_isa %s\n", has512 ? "avx512" : has2 ? "avx2" : "generic");
 #endif
     double blas = sgemm_gflops(threads);
     printf("openblas_sgemm %.1f\n", blas);
