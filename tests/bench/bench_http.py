@@ -224,13 +224,23 @@ def main():
         v.rss_end = rss_mb(v.proc.pid)
         v.proc.send_signal(signal.SIGTERM)
         v.code = v.proc.wait(timeout=30)
+    # the ceiling again, after the load: the machine's best of the two is what it can do (a neighbour or
+    # the vCPU packing can halve a probe taken at one moment, and that must not lower the bar)
+    ceil_end = ceiling(args.build, args.threads)
+    if ceil_end["peak"] > peak:
+        rows = [(nm, vl, r, b * ceil_end["peak"] / peak if b else b) for nm, vl, r, b in rows]
+        ceil, peak = dict(ceil_end, peak_start=peak), ceil_end["peak"]
+    else:
+        ceil["peak_end"] = ceil_end["peak"]
 
     print("model %s (%s), %d server threads, %d connections, wrk %d thread(s), %d s per endpoint" %
           (m["name"], m["architecture"], args.threads, args.connections, args.wrk_threads, args.seconds))
-    print("compute ceiling: %.1f GFLOP/s on %d threads (FMA probe, %s; its slowest repeat %.1f); OpenBLAS sgemm "
-          "%.1f GFLOP/s with its '%s' kernel; kernels run %s; decoder %d multiply-adds per image" %
-          (peak, args.threads, ceil.get("peak_isa"), ceil.get("probe_worst", 0), ceil.get("openblas_sgemm", 0),
-           ceil.get("openblas_core"), ceil.get("cpu_isa"), decoder_macs))
+    print("compute ceiling: %.1f GFLOP/s on %d threads (FMA probe, %s, best of before and after the load: %s; "
+          "slowest repeat %.1f); OpenBLAS sgemm %.1f GFLOP/s with its '%s' kernel; kernels run %s; decoder %d "
+          "multiply-adds per image" %
+          (peak, args.threads, ceil.get("peak_isa"),
+           "%.1f / %.1f" % (ceil.get("peak_start", peak), ceil.get("peak_end", peak)), ceil.get("probe_worst", 0),
+           ceil.get("openblas_sgemm", 0), ceil.get("openblas_core"), ceil.get("cpu_isa"), decoder_macs))
     print()
     label = len(variants) > 1
     print("| endpoint |%s conns | req/s | p50 ms | p99 ms | vs /health | compute bound req/s | of bound | errors |"
@@ -250,7 +260,7 @@ def main():
     if peer:
         print()
         print("| endpoint | %s |" % " | ".join("%s / %s" % (v.label, peer[0].label) for v in variants if not v.peer))
-        print("| --- |%s" % " --- |" * (len(variants) - 1))
+        print("| --- |" + " --- |" * (len(variants) - 1))
         for name, _, _, _ in cases:
             got = {vl: r["rps"] for nm, vl, r, _ in rows if nm == name}
             if peer[0].label in got:
