@@ -64,24 +64,21 @@ function report(err) {
   return err;
 }
 
-// The reply as parsed JSON, or as a Blob; a reply that cannot be read is an ApiError too.
-export async function apiJSON(path, body) {
+// The reply read by read(resp); a reply that cannot be read is an ApiError too.
+async function apiRead(path, body, read) {
   const resp = await api(path, body);
   try {
-    return await resp.json();
+    return await read(resp);
   } catch (_) {
     throw new ApiError('the server\'s reply could not be read', resp.status, 'bad_reply');
   }
 }
 
-export async function apiBlob(path, body) {
-  const resp = await api(path, body);
-  try {
-    return { blob: await resp.blob(), headers: resp.headers };
-  } catch (_) {
-    throw new ApiError('the server\'s reply could not be read', resp.status, 'bad_reply');
-  }
-}
+// The reply as parsed JSON.
+export const apiJSON = (path, body) => apiRead(path, body, (resp) => resp.json());
+
+// The reply as a Blob (a PNG), with its headers.
+export const apiBlob = (path, body) => apiRead(path, body, async (resp) => ({ blob: await resp.blob(), headers: resp.headers }));
 
 // path?model=NAME&... for the selected model
 export function withModel(path, params = {}) {

@@ -86,6 +86,9 @@ function draw(canvas, { d, mu, logvar }) {
   canvas.dataset.fontPx = String(FONT_PX);
 }
 
+// two decimals with a real minus sign, for text
+const signed = (v) => fixed2(v).replace('-', '\u2212');
+
 // Where an array has its smallest and largest values: "from -1.20 (z3) to 0.80 (z7)".
 function range(values) {
   let lo = 0, hi = 0;
@@ -93,7 +96,7 @@ function range(values) {
     if (v < values[lo]) lo = i;
     if (v > values[hi]) hi = i;
   });
-  return `from ${fixed2(values[lo]).replace('-', '\u2212')} (z${lo}) to ${fixed2(values[hi]).replace('-', '\u2212')} (z${hi})`;
+  return `from ${signed(values[lo])} (z${lo}) to ${signed(values[hi])} (z${hi})`;
 }
 
 function describe(summary, tbody, mu, logvar) {
@@ -113,7 +116,7 @@ function describe(summary, tbody, mu, logvar) {
     tr.append(th);
     for (const v of [m, logvar[i]]) {
       const td = document.createElement('td');
-      td.textContent = fixed2(v).replace('-', '\u2212');
+      td.textContent = signed(v);
       tr.append(td);
     }
     return tr;

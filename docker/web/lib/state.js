@@ -28,3 +28,12 @@ export function isFashion(model) {
 export function classNames(model) {
   return isFashion(model) ? FASHION_CLASSES : [...Array(10).keys()].map(String);
 }
+
+// A <select>'s options, one per class ("3", or "3 · Dress" for Fashion-MNIST; digits get
+// digitPrefix), keeping the selected class (preset when none is).
+export function fillClassSelect(select, model, preset, digitPrefix = '') {
+  const keep = select.value === '' ? String(preset) : select.value;
+  select.replaceChildren(...classNames(model).map((n, i) =>
+    new Option(isFashion(model) ? `${i} \u00b7 ${n}` : `${digitPrefix}${n}`, String(i))));
+  select.value = keep;
+}

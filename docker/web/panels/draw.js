@@ -5,7 +5,7 @@ import { apiBlob, apiJSON, withModel, ApiError } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { createChart } from '../lib/chart.js';
 import { $, busy, latestOnly, showError, showImage } from '../lib/ui.js';
-import { classNames, emit, isFashion, state } from '../lib/state.js';
+import { emit, fillClassSelect, isFashion, state } from '../lib/state.js';
 
 const ERROR = 'draw-error';
 const draw = { canvas: null, ctx: null, drawing: false, last: null, timer: 0, drawn: false, mu: null };
@@ -148,14 +148,6 @@ function testImageURL() {
   return `test-images/${set}-${$('test-image').value}.png`;
 }
 
-function fillTestImages(model) {
-  const sel = $('test-image');
-  const keep = sel.value === '' ? '3' : sel.value;
-  const names = classNames(model);
-  sel.replaceChildren(...names.map((n, i) => new Option(isFashion(model) ? `${i} \u00b7 ${n}` : `digit ${n}`, String(i))));
-  sel.value = keep;
-}
-
 function setupImageInput() {
   $('test-image-go').addEventListener('click', () => {
     const sel = $('test-image');
@@ -261,7 +253,7 @@ export default {
   },
 
   async modelChanged(model) {
-    fillTestImages(model);
+    fillClassSelect($('test-image'), model, 3, 'digit ');
     $('draw-hint').textContent = isFashion(model) ? 'a piece of clothing' : 'a digit';
     draw.mu = null;
     setExplorable(false);

@@ -3,22 +3,12 @@
 import { apiBlob, withModel } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { $, latestOnly, reducedMotion, showError, showImage } from '../lib/ui.js';
-import { classNames, isFashion, state } from '../lib/state.js';
+import { classNames, fillClassSelect, state } from '../lib/state.js';
 
 const ERROR = 'morph-error';
 const FRAME_MS = 110;
 const job = latestOnly();
 const anim = { frames: 0, frame: 0, dir: 1, timer: 0, playing: !reducedMotion.matches };
-
-function fillClassSelects(model) {
-  const names = classNames(model);
-  for (const [id, preset] of [['morph-from', 3], ['morph-to', 8]]) {
-    const sel = $(id);
-    const keep = sel.value === '' ? preset : Number(sel.value);
-    sel.replaceChildren(...names.map((n, i) => new Option(isFashion(model) ? `${i} \u00b7 ${n}` : n, String(i))));
-    sel.value = String(keep);
-  }
-}
 
 function morph(tell = true) {
   return job(async (isCurrent) => {
@@ -98,7 +88,8 @@ export default {
   },
 
   modelChanged(model) {
-    fillClassSelects(model);
+    fillClassSelect($('morph-from'), model, 3);
+    fillClassSelect($('morph-to'), model, 8);
     return morph(false);
   },
 
