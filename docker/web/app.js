@@ -109,6 +109,7 @@ async function connectOnce() {
     const keep = doc.models.find((m) => m.name === wanted);
     if (wasDown) announce('The model service is back.');
     if (keep && state.model && !changed) {
+      state.model = keep;
       await Promise.all(PANELS.map((p) => p.refresh()));
     } else {
       const first = keep || doc.models.find((m) => m.default) || doc.models[0];

@@ -706,6 +706,22 @@ test('web frontend through nginx', async (t) => {
     await settled(page);
   });
 
+  await t.test('forced colours (a high-contrast theme): the chosen model still stands out', async () => {
+    await page.emulateMedia({ forcedColors: 'active' });
+    // each segment's background as painted: its own, or its ancestors' where it is transparent
+    const looks = await page.$$eval('#models .segment span', (els) => els.map((e) => {
+      for (let a = e; a; a = a.parentElement) {
+        const c = getComputedStyle(a).backgroundColor;
+        const alpha = c.startsWith('rgba') ? Number(c.split(',')[3].replace(')', '')) : 1;
+        if (alpha > 0) return `${c}${e.previousElementSibling.checked ? ' (chosen)' : ''}`;
+      }
+      return 'none';
+    }));
+    const chosen = looks.find((c) => c.endsWith('(chosen)')).replace(' (chosen)', '');
+    assert.equal(looks.filter((c) => c.startsWith(chosen)).length, 1, `segments ${looks.join(', ')}: the chosen one looks like the others`);
+    await page.emulateMedia({ forcedColors: 'none' });
+  });
+
   await t.test('the service goes down: the banner once, a true footer, errors in the cards, Dismiss', async () => {
     allowed = [/status of 503/];
     const from = await mark(page);
