@@ -1,31 +1,92 @@
 // make browser-test: Debian's Chromium, headless and driven by playwright-core, uses the web
-// frontend the way a person would, through nginx (FRONTEND_URL, set by tests/scaleout/stack.py):
-// draws with the mouse and with touch, reads mu and the reconstruction, moves a slider, samples 16,
-// morphs 3 -> 8, switches to fashion, and provokes errors that must be shown on the page. Every
-// picture is checked (natural size, not blank); any console error fails the test, except the
-// resource errors of the steps that provoke an API error on purpose. Screenshots go to ARTIFACTS.
+// frontend through nginx (FRONTEND_URL, set by tests/scaleout/stack.py) the way people do: with
+// the mouse, with a finger, and with the keyboard alone. It starts the page with no replica
+// answering and then starts one (the page must recover by itself), draws, operates every control
+// of every panel from the keyboard (checked by its effect), provokes errors, takes the service
+// away and brings it back. In each state, at 1280x900 and at 390x844, axe-core must find no
+// violation, the page must have one live region and show no raw exception text; a screenshot of
+// each goes to ARTIFACTS. Any console error fails the test, except the HTTP errors provoked on
+// purpose.
+//
+// A new panel is covered by one entry in PANELS: its card and its keyboard steps. The harness then
+// checks that every control in the card was operated from the keyboard, runs axe-core and takes
+// the screenshots; the Tab walk finds its controls by itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
+import * as a11y from './a11y.mjs';
 
 const BASE = process.env.FRONTEND_URL;
 const ARTIFACTS = process.env.ARTIFACTS || 'build/browser-artifacts';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SERVER = process.env.VAE_SERVER;
 const REPLICA_PIDS = (process.env.REPLICA_PIDS || '').split(/\s+/).filter(Boolean).map(Number);
+const REPLICA_URL = (process.env.REPLICA_URLS || '').split(/\s+/)[0];
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+const VIEWPORTS = [{ width: 1280, height: 900 }, { width: 390, height: 844 }];
+// what a page must never show or say: the text of a JavaScript exception
+const RAW_ERROR = /TypeError|ReferenceError|SyntaxError|RangeError|Cannot read propert|is not a function|is not defined|undefined|\bnull\b|Failed to fetch|NetworkError|\[object /;
 
 assert.ok(BASE, 'FRONTEND_URL is not set (run through tests/browser/run.sh)');
+assert.ok(SERVER && REPLICA_URL && REPLICA_PIDS.length === 1, 'VAE_SERVER, REPLICA_URLS and REPLICA_PIDS (one replica) are needed: run through tests/browser/run.sh');
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-// console errors allowed at a given moment (the API errors the test provokes on purpose)
+// console errors allowed at a given moment (the HTTP errors the test provokes on purpose)
 let allowed = [];
 const consoleErrors = [];
 
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+/* ---------- the replica: the stack's is killed at the start; the test starts its own on that port ---------- */
+
+const replica = {
+  proc: null,
+  port: Number(new URL(REPLICA_URL).port),
+  async ready(seconds = 30) {
+    const deadline = Date.now() + seconds * 1000;
+    while (Date.now() < deadline) {
+      try {
+        if ((await fetch(`${REPLICA_URL}/ready`)).status === 200) return true;
+      } catch (_) { /* not listening yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  },
+  async start() {
+    const log = fs.openSync(path.join(ARTIFACTS, 'replica.log'), 'a');
+    this.proc = spawn(SERVER, ['--bind', '127.0.0.1', '--port', String(this.port), '--threads', '2', '--shutdown-grace', '1'],
+      { cwd: ROOT, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    assert.ok(await this.ready(), `the replica did not get ready on port ${this.port} (see replica.log)`);
+  },
+  async stop() {
+    if (this.proc && this.proc.exitCode === null) {
+      const exited = new Promise((r) => this.proc.once('exit', r));
+      this.proc.kill('SIGKILL');
+      await exited;
+    }
+    this.proc = null;
+  },
+};
+
+async function killStackReplica() {
+  for (const pid of REPLICA_PIDS) process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    try {
+      await fetch(`${REPLICA_URL}/ready`);
+    } catch (_) {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail('the stack\'s replica still answers after SIGKILL');
 }
+
+/* ---------- pictures, settling, waiting ---------- */
 
 // Size and pixel statistics of an <img> or <canvas> (grey level 0..255), read in the page.
 async function picture(page, selector) {
@@ -77,13 +138,78 @@ async function waitVersion(page, selector, after, what) {
   ).catch(() => assert.fail(`${what}: ${selector} did not update`));
 }
 
-async function noVisibleErrors(page) {
-  const shown = await page.$$eval('.error:not([hidden]), #banner:not([hidden])', (els) => els.map((e) => e.textContent));
-  assert.deepEqual(shown, [], 'errors shown on the page');
+async function visibleErrors(page) {
+  return page.$$eval('.error:not([hidden]), #banner:not([hidden])', (els) => els.map((e) => `${e.id}: ${e.textContent}`));
 }
+
+async function noVisibleErrors(page) {
+  assert.deepEqual(await visibleErrors(page), [], 'errors shown on the page');
+}
+
+const text = (page, selector) => page.textContent(selector);
+const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
+const sliderValues = (page) => page.$$eval('#sliders input', (els) => els.map((e) => Number(e.value)));
+
+// Focuses `selector` and presses the keys in turn.
+async function keys(page, selector, ...names) {
+  await page.focus(selector);
+  for (const k of names) await page.keyboard.press(k);
+}
+
+// Waits until no announcement is pending, and returns how many the live regions have made so far
+// (the count an expectAnnouncements() after the next action starts from).
+async function mark(page) {
+  await page.waitForFunction(() => document.body.dataset.announcing !== '1', null, { timeout: 5000 })
+    .catch(() => assert.fail('an announcement is still pending after 5 s'));
+  return (await a11y.liveLog(page)).length;
+}
+
+// Waits for exactly `count` new live-region announcements after `from` (a moment longer, to see
+// that no more follow), each matching the patterns in turn; returns their texts.
+async function expectAnnouncements(page, from, patterns, what) {
+  await page.waitForFunction(([n]) => window.__liveLog.length >= n, [from + patterns.length], { timeout: 4000 })
+    .catch(() => {});
+  await page.waitForTimeout(400);
+  await mark(page);
+  const said = (await a11y.announcementsSince(page, from, 0)).map((a) => a.text);
+  assert.equal(said.length, patterns.length, `${what}: announcements ${JSON.stringify(said)}`);
+  patterns.forEach((re, i) => assert.match(said[i], re, `${what}: announcement ${i}`));
+  return said;
+}
+
+/* ---------- the checks of every state ---------- */
+
+const states = [];
+
+async function assertNoRawErrorText(page, where) {
+  const shown = await page.$$eval('.error:not([hidden]), #banner:not([hidden]), #status, figcaption, .chart-summary',
+    (els) => els.map((e) => e.textContent));
+  const said = (await a11y.liveLog(page)).map((a) => a.text);
+  for (const t of [...shown, ...said]) assert.doesNotMatch(t, RAW_ERROR, `${where}: raw exception text on the page`);
+}
+
+// axe-core at both sizes, one live region, no raw exception text, and a screenshot of each.
+async function checkState(page, name) {
+  states.push(name);
+  for (const vp of VIEWPORTS) {
+    await page.setViewportSize(vp);
+    // two frames: the layout and the chart's redraw at the new size
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const where = `${name} at ${vp.width}x${vp.height}`;
+    await a11y.assertNoAxeViolations(page, where);
+    await a11y.assertOneLiveRegion(page, where);
+    await assertNoRawErrorText(page, where);
+    const file = `${String(states.length).padStart(2, '0')}-${name}-${vp.width}x${vp.height}.png`;
+    await page.screenshot({ path: path.join(ARTIFACTS, file), fullPage: true });
+  }
+  await page.setViewportSize(VIEWPORTS[0]);
+}
+
+/* ---------- input: mouse strokes, touch strokes, a PNG to upload ---------- */
 
 // A stroke with the mouse through canvas-relative points (0..1).
 async function mouseStroke(page, points) {
+  await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   const at = ([x, y]) => [box.x + x * box.width, box.y + y * box.height];
   await page.mouse.move(...at(points[0]));
@@ -95,6 +221,7 @@ async function mouseStroke(page, points) {
 // The same with a finger: raw touch events through the DevTools protocol (Chromium turns them
 // into pointer events with pointerType "touch", as on a phone).
 async function touchStroke(page, cdp, points) {
+  await page.locator('#draw').scrollIntoViewIfNeeded();
   const box = await page.locator('#draw').boundingBox();
   const at = ([x, y]) => ({ x: box.x + x * box.width, y: box.y + y * box.height });
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(points[0])] });
@@ -108,44 +235,353 @@ async function touchStroke(page, cdp, points) {
   await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
 }
 
+// An 8-bit grey PNG (width*height bytes), for the upload: written here, not taken from the page.
+function pngGrey(width, height, pixels) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (kind, body) => {
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(body.length);
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(crc(Buffer.concat([Buffer.from(kind), body])));
+    return Buffer.concat([head, Buffer.from(kind), body, tail]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 0, 0, 0, 0], 8);
+  const rows = [];
+  for (let y = 0; y < height; y++) rows.push(Buffer.from([0]), pixels.subarray(y * width, (y + 1) * width));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
+}
+
+// A dark "1" on white paper, 56x56: the page must invert it to light ink on black.
+function paperDigit(file) {
+  const n = 56, px = Buffer.alloc(n * n, 245);
+  for (let y = 10; y < 46; y++) for (let x = 25; x < 31; x++) px[y * n + x] = 20;
+  fs.writeFileSync(file, pngGrey(n, n, px));
+  return file;
+}
+
+/* ---------- the panels, each operated from the keyboard alone ---------- */
+
+const PANELS = [
+  {
+    name: 'models',
+    root: '.model-switch',
+    // native radio buttons: the arrow keys move the selection, and wrap around
+    async use(page) {
+      const checked = () => page.$eval('#models input:checked', (el) => el.value);
+      const v = await version(page, '#samples');
+      await keys(page, '#models input:checked', 'ArrowRight');
+      assert.equal(await checked(), 'fashion');
+      await waitVersion(page, '#samples', v, 'samples of fashion');
+      await settled(page);
+      assert.match(await text(page, '#model-info'), /fashion/);
+      assert.match(await text(page, '#test-image option:checked'), /Dress/);
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await checked(), 'latent2');
+      await page.waitForSelector('#pad2d', { state: 'visible' });
+      assert.equal(await page.locator('#sliders input').count(), 2);
+      await settled(page);
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await checked(), 'mnist');
+      await page.waitForFunction(() => document.querySelectorAll('#sliders input').length === 32);
+      await settled(page);
+    },
+  },
+  {
+    name: 'draw',
+    root: '#draw-card',
+    async use(page) {
+      // a test image, chosen with the arrow keys and encoded with Enter
+      await keys(page, '#test-image', 'ArrowDown', 'ArrowDown');
+      assert.equal(await page.inputValue('#test-image'), '5');
+      let v = await version(page, '#recon');
+      let from = await mark(page);
+      await keys(page, '#test-image-go', 'Enter');
+      await waitVersion(page, '#recon', v, 'reconstruction of the test image');
+      await expectPicture(page, '#recon', 28, 28, 'reconstruction of the test image');
+      assert.equal(await page.getAttribute('#chart', 'data-bars'), '32');
+      await expectAnnouncements(page, from, [/Test image digit 5 encoded/], 'a test image');
+      // the chart's values in text: a summary and, opened with Enter, the table
+      assert.match(await text(page, '#chart-summary'), /\u03bc from .* \(z\d+\) to .*; log \u03c3\u00b2 from/);
+      await keys(page, '#chart-details summary', 'Enter');
+      assert.ok(await page.$eval('#chart-details', (d) => d.open), 'Enter does not open the table');
+      assert.equal(await page.locator('#chart-table tbody tr').count(), 32);
+      assert.match(await text(page, '#chart-table tbody tr:first-child'), /^z0\s*[\u2212\d]/);
+      // an upload, from the keyboard: Space on the file input opens the file chooser
+      const file = paperDigit(path.join(os.tmpdir(), `vae-paper-digit-${process.pid}.png`));
+      v = await version(page, '#recon');
+      await page.focus('#upload');
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+      await chooser.setFiles(file);
+      await waitVersion(page, '#recon', v, 'reconstruction of the upload');
+      fs.rmSync(file);
+      const canvas = await picture(page, '#draw');
+      assert.ok(canvas.mean < 60, `the dark-on-light upload was not inverted (mean ${canvas.mean.toFixed(0)})`);
+      await expectPicture(page, '#recon', 28, 28, 'reconstruction of the upload');
+      // Explore this z: the sliders take mu, and the focus goes along to the latent panel
+      v = await version(page, '#decoded');
+      await keys(page, '#draw-explore', 'Enter');
+      await waitVersion(page, '#decoded', v, 'decode of the drawing\'s mu');
+      assert.ok((await sliderValues(page)).some((z) => z !== 0), '"Explore this z" did not set the sliders');
+      assert.equal(await focusedId(page), 'latent-title', 'the focus did not follow "Explore this z"');
+      // Clear
+      await keys(page, '#draw-clear', 'Enter');
+      assert.ok(await page.isHidden('#recon'), 'Clear left the reconstruction');
+      assert.equal(await page.getAttribute('#chart', 'data-bars'), '0');
+      assert.equal(await page.locator('#chart-table tbody tr').count(), 0);
+      assert.ok(await page.isDisabled('#draw-explore'));
+      // encoded again, so that the later states show a drawing
+      await keys(page, '#test-image-go', 'Enter');
+      await settled(page);
+    },
+  },
+  {
+    name: 'latent',
+    root: '#latent-card',
+    async use(page) {
+      // the skip link goes past the sliders to "Zero"
+      await keys(page, '#latent-skip', 'Enter');
+      assert.equal(await focusedId(page), 'latent-zero', 'the skip link did not move the focus past the sliders');
+      // Zero and Random: one announcement each (not one per slider)
+      let said = await mark(page);
+      await page.keyboard.press('Enter');
+      assert.ok((await sliderValues(page)).every((x) => x === 0), 'Zero did not zero z');
+      await expectAnnouncements(page, said, [/^z set to zero\.$/], 'Zero');
+      await settled(page);
+      // every slider one step with an arrow key; the decoded image follows, nothing is announced
+      const from = await mark(page);
+      const v = await version(page, '#decoded');
+      const n = await page.locator('#sliders input').count();
+      for (let i = 0; i < n; i++) await keys(page, `#z-${i}`, i % 2 ? 'ArrowLeft' : 'ArrowRight');
+      await waitVersion(page, '#decoded', v, 'decode after the slider moves');
+      await settled(page);
+      const z = await sliderValues(page);
+      assert.deepEqual(z, z.map((_, i) => (i % 2 ? -0.05 : 0.05)), 'the arrow keys did not move each slider one step');
+      assert.deepEqual(await page.$$eval('#sliders .slider', (rows) => rows.slice(0, 2).map((r) =>
+        [r.querySelector('label').textContent, r.querySelector('input').getAttribute('aria-valuetext'), r.querySelector('.value').textContent])),
+      [['z0', '0.05', '0.05'], ['z1', '-0.05', '-0.05']]);
+      await keys(page, '#z-3', 'End');
+      assert.equal(await page.inputValue('#z-3'), '3');
+      await settled(page);
+      assert.equal((await a11y.announcementsSince(page, from, 0)).length, 0, 'slider moves were announced');
+      said = await mark(page);
+      const before = await picture(page, '#decoded');
+      await settled(page);
+      const v2 = await version(page, '#decoded');
+      await keys(page, '#latent-random', 'Space');
+      await waitVersion(page, '#decoded', v2, 'decode after Random');
+      assert.ok((await sliderValues(page)).some((x) => x !== 0), 'Random left z at zero');
+      const after = await expectPicture(page, '#decoded', 28, 28, 'decoded after Random');
+      assert.notEqual(after.hash, before.hash, 'Random did not change the decoded image');
+      await expectAnnouncements(page, said, [/^z drawn at random\.$/], 'Random');
+    },
+  },
+  {
+    name: 'sample',
+    root: '#sample-card',
+    async use(page) {
+      // a seed typed in, sent with Enter
+      let v = await version(page, '#samples');
+      await keys(page, '#seed', 'Control+A');
+      await page.keyboard.type('1234');
+      const from = await mark(page);
+      await page.keyboard.press('Enter');
+      await waitVersion(page, '#samples', v, 'sample with seed 1234');
+      await expectPicture(page, '#samples', 112, 112, '4x4 samples');
+      assert.match(await text(page, '#samples-caption'), /seed 1234 \u00b7 temperature 1\.0/);
+      await expectAnnouncements(page, from, [/^16 samples: seed 1234, temperature 1\.0\.$/], 'sample');
+      // the temperature: an arrow key changes it and samples again
+      v = await version(page, '#samples');
+      await keys(page, '#temperature', 'ArrowRight');
+      await waitVersion(page, '#samples', v, 'sample at temperature 1.1');
+      assert.equal(await text(page, '#temperature-out'), '1.1');
+      assert.equal(await page.getAttribute('#temperature', 'aria-valuetext'), '1.1');
+      assert.match(await text(page, '#samples-caption'), /temperature 1\.1/);
+      await settled(page);
+      // New seed, then Sample 16 with Space
+      v = await version(page, '#samples');
+      await keys(page, '#sample-new', 'Enter');
+      await waitVersion(page, '#samples', v, 'sample with a new seed');
+      const seed = await page.inputValue('#seed');
+      assert.notEqual(seed, '1234');
+      assert.match(await text(page, '#samples-caption'), new RegExp(`seed ${seed} `));
+      await settled(page);
+      v = await version(page, '#samples');
+      await keys(page, '#sample-go', 'Space');
+      await waitVersion(page, '#samples', v, 'Sample 16 with Space');
+      await settled(page);
+    },
+  },
+  {
+    name: 'morph',
+    root: '#morph-card',
+    async use(page) {
+      await keys(page, '#morph-from', 'ArrowDown');
+      await keys(page, '#morph-to', 'ArrowUp');
+      await keys(page, '#morph-steps', 'Control+A');
+      await page.keyboard.type('12');
+      await keys(page, '#morph-method', 'ArrowDown');
+      assert.deepEqual(await Promise.all(['#morph-from', '#morph-to', '#morph-method'].map((s) => page.inputValue(s))), ['4', '7', 'slerp']);
+      const v = await version(page, '#morph-strip');
+      const from = await mark(page);
+      await keys(page, '#morph-go', 'Enter');
+      await waitVersion(page, '#morph-strip', v, 'morph');
+      await expectPicture(page, '#morph-strip', 12 * 28, 28, 'morph strip');
+      assert.match(await text(page, '#morph-caption'), /^4 \u2192 7 in 12 steps \(slerp\)$/);
+      await expectAnnouncements(page, from, [/^Morph 4 \u2192 7 in 12 steps \(slerp\)\.$/], 'morph');
+      // pause and play from the keyboard
+      await keys(page, '#morph-play', 'Enter');
+      assert.equal(await text(page, '#morph-play'), 'Play animation');
+      await assertFrameStill(page, 'after Pause');
+      await page.keyboard.press('Enter');
+      assert.equal(await text(page, '#morph-play'), 'Pause animation');
+      await assertFrameMoves(page, 'after Play');
+      // back to 3 -> 8 linear in 10 steps for the states that follow
+      await page.selectOption('#morph-from', '3');
+      await page.selectOption('#morph-to', '8');
+      await page.selectOption('#morph-method', 'linear');
+      await page.fill('#morph-steps', '10');
+      await keys(page, '#morph-go', 'Enter');
+      await settled(page);
+    },
+  },
+];
+
+async function assertFrameStill(page, what) {
+  const f0 = await page.getAttribute('#morph-anim', 'data-frame');
+  await page.waitForTimeout(400);
+  assert.equal(await page.getAttribute('#morph-anim', 'data-frame'), f0, `the morph animation moves ${what}`);
+}
+
+async function assertFrameMoves(page, what) {
+  const f0 = await page.getAttribute('#morph-anim', 'data-frame');
+  await page.waitForFunction((f) => document.querySelector('#morph-anim').dataset.frame !== f, f0, { timeout: 3000 })
+    .catch(() => assert.fail(`the morph animation does not advance ${what}`));
+}
+
+/* ---------- the test ---------- */
+
 test('web frontend through nginx', async (t) => {
+  const started = Date.now();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'vae-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 1280, height: 900 },
+    viewport: VIEWPORTS[0],
     hasTouch: true,
+    acceptDownloads: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       '--disable-default-apps', '--disable-extensions', '--metrics-recording-only', '--disable-dev-shm-usage',
       '--no-default-browser-check', '--disable-features=Translate,OptimizationHints,MediaRouter'],
   });
+  await context.addInitScript(a11y.recorderScript);
   const page = context.pages()[0] || await context.newPage();
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (!allowed.some((re) => re.test(text))) consoleErrors.push(text);
+    const line = msg.text();
+    if (!allowed.some((re) => re.test(line))) consoleErrors.push(line);
   });
   page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
   const cdp = await context.newCDPSession(page);
   t.after(async () => {
     await context.close().catch(() => {});
     fs.rmSync(profile, { recursive: true, force: true });
+    await replica.stop();
+    console.log(`browser test: ${states.length} states x ${VIEWPORTS.length} viewports checked with axe-core ${a11y.AXE_VERSION} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
-  await t.test('the page loads and lists the models from /v1/models', async () => {
+  await t.test('the page started with no replica answering: controls disabled, the banner said once', async () => {
+    allowed = [/status of 503/];
+    await killStackReplica();
+    let modelCalls = 0;
+    page.on('request', (r) => { if (r.url().endsWith('/api/v1/models')) modelCalls++; });
     await page.goto(BASE + '/', { waitUntil: 'load' });
-    await page.waitForFunction(() => document.querySelectorAll('#models button').length > 0);
-    const names = await page.$$eval('#models button', (bs) => bs.map((b) => b.textContent));
+    await page.waitForSelector('#banner:not([hidden])', { timeout: 10000 });
+    assert.match(await text(page, '#banner-text'), /^Cannot load the models: no replica of the model service is answering; try again in a moment\. The page tries again every 5 s\.$/);
+    assert.match(await text(page, '#status'), /^Not connected/);
+    const enabled = await page.$$eval('[data-needs-model]', (els) => els.filter((e) => !e.disabled).map((e) => e.id));
+    assert.deepEqual(enabled, [], 'controls that need a model are enabled without one');
+    assert.ok(await page.isDisabled('#draw-explore'));
+    assert.ok(await page.isDisabled('#morph-play'));
+    assert.equal(await page.locator('#models input').count(), 0);
+    assert.equal(await page.locator('#sliders input').count(), 0);
+    // drawing still works without a model; nothing is sent, nothing fails
+    await mouseStroke(page, [[0.3, 0.3], [0.7, 0.7]]);
+    // one retry later, the banner has been announced once
+    const deadline = Date.now() + 8000;
+    while (modelCalls < 2 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.ok(modelCalls >= 2, 'the page did not try again');
+    await settled(page);
+    const said = (await a11y.liveLog(page)).filter((a) => /Cannot load the models/.test(a.text));
+    assert.equal(said.length, 1, `the banner was announced ${said.length} times`);
+    await a11y.assertTabOrder(page, 'no model');
+    await checkState(page, 'service-down-at-start');
+    await page.mouse.click(1, 1);
+  });
+
+  await t.test('the service starts: the page recovers by itself, and the latent card decodes again', async () => {
+    const from = await mark(page);
+    await replica.start();
+    await page.waitForSelector('#banner', { state: 'hidden', timeout: 10000 });
+    await page.waitForFunction(() => document.querySelectorAll('#models input').length === 3, null, { timeout: 5000 });
+    assert.equal(await page.$eval('#models input:checked', (el) => el.value), 'mnist');
+    await waitVersion(page, '#decoded', 0, 'first decode after recovery');
+    await waitVersion(page, '#samples', 0, 'first sample after recovery');
+    await waitVersion(page, '#morph-strip', 0, 'first morph after recovery');
+    await waitVersion(page, '#recon', 0, 'the drawing made without a model, encoded after recovery');
+    await settled(page);
+    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
+    const disabled = await page.$$eval('[data-needs-model]', (els) => els.filter((e) => e.disabled).map((e) => e.id));
+    assert.deepEqual(disabled, [], 'controls stay disabled after recovery');
+    await noVisibleErrors(page);
+    const v = await version(page, '#decoded');
+    await keys(page, '#z-0', 'ArrowRight');
+    await waitVersion(page, '#decoded', v, 'decode after a slider move, after recovery');
+    await expectAnnouncements(page, from, [/^The model service is back\.$/], 'recovery');
+    await checkState(page, 'service-back-at-start');
+    allowed = [];
+  });
+
+  await t.test('a fresh load: the models, every picture, one live region', async () => {
+    await page.goto(BASE + '/', { waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelectorAll('#models input').length > 0);
+    const names = await page.$$eval('#models input', (els) => els.map((e) => e.value));
     assert.deepEqual(names, ['mnist', 'fashion', 'latent2']);
+    assert.equal(await page.$eval('#models input:checked', (el) => el.value), 'mnist');
     assert.ok(await page.isHidden('#pad2d'), 'the 2-D pad shows for a 32-dimensional model');
-    assert.equal(await page.getAttribute('#models button[data-model="mnist"]', 'aria-checked'), 'true');
     await waitVersion(page, '#decoded', 0, 'first decode');
     await waitVersion(page, '#samples', 0, 'first sample');
     await waitVersion(page, '#morph-strip', 0, 'first morph');
     await expectPicture(page, '#decoded', 28, 28, 'decoded z = 0');
+    // the sliders are named by their visible label
+    assert.deepEqual(await page.$$eval('#sliders label', (ls) => ls.slice(0, 3).map((l) => [l.textContent, l.htmlFor])),
+      [['z0', 'z-0'], ['z1', 'z-1'], ['z2', 'z-2']]);
+    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
     await noVisibleErrors(page);
-    await shot(page, '01-loaded');
+    await checkState(page, 'loaded');
+  });
+
+  await t.test('Tab reaches every control in document order, each with a focus ring of 3:1 that nothing clips', async () => {
+    for (const vp of VIEWPORTS) {
+      await page.setViewportSize(vp);
+      const stops = await a11y.assertTabOrder(page, `${vp.width}x${vp.height}`);
+      assert.equal(stops.filter((s) => s.startsWith('radio[model=')).length, 1, 'the model switch is more than one Tab stop');
+      assert.ok(stops.indexOf('#latent-skip') === stops.indexOf('#z-0') - 1, 'the skip link is not just before the sliders');
+    }
+    await page.setViewportSize(VIEWPORTS[0]);
   });
 
   await t.test('draw a digit with the mouse: mu, logvar and the reconstruction', async () => {
@@ -159,7 +595,7 @@ test('web frontend through nginx', async (t) => {
     assert.ok(chart.variance > 50, 'the mu/logvar chart is blank');
     assert.ok(await page.isEnabled('#draw-explore'), '"Explore this z" stays disabled');
     await noVisibleErrors(page);
-    await shot(page, '02-drawn');
+    await checkState(page, 'drawn');
   });
 
   await t.test('draw with touch', async () => {
@@ -172,109 +608,26 @@ test('web frontend through nginx', async (t) => {
     await waitVersion(page, '#recon', v, 'reconstruction after a touch stroke');
     const after = await expectPicture(page, '#recon', 28, 28, 'reconstruction of the touch drawing');
     assert.notEqual(after.hash, before.hash, 'the touch drawing gave the same reconstruction');
-    await shot(page, '03-touch');
   });
 
-  await t.test('move a slider: the decoded image changes', async () => {
-    const before = await picture(page, '#decoded');
-    const v = await version(page, '#decoded');
-    const slider = page.locator('#sliders input[data-index="0"]');
-    await slider.focus();
-    await page.keyboard.press('End');
-    await waitVersion(page, '#decoded', v, 'decode after the slider moved');
-    assert.equal(await slider.inputValue(), '3');
-    // more moves; the page coalesces them, the last one wins
-    const v2 = await version(page, '#decoded');
-    await page.locator('#sliders input[data-index="1"]').focus();
-    for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowLeft');
-    await waitVersion(page, '#decoded', v2, 'decode after the second slider moved');
-    await settled(page);
-    const after = await expectPicture(page, '#decoded', 28, 28, 'decoded after moving sliders');
-    assert.notEqual(after.hash, before.hash, 'moving sliders did not change the decoded image');
-    // the drawing's mu into the sliders
-    const v3 = await version(page, '#decoded');
-    await page.click('#draw-explore');
-    await waitVersion(page, '#decoded', v3, 'decode of the drawing\'s mu');
-    assert.notEqual(await slider.inputValue(), '3', '"Explore this z" did not set the sliders');
-    await noVisibleErrors(page);
-    await shot(page, '04-slider');
-  });
-
-  await t.test('sample 16 with a seed', async () => {
-    await page.fill('#seed', '1234');
-    const v = await version(page, '#samples');
-    await page.click('#sample-go');
-    await waitVersion(page, '#samples', v, 'sample');
-    await expectPicture(page, '#samples', 112, 112, '4x4 samples');
-    assert.match(await page.textContent('#samples-caption'), /seed 1234/);
-    await noVisibleErrors(page);
-    await shot(page, '05-sample');
-  });
-
-  await t.test('morph 3 -> 8: strip and animation', async () => {
-    assert.equal(await page.inputValue('#morph-from'), '3');
-    assert.equal(await page.inputValue('#morph-to'), '8');
-    await page.fill('#morph-steps', '12');
-    const v = await version(page, '#morph-strip');
-    await page.click('#morph-go');
-    await waitVersion(page, '#morph-strip', v, 'morph');
-    await expectPicture(page, '#morph-strip', 12 * 28, 28, 'morph strip');
-    await expectPicture(page, '#morph-anim', 28, 28, 'morph animation frame');
-    const f0 = await page.getAttribute('#morph-anim', 'data-frame');
-    await page.waitForFunction((f) => document.querySelector('#morph-anim').dataset.frame !== f, f0,
-      { timeout: 3000 }).catch(() => assert.fail('the morph animation does not advance'));
-    assert.match(await page.textContent('#morph-caption'), /3 \u2192 8 in 12 steps/);
-    await noVisibleErrors(page);
-    await shot(page, '06-morph');
-  });
-
-  await t.test('API errors are shown to the user', async () => {
-    allowed = [/status of 422/];
-    await page.fill('#seed', 'abc');
-    await page.click('#sample-go');
-    await page.waitForSelector('#sample-error:not([hidden])', { timeout: 5000 });
-    assert.match(await page.textContent('#sample-error'), /seed must be an integer/);
-    await page.fill('#morph-steps', '99');
-    await page.click('#morph-go');
-    await page.waitForSelector('#morph-error:not([hidden])', { timeout: 5000 });
-    assert.match(await page.textContent('#morph-error'), /steps must be/);
-    await shot(page, '07-api-errors');
-    // corrected inputs clear the errors
-    await page.fill('#seed', '7');
-    await page.click('#sample-go');
-    await page.waitForSelector('#sample-error', { state: 'hidden', timeout: 5000 });
-    await page.fill('#morph-steps', '10');
-    await page.click('#morph-go');
-    await page.waitForSelector('#morph-error', { state: 'hidden', timeout: 5000 });
-    allowed = [];
-  });
-
-  await t.test('switch to fashion', async () => {
-    const versions = await Promise.all(['#recon', '#decoded', '#samples', '#morph-strip'].map((s) => version(page, s)));
-    const before = await picture(page, '#samples');
-    await page.click('#models button[data-model="fashion"]');
-    assert.equal(await page.getAttribute('#models button[data-model="fashion"]', 'aria-checked'), 'true');
-    await Promise.all(['#recon', '#decoded', '#samples', '#morph-strip'].map((s, i) => waitVersion(page, s, versions[i], `fashion ${s}`)));
-    await expectPicture(page, '#recon', 28, 28, 'fashion reconstruction');
-    await expectPicture(page, '#decoded', 28, 28, 'fashion decode');
-    const after = await expectPicture(page, '#samples', 112, 112, 'fashion samples');
-    assert.notEqual(after.hash, before.hash, 'the samples did not change with the model');
-    await expectPicture(page, '#morph-strip', 10 * 28, 28, 'fashion morph');
-    assert.match(await page.textContent('#morph-from option:checked'), /Dress/);
-    assert.match(await page.textContent('#model-info'), /fashion/);
-    await settled(page);
-    await noVisibleErrors(page);
-    await shot(page, '08-fashion');
-  });
+  for (const panel of PANELS) {
+    await t.test(`keyboard only: ${panel.name}`, async () => {
+      await panel.use(page);
+      await settled(page);
+      await a11y.assertKeyboardCoverage(page, panel.root, panel.name);
+      await noVisibleErrors(page);
+      await checkState(page, `panel-${panel.name}`);
+    });
+  }
 
   await t.test('a model with d = 2: the 2-D pad', async () => {
     const v = await version(page, '#decoded');
-    await page.click('#models button[data-model="latent2"]');
+    await page.click('#models input[value="latent2"]');
     await waitVersion(page, '#decoded', v, 'decode for the 2-D model');
     await page.waitForSelector('#pad2d', { state: 'visible' });
-    assert.equal(await page.locator('#sliders input').count(), 2);
     const before = await picture(page, '#decoded');
     const box = await page.locator('#pad2d').boundingBox();
+    await settled(page);
     const v2 = await version(page, '#decoded');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
@@ -282,26 +635,147 @@ test('web frontend through nginx', async (t) => {
     await page.mouse.up();
     await waitVersion(page, '#decoded', v2, 'decode after dragging on the pad');
     await settled(page);
-    const z = await page.$$eval('#sliders input', (els) => els.map((e) => Number(e.value)));
+    const z = await sliderValues(page);
     assert.ok(z[0] > 2 && z[1] > 1.5, `the pad set z = ${z}`);
     const after = await expectPicture(page, '#decoded', 28, 28, 'decoded from the pad');
     assert.notEqual(after.hash, before.hash, 'dragging on the pad did not change the decoded image');
     await expectPicture(page, '#pad2d', 240, 240, 'the pad');
     await noVisibleErrors(page);
-    await shot(page, '09-latent2-pad');
+    await checkState(page, 'latent2-pad');
+    await page.click('#models input[value="mnist"]');
+    await settled(page);
   });
 
-  await t.test('the service down: the page says so', { skip: REPLICA_PIDS.length === 0 }, async () => {
-    allowed = [/status of 503/];
-    for (const pid of REPLICA_PIDS) process.kill(pid, 'SIGKILL');
-    await page.click('#sample-new');
-    await page.waitForSelector('#sample-error:not([hidden])', { timeout: 10000 });
-    assert.match(await page.textContent('#sample-error'), /no replica of the model service is answering/);
-    // a fresh load still gets the page from nginx, and a banner about the API
+  await t.test('API errors are shown and announced, and cleared', async () => {
+    allowed = [/status of 422/];
+    const from = await mark(page);
+    await page.fill('#seed', 'abc');
+    await page.click('#sample-go');
+    await page.waitForSelector('#sample-error:not([hidden])', { timeout: 5000 });
+    assert.match(await text(page, '#sample-error'), /seed must be an integer/);
+    await page.fill('#morph-steps', '99');
+    await page.click('#morph-go');
+    await page.waitForSelector('#morph-error:not([hidden])', { timeout: 5000 });
+    assert.match(await text(page, '#morph-error'), /steps must be/);
+    const said = (await a11y.announcementsSince(page, from, 1500)).map((a) => a.text).join(' ');
+    assert.match(said, /^Sample 16: error: seed must be an integer.* Morph: error: steps must be/, 'the errors were not announced');
+    await checkState(page, 'errors');
+    // corrected inputs clear the errors
+    await page.fill('#seed', '7');
+    await page.click('#sample-go');
+    await page.waitForSelector('#sample-error', { state: 'hidden', timeout: 5000 });
+    await page.fill('#morph-steps', '10');
+    await page.click('#morph-go');
+    await page.waitForSelector('#morph-error', { state: 'hidden', timeout: 5000 });
+    await settled(page);
+    allowed = [];
+  });
+
+  await t.test('a phone: one slider a row, readable chart labels, no sideways scrolling', async () => {
+    await page.setViewportSize(VIEWPORTS[1]);
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    const rows = await page.$$eval('#sliders input', (els) => els.map((e) => e.getBoundingClientRect()).map((r) => [Math.round(r.left), Math.round(r.width)]));
+    assert.equal(new Set(rows.map(([left]) => left)).size, 1, 'the sliders are not in one column');
+    assert.ok(rows[0][1] >= 240, `a slider is ${rows[0][1]} px wide at 390 px`);
+    const chart = await page.$eval('#chart', (c) => ({ css: c.clientWidth, px: c.width, ratio: devicePixelRatio, font: Number(c.dataset.fontPx) }));
+    assert.ok(Math.abs(chart.px - chart.css * chart.ratio) <= 1, `the chart is drawn at ${chart.px} px for ${chart.css} CSS px: its labels are scaled`);
+    assert.ok(chart.font >= 11, `the chart's labels are ${chart.font} px`);
+    for (const width of [390, 320]) {
+      await page.setViewportSize({ width, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow} px at ${width} px`);
+    }
+    await page.setViewportSize(VIEWPORTS[0]);
+  });
+
+  await t.test('prefers-reduced-motion: the morph animation stands still until Play', async () => {
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    await page.waitForFunction(() => document.querySelector('#morph-play').textContent === 'Play animation', null, { timeout: 2000 })
+      .catch(() => assert.fail('the setting did not stop the animation'));
+    await assertFrameStill(page, 'with reduced motion');
     await page.reload({ waitUntil: 'load' });
-    await page.waitForSelector('#banner:not([hidden])', { timeout: 10000 });
-    assert.match(await page.textContent('#banner-text'), /Cannot load the models: no replica/);
-    await shot(page, '10-service-down');
+    await page.waitForFunction(() => Number(document.querySelector('#morph-strip').dataset.version || 0) > 0);
+    await settled(page);
+    assert.equal(await text(page, '#morph-play'), 'Play animation');
+    assert.equal(await page.getAttribute('#morph-anim', 'data-frame'), '4', 'a still morph shows its middle image');
+    await assertFrameStill(page, 'after a load with reduced motion');
+    await keys(page, '#morph-play', 'Enter');
+    await assertFrameMoves(page, 'after Play with reduced motion');
+    await page.emulateMedia({ reducedMotion: 'no-preference' });
+    await keys(page, '#test-image-go', 'Enter');
+    await settled(page);
+  });
+
+  await t.test('forced colours (a high-contrast theme): the chosen model still stands out', async () => {
+    await page.emulateMedia({ forcedColors: 'active' });
+    // each segment's background as painted: its own, or its ancestors' where it is transparent
+    const looks = await page.$$eval('#models .segment span', (els) => els.map((e) => {
+      for (let a = e; a; a = a.parentElement) {
+        const c = getComputedStyle(a).backgroundColor;
+        const alpha = c.startsWith('rgba') ? Number(c.split(',')[3].replace(')', '')) : 1;
+        if (alpha > 0) return `${c}${e.previousElementSibling.checked ? ' (chosen)' : ''}`;
+      }
+      return 'none';
+    }));
+    const chosen = looks.find((c) => c.endsWith('(chosen)')).replace(' (chosen)', '');
+    assert.equal(looks.filter((c) => c.startsWith(chosen)).length, 1, `segments ${looks.join(', ')}: the chosen one looks like the others`);
+    await page.emulateMedia({ forcedColors: 'none' });
+  });
+
+  await t.test('the service goes down: the banner once, a true footer, errors in the cards, Dismiss', async () => {
+    allowed = [/status of 503/];
+    const from = await mark(page);
+    await replica.stop();
+    await keys(page, '#sample-new', 'Enter');
+    await page.waitForSelector('#sample-error:not([hidden])', { timeout: 10000 });
+    assert.match(await text(page, '#sample-error'), /no replica of the model service is answering/);
+    await page.waitForSelector('#banner:not([hidden])', { timeout: 5000 });
+    assert.match(await text(page, '#banner-text'), /^The model service stopped answering: no replica/);
+    assert.match(await text(page, '#status'), /^Not connected/);
+    // the latent card fails, and its busy state is cleared
+    await keys(page, '#z-0', 'ArrowRight');
+    await page.waitForSelector('#latent-error:not([hidden])', { timeout: 5000 });
+    await keys(page, '#morph-go', 'Enter');
+    await page.waitForSelector('#morph-error:not([hidden])', { timeout: 5000 });
+    await settled(page);
+    await expectAnnouncements(page, from, [/^The model service stopped answering/], 'the outage');
+    await checkState(page, 'service-down');
+    // Dismiss from the keyboard: the focus goes to the start of the content, the banner stays away
+    await keys(page, '#banner-close', 'Enter');
+    assert.ok(await page.isHidden('#banner'));
+    assert.equal(await focusedId(page), 'draw-title', 'the focus after Dismiss');
+    await a11y.assertKeyboardCoverage(page, '#banner', 'banner');
+  });
+
+  await t.test('the service comes back: every card works again without a reload', async () => {
+    const from = await mark(page);
+    await replica.start();
+    await page.waitForFunction(() => document.querySelectorAll('.error:not([hidden])').length === 0, null, { timeout: 10000 })
+      .catch(async () => assert.fail(`errors still shown after recovery: ${await visibleErrors(page)}`));
+    await settled(page);
+    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
+    assert.ok(await page.isHidden('#banner'));
+    const v = await version(page, '#decoded');
+    await keys(page, '#z-1', 'ArrowRight');
+    await waitVersion(page, '#decoded', v, 'decode after recovery');
+    const v2 = await version(page, '#samples');
+    await keys(page, '#sample-go', 'Enter');
+    await waitVersion(page, '#samples', v2, 'sample after recovery');
+    await settled(page);
+    await noVisibleErrors(page);
+    const said = (await a11y.announcementsSince(page, from, 1200)).map((a) => a.text).join(' ');
+    assert.equal(said.split('The model service is back.').length - 1, 1, `announced: ${said}`);
+    await checkState(page, 'service-back');
+    allowed = [];
+  });
+
+  await t.test('the footer\'s OpenAPI link, from the keyboard', async () => {
+    await page.focus('.foot a');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 5000 }), page.keyboard.press('Enter')]);
+    assert.match(download.url(), /\/api\/openapi\.yaml$/);
+    const body = fs.readFileSync(await download.path(), 'utf8');
+    assert.match(body, /^openapi: 3\./m);
+    await a11y.assertKeyboardCoverage(page, '.foot', 'footer');
   });
 
   await t.test('no console errors', () => {

@@ -1,7 +1,8 @@
 #!/bin/sh
-# make browser-test: installs Chromium, nginx and the pinned playwright-core when missing, starts a
-# vae-server replica behind nginx on loopback (tests/scaleout/stack.py, the same nginx
-# configuration as the frontend image) and runs frontend.test.mjs against it. Screenshots go to
+# make browser-test: installs Chromium, nginx and the pinned playwright-core and axe-core when
+# missing, starts a vae-server replica behind nginx on loopback (tests/scaleout/stack.py, the same
+# nginx configuration as the frontend image) and runs frontend.test.mjs against it (which stops that
+# replica and starts its own, for the outage sequence). Screenshots of every state go to
 # build/browser-artifacts/. Usage: tests/browser/run.sh [BUILD_DIR]
 set -eu
 cd "$(dirname "$0")/../.."
@@ -21,12 +22,16 @@ if [ -z "${VAE_MODELS:-}" ]; then
     done
 fi
 
-# playwright-core as pinned in package-lock.json (npm ci only when it is not installed yet)
-want=$(sed -n 's/.*"playwright-core": "\([0-9.]*\)".*/\1/p' tests/browser/package.json | head -n1)
-have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' tests/browser/node_modules/playwright-core/package.json 2>/dev/null || true)
-if [ "$have" != "$want" ]; then
-    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/browser failed"
-fi
+# playwright-core and axe-core as pinned in package-lock.json (npm ci only when one is not installed
+# at its pinned version)
+for dep in playwright-core axe-core; do
+    want=$(sed -n "s/.*\"$dep\": \"\([0-9.]*\)\".*/\1/p" tests/browser/package.json | head -n1)
+    have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "tests/browser/node_modules/$dep/package.json" 2>/dev/null || true)
+    if [ -z "$want" ] || [ "$have" != "$want" ]; then
+        (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || fail "npm ci in tests/browser failed"
+        break
+    fi
+done
 
 # a third model with a 2-D latent space, for the page's 2-D pad: 1 s of training on mnist-mini
 "$BUILD/vae-train" --data tests/data/mnist-mini --out "$BUILD/browser-latent2.safetensors" --latent 2 \
@@ -39,6 +44,8 @@ rm -rf "$ARTIFACTS"
 mkdir -p "$ARTIFACTS"
 export ARTIFACTS
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+# the test stops the stack's replica and starts its own on the same port (the outage sequence)
+export VAE_SERVER="$PWD/$BUILD/vae-server"
 [ -x "$CHROMIUM" ] || fail "no Chromium at $CHROMIUM"
 status=0
 python3 tests/scaleout/stack.py --build "$BUILD" --replicas 1 -- \

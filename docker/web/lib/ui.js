@@ -1,0 +1,70 @@
+// Helpers every panel uses: elements by id, errors in a card, pictures, the busy count, and the
+// latest-call-wins wrapper.
+import { announce } from './announce.js';
+import { isOutage, userMessage } from './api.js';
+
+export const $ = (id) => document.getElementById(id);
+
+// two decimals, without a "-0.00"
+export const fixed2 = (v) => (Math.abs(v) < 0.005 ? 0 : v).toFixed(2);
+
+export const reducedMotion = window.matchMedia('(prefers-reduced-motion: reduce)');
+
+// Shows err in the card's error box #id (null hides it) and announces it, prefixed by what failed
+// ("Sample 16: ..."). An outage is not announced here: the banner says it once for every card.
+export function showError(id, err, what) {
+  const el = $(id);
+  if (!err) {
+    el.hidden = true;
+    el.textContent = '';
+    return;
+  }
+  const message = userMessage(err);
+  el.textContent = message;
+  el.hidden = false;
+  if (!isOutage(err)) announce(`${what}: error: ${message}`);
+}
+
+// Shows a PNG blob in an <img> (replacing its placeholder); data-version counts finished loads.
+export function showImage(img, placeholder, blob) {
+  return new Promise((resolve) => {
+    const url = URL.createObjectURL(blob);
+    img.onload = () => {
+      if (img.dataset.url) URL.revokeObjectURL(img.dataset.url);
+      img.dataset.url = url;
+      img.hidden = false;
+      placeholder.hidden = true;
+      img.dataset.version = String(Number(img.dataset.version || 0) + 1);
+      resolve();
+    };
+    img.onerror = () => {
+      URL.revokeObjectURL(url);
+      resolve();
+    };
+    img.src = url;
+  });
+}
+
+// Calls to the API under way (body data-busy, for tests and styling): 0 when the page is settled.
+export const busy = {
+  n: 0,
+  add(delta) {
+    this.n += delta;
+    document.body.dataset.busy = String(this.n);
+  },
+};
+
+// Runs task() for a panel so that only the latest call's result is used: a newer call makes the
+// older one's result stale (isCurrent() turns false) and it is dropped.
+export function latestOnly() {
+  let gen = 0;
+  return async (task) => {
+    const mine = ++gen;
+    busy.add(1);
+    try {
+      await task(() => mine === gen);
+    } finally {
+      busy.add(-1);
+    }
+  };
+}
