@@ -193,6 +193,8 @@ bench:
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
+	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
+	@echo
 	@EPOCHS=10 tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST) $(BUILD)/bench/peak_flops
 
 bench-train:
