@@ -159,31 +159,38 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	@VAE_TEST_MNIST=$(MNIST) tests/hardening/soak.sh $(BUILD) $(SOAK_REQUESTS)
 
-# make bench: every endpoint under wrk beside /health and the sgemm ceiling, for the shipped model
-# and for the canonical 784-400-20 (trained here once, 10 epochs), then the trainer's s/epoch.
+# make bench: every endpoint under wrk beside /health and the machine's compute ceiling (an FMA probe
+# per ISA, cross-checked with OpenBLAS), vae-server with batching on and off and FastAPI + PyTorch on the
+# same weights under the same load, for the shipped model and for the canonical 784-400-20 (trained here
+# once, 10 epochs); then vae-train against PyTorch's training loop, side by side (10 epochs each).
 BENCH_CANONICAL := $(BUILD)/bench/mnist-400-20.safetensors
+BENCH_SECONDS ?= 5
 $(BUILD)/bench/peak_flops: tests/bench/peak_flops.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+$(BUILD)/bench/bench_decode: tests/bench/bench_decode.c $(LIBVAE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBVAE) $(LDLIBS)
 $(BENCH_CANONICAL): $(BUILD)/vae-train
 	@mkdir -p $(dir $@)
 	$(BUILD)/vae-train --data $(MNIST) --out $@ --epochs 10 --threads 2 --quiet
 
 bench:
 	@tests/install-deps.sh build bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BENCH_CANONICAL)
-	@tests/bench/bench_http.py $(BUILD) --variant "batching on=" --variant "batching off=,--batching=off"
-	@echo
-	@tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) \
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BUILD)/bench/bench_decode $(BENCH_CANONICAL)
+	@$(BUILD)/bench/bench_decode model/weights/mnist.safetensors | tr '\n' ' '; echo
+	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
-	@$(BUILD)/vae-train --data $(MNIST) --out $(BUILD)/bench/t.safetensors --epochs 3 --threads 2 --quiet \
-	    | sed -n 's/.*; \([0-9.]*\) s per epoch.*/trainer: 784-400-20, batch 128, 2 threads: \1 s per epoch (3 epochs)/p'
+	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) --peer \
+	    --variant "batching on=" --variant "batching off=,--batching=off"
+	@echo
+	@EPOCHS=10 tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST) $(BUILD)/bench/peak_flops
 
 bench-train:
 	@tests/install-deps.sh build bench
-	@$(MAKE) --no-print-directory $(BUILD)/vae-train
-	@tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST)
+	@$(MAKE) --no-print-directory $(BUILD)/vae-train $(BUILD)/bench/peak_flops
+	@tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST) $(BUILD)/bench/peak_flops
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/vae/weights

@@ -1,14 +1,13 @@
-/* Small-batch inference kernels with run-time ISA dispatch (see kernels.h). */
+/* Small-batch inference kernels and the run-time ISA choice that every kernel follows (see kernels.h). */
 #include "kernels.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define VAE_X86 1
-#endif
+#include "kernels_simd.h"
 
 vae_status vae_pack_linear(vae_packed_linear *p, const float *weight, const float *bias, int in,
                            int out) {
@@ -74,49 +73,11 @@ static void linear_generic(float *out, const float *inp, const vae_packed_linear
 
 static void sigmoid_generic(float *out, const float *inp, size_t n) { vae_sigmoid_forward(out, inp, n); }
 
-static void adam_generic(float *p, float *m, float *v, const float *g, size_t n, float b1, float b2,
-                         float step_size, float bc2_sqrt, float eps, float decay) {
-    for (size_t i = 0; i < n; i++) {
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] = p[i] * decay - step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + eps);
-    }
-}
-
 #ifdef VAE_X86
-/* exp(v) for v in [-87, 88]: v = n*ln2 + r with n = round(v/ln2) and r computed in two steps
- * (Cody-Waite: ln2 split into an exactly representable high part and a low part, so r keeps its
- * accuracy even where n*ln2 is large), |r| <= ln2/2; e^r by its degree-7 Taylor polynomial
- * (relative error 1.5e-8 there), times 2^n (scalef on AVX-512, exponent bits on AVX2). */
-#define LN2_HI 0.693145751953125f
-#define LN2_LO 1.428606765330187e-06f
-#define EXP_C7 1.9841269841e-4f
-#define EXP_C6 1.3888888889e-3f
-#define EXP_C5 8.3333333333e-3f
-#define EXP_C4 4.1666666667e-2f
-#define EXP_C3 1.6666666667e-1f
-#define EXP_C2 0.5f
-
-__attribute__((target("avx512f"))) static inline __m512 exp16(__m512 v) {
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), v);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(EXP_C7);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C5));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EXP_C2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
 __attribute__((target("avx512f"))) static inline __m512 sigmoid16(__m512 x) {
     __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), x), _mm512_set1_ps(-87.0f)),
                              _mm512_set1_ps(88.0f));
-    __m512 e = exp16(v);
+    __m512 e = vae_exp16(v);
     return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
 
@@ -129,28 +90,10 @@ __attribute__((target("avx512f"))) static void sigmoid_avx512(float *out, const 
     }
 }
 
-/* The same exp for v in [-87, 88], 2^n from the exponent bits (n + 127 stays in 1..254 there). */
-__attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 v) {
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(v, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), v);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(EXP_C7);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EXP_C2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
 __attribute__((target("avx2,fma"))) static inline __m256 sigmoid8(__m256 x) {
     __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), x), _mm256_set1_ps(-87.0f)),
                              _mm256_set1_ps(88.0f));
-    __m256 e = exp8(v);
+    __m256 e = vae_exp8(v);
     return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
 }
 
@@ -163,147 +106,6 @@ __attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *out, const f
         _mm256_storeu_ps(tmp, sigmoid8(_mm256_loadu_ps(tmp)));
         memcpy(out + i, tmp, (n - i) * sizeof(float));
     }
-}
-
-__attribute__((target("avx512f"))) static void adam_avx512(float *p, float *m, float *v, const float *g,
-                                                            size_t n, float b1, float b2, float step_size,
-                                                            float bc2_sqrt, float eps, float decay) {
-    const __m512 vb1 = _mm512_set1_ps(b1), vb1c = _mm512_set1_ps(1.0f - b1);
-    const __m512 vb2 = _mm512_set1_ps(b2), vb2c = _mm512_set1_ps(1.0f - b2);
-    const __m512 vstep = _mm512_set1_ps(step_size), vbc2 = _mm512_set1_ps(bc2_sqrt);
-    const __m512 veps = _mm512_set1_ps(eps), vdecay = _mm512_set1_ps(decay);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 gi = _mm512_loadu_ps(g + i);
-        __m512 mi = _mm512_fmadd_ps(vb1, _mm512_loadu_ps(m + i), _mm512_mul_ps(vb1c, gi));
-        __m512 vi = _mm512_fmadd_ps(vb2, _mm512_loadu_ps(v + i), _mm512_mul_ps(vb2c, _mm512_mul_ps(gi, gi)));
-        __m512 denom = _mm512_add_ps(_mm512_div_ps(_mm512_sqrt_ps(vi), vbc2), veps);
-        __m512 pi = _mm512_sub_ps(_mm512_mul_ps(_mm512_loadu_ps(p + i), vdecay),
-                                  _mm512_div_ps(_mm512_mul_ps(vstep, mi), denom));
-        _mm512_storeu_ps(m + i, mi);
-        _mm512_storeu_ps(v + i, vi);
-        _mm512_storeu_ps(p + i, pi);
-    }
-    adam_generic(p + i, m + i, v + i, g + i, n - i, b1, b2, step_size, bc2_sqrt, eps, decay);
-}
-
-__attribute__((target("avx2,fma"))) static void adam_avx2(float *p, float *m, float *v, const float *g,
-                                                          size_t n, float b1, float b2, float step_size,
-                                                          float bc2_sqrt, float eps, float decay) {
-    const __m256 vb1 = _mm256_set1_ps(b1), vb1c = _mm256_set1_ps(1.0f - b1);
-    const __m256 vb2 = _mm256_set1_ps(b2), vb2c = _mm256_set1_ps(1.0f - b2);
-    const __m256 vstep = _mm256_set1_ps(step_size), vbc2 = _mm256_set1_ps(bc2_sqrt);
-    const __m256 veps = _mm256_set1_ps(eps), vdecay = _mm256_set1_ps(decay);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 gi = _mm256_loadu_ps(g + i);
-        __m256 mi = _mm256_fmadd_ps(vb1, _mm256_loadu_ps(m + i), _mm256_mul_ps(vb1c, gi));
-        __m256 vi = _mm256_fmadd_ps(vb2, _mm256_loadu_ps(v + i), _mm256_mul_ps(vb2c, _mm256_mul_ps(gi, gi)));
-        __m256 denom = _mm256_add_ps(_mm256_div_ps(_mm256_sqrt_ps(vi), vbc2), veps);
-        __m256 pi = _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), vdecay),
-                                  _mm256_div_ps(_mm256_mul_ps(vstep, mi), denom));
-        _mm256_storeu_ps(m + i, mi);
-        _mm256_storeu_ps(v + i, vi);
-        _mm256_storeu_ps(p + i, pi);
-    }
-    adam_generic(p + i, m + i, v + i, g + i, n - i, b1, b2, step_size, bc2_sqrt, eps, decay);
-}
-
-/* BCE from logits, 16 at a time: e = exp(-|l|) (Cody-Waite as in sigmoid16), loss = max(l,0) - l*t +
- * log1p(e) with log1p(e) = 2 atanh(e / (2 + e)) by its odd series to u^13 (e <= 1, so u <= 1/3:
- * relative error below 5e-9), gradient sigmoid(l) - t with sigmoid(l) = 1/(1+e) or e/(1+e). */
-__attribute__((target("avx512f"))) static inline __m512 bce16(__m512 l, __m512 t, __m512 *grad) {
-    __m512 a = _mm512_abs_ps(l);
-    __m512 v = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), a), _mm512_set1_ps(-87.0f));
-    __m512 e = exp16(v);
-    __m512 inv = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-    __mmask16 neg = _mm512_cmp_ps_mask(l, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 s = _mm512_mask_mul_ps(inv, neg, e, inv);
-    *grad = _mm512_sub_ps(s, t);
-    __m512 u = _mm512_div_ps(e, _mm512_add_ps(_mm512_set1_ps(2.0f), e));
-    __m512 u2 = _mm512_mul_ps(u, u);
-    __m512 q = _mm512_set1_ps(1.0f / 13.0f);
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f / 11.0f));
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f / 9.0f));
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f / 7.0f));
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f / 5.0f));
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f / 3.0f));
-    q = _mm512_fmadd_ps(q, u2, _mm512_set1_ps(1.0f));
-    __m512 log1p_e = _mm512_mul_ps(_mm512_add_ps(u, u), q);
-    __m512 loss = _mm512_fnmadd_ps(l, t, _mm512_max_ps(l, _mm512_setzero_ps()));
-    return _mm512_add_ps(loss, log1p_e);
-}
-
-__attribute__((target("avx512f"))) static double bce_avx512(float *dlogits, const float *logits,
-                                                            const float *target, size_t n, float scale) {
-    double total = 0.0;
-    const __m512 vscale = _mm512_set1_ps(scale);
-    size_t i = 0;
-    /* sums in float lanes over short stretches, then in double: the loss of a batch is ~1e5 */
-    while (i < n) {
-        __m512 acc = _mm512_setzero_ps();
-        size_t stop = n - i > 1024 ? i + 1024 : n;
-        for (; i + 16 <= stop; i += 16) {
-            __m512 grad;
-            acc = _mm512_add_ps(acc, bce16(_mm512_loadu_ps(logits + i), _mm512_loadu_ps(target + i), &grad));
-            _mm512_storeu_ps(dlogits + i, _mm512_mul_ps(vscale, grad));
-        }
-        if (i < stop) {
-            __mmask16 mask = (__mmask16)((1u << (stop - i)) - 1);
-            __m512 grad;
-            __m512 loss = bce16(_mm512_maskz_loadu_ps(mask, logits + i), _mm512_maskz_loadu_ps(mask, target + i),
-                                &grad);
-            acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(mask, loss));
-            _mm512_mask_storeu_ps(dlogits + i, mask, _mm512_mul_ps(vscale, grad));
-            i = stop;
-        }
-        total += (double)_mm512_reduce_add_ps(acc);
-    }
-    return total;
-}
-
-__attribute__((target("avx2,fma"))) static inline __m256 bce8(__m256 l, __m256 t, __m256 *grad) {
-    __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), l);
-    __m256 v = _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), _mm256_set1_ps(-87.0f));
-    __m256 e = exp8(v);
-    __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
-    __m256 neg = _mm256_cmp_ps(l, _mm256_setzero_ps(), _CMP_LT_OQ);
-    __m256 s = _mm256_blendv_ps(inv, _mm256_mul_ps(e, inv), neg);
-    *grad = _mm256_sub_ps(s, t);
-    __m256 u = _mm256_div_ps(e, _mm256_add_ps(_mm256_set1_ps(2.0f), e));
-    __m256 u2 = _mm256_mul_ps(u, u);
-    __m256 q = _mm256_set1_ps(1.0f / 13.0f);
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f / 11.0f));
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f / 9.0f));
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f / 7.0f));
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f / 5.0f));
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f / 3.0f));
-    q = _mm256_fmadd_ps(q, u2, _mm256_set1_ps(1.0f));
-    __m256 log1p_e = _mm256_mul_ps(_mm256_add_ps(u, u), q);
-    __m256 loss = _mm256_fnmadd_ps(l, t, _mm256_max_ps(l, _mm256_setzero_ps()));
-    return _mm256_add_ps(loss, log1p_e);
-}
-
-__attribute__((target("avx2,fma"))) static double bce_avx2(float *dlogits, const float *logits,
-                                                           const float *target, size_t n, float scale) {
-    double total = 0.0;
-    const __m256 vscale = _mm256_set1_ps(scale);
-    size_t i = 0;
-    while (i + 8 <= n) {
-        __m256 acc = _mm256_setzero_ps();
-        size_t stop = n - i > 1024 ? i + 1024 : n;
-        for (; i + 8 <= stop; i += 8) {
-            __m256 grad;
-            acc = _mm256_add_ps(acc, bce8(_mm256_loadu_ps(logits + i), _mm256_loadu_ps(target + i), &grad));
-            _mm256_storeu_ps(dlogits + i, _mm256_mul_ps(vscale, grad));
-        }
-        float lanes[8];
-        _mm256_storeu_ps(lanes, acc);
-        for (int k = 0; k < 8; k++) total += lanes[k];
-    }
-    /* the last few (fewer than 8) take the scalar path */
-    if (i < n) total += vae_bce_logits_forward_backward(dlogits + i, logits + i, target + i, n - i, scale);
-    return total;
 }
 
 /* R rows of the batch (R <= 12, a constant after inlining) against one 32-output panel: up to 24
@@ -446,81 +248,75 @@ __attribute__((target("avx2,fma"))) static void linear_avx2(float *out, const fl
 
 /* ---- dispatch ---- */
 
-typedef enum { ISA_UNSET, ISA_GENERIC, ISA_AVX2, ISA_AVX512 } isa_kind;
-static isa_kind current_isa;
+/* Detected once (pthread_once, so no thread ever reads it half-set); changed afterwards only by
+ * vae_kernel_force, which tests call before they start threads. Atomic so that such a change is
+ * not a data race either. */
+static pthread_once_t isa_once = PTHREAD_ONCE_INIT;
+static _Atomic int current_isa;
+static vae_isa best_isa; /* what the CPU reports, written once inside isa_once */
 
-static isa_kind detect(void) {
+static vae_isa detect(void) {
 #ifdef VAE_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISA_AVX2;
+    if (__builtin_cpu_supports("avx512f")) return VAE_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VAE_ISA_AVX2;
 #endif
-    return ISA_GENERIC;
+    return VAE_ISA_GENERIC;
 }
 
-/* Set once; a racing first call from two threads computes and stores the same value. */
-static isa_kind isa(void) {
-    if (current_isa == ISA_UNSET) current_isa = detect();
-    return current_isa;
+static void detect_once(void) {
+    best_isa = detect();
+    atomic_store_explicit(&current_isa, (int)best_isa, memory_order_relaxed);
 }
 
-const char *vae_kernel_isa(void) {
-    switch (isa()) {
-    case ISA_AVX512: return "avx512";
-    case ISA_AVX2: return "avx2";
+vae_isa vae_kernel_isa_id(void) {
+    pthread_once(&isa_once, detect_once);
+    return (vae_isa)atomic_load_explicit(&current_isa, memory_order_relaxed);
+}
+
+const char *vae_kernel_isa_name(vae_isa isa) {
+    switch (isa) {
+    case VAE_ISA_AVX512: return "avx512";
+    case VAE_ISA_AVX2: return "avx2";
     default: return "generic";
     }
 }
 
+const char *vae_kernel_isa(void) { return vae_kernel_isa_name(vae_kernel_isa_id()); }
+
+int vae_kernel_cpu_has(vae_isa isa) {
+    pthread_once(&isa_once, detect_once);
+    return isa >= VAE_ISA_GENERIC && isa <= best_isa;
+}
+
 int vae_kernel_force(const char *name) {
-    isa_kind best = detect(), want;
-    if (!strcmp(name, "avx512")) want = ISA_AVX512;
-    else if (!strcmp(name, "avx2")) want = ISA_AVX2;
-    else if (!strcmp(name, "generic")) want = ISA_GENERIC;
+    vae_isa want;
+    if (!strcmp(name, "avx512")) want = VAE_ISA_AVX512;
+    else if (!strcmp(name, "avx2")) want = VAE_ISA_AVX2;
+    else if (!strcmp(name, "generic")) want = VAE_ISA_GENERIC;
     else return -1;
-    if (want > best) return -1;
-    current_isa = want;
+    if (!vae_kernel_cpu_has(want)) return -1;
+    atomic_store_explicit(&current_isa, (int)want, memory_order_relaxed);
     return 0;
 }
 
 void vae_kernel_linear(float *out, const float *inp, const vae_packed_linear *w, int B,
                        vae_epilogue epilogue) {
-    switch (isa()) {
+    switch (vae_kernel_isa_id()) {
 #ifdef VAE_X86
-    case ISA_AVX512: linear_avx512(out, inp, w, B, epilogue); return;
-    case ISA_AVX2: linear_avx2(out, inp, w, B, epilogue); return;
+    case VAE_ISA_AVX512: linear_avx512(out, inp, w, B, epilogue); return;
+    case VAE_ISA_AVX2: linear_avx2(out, inp, w, B, epilogue); return;
 #endif
     default: linear_generic(out, inp, w, B, epilogue); return;
     }
 }
 
 void vae_kernel_sigmoid(float *out, const float *inp, size_t n) {
-    switch (isa()) {
+    switch (vae_kernel_isa_id()) {
 #ifdef VAE_X86
-    case ISA_AVX512: sigmoid_avx512(out, inp, n); return;
-    case ISA_AVX2: sigmoid_avx2(out, inp, n); return;
+    case VAE_ISA_AVX512: sigmoid_avx512(out, inp, n); return;
+    case VAE_ISA_AVX2: sigmoid_avx2(out, inp, n); return;
 #endif
     default: sigmoid_generic(out, inp, n); return;
-    }
-}
-
-void vae_kernel_adam(float *p, float *m, float *v, const float *g, size_t n, float b1, float b2,
-                     float step_size, float bc2_sqrt, float eps, float decay) {
-    switch (isa()) {
-#ifdef VAE_X86
-    case ISA_AVX512: adam_avx512(p, m, v, g, n, b1, b2, step_size, bc2_sqrt, eps, decay); return;
-    case ISA_AVX2: adam_avx2(p, m, v, g, n, b1, b2, step_size, bc2_sqrt, eps, decay); return;
-#endif
-    default: adam_generic(p, m, v, g, n, b1, b2, step_size, bc2_sqrt, eps, decay); return;
-    }
-}
-
-double vae_kernel_bce(float *dlogits, const float *logits, const float *target, size_t n, float scale) {
-    switch (isa()) {
-#ifdef VAE_X86
-    case ISA_AVX512: return bce_avx512(dlogits, logits, target, n, scale);
-    case ISA_AVX2: return bce_avx2(dlogits, logits, target, n, scale);
-#endif
-    default: return vae_bce_logits_forward_backward(dlogits, logits, target, n, scale);
     }
 }

@@ -1,10 +1,12 @@
 /* The training step: forward through encoder, reparameterisation and decoder, summed BCE + beta*KL,
- * backward through every layer into one gradient block, and Adam. */
+ * backward through every layer into one gradient block, and Adam; the matrix products, the BCE and
+ * Adam on the project's kernels (kernels_train.c), split over a pool of threads. */
 #include "vae/train.h"
 
 #include "kernels.h"
 #include "util.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@ struct vae_trainer {
     size_t n_params;
     float *grads, *m, *v; /* each n_params, laid out like model->params */
     vae_layers grad_layers;
+    vae_kernel_pool *pool; /* the threads every product, the BCE and Adam are split over */
     long step;
     /* activations, each (max_batch, width of that layer) */
     float *enc_pre[VAE_MAX_HIDDEN], *enc_act[VAE_MAX_HIDDEN];
@@ -49,6 +52,12 @@ vae_trainer *vae_trainer_create(vae_model *model, int max_batch, vae_error *err)
     vae_layers_bind(&tr->grad_layers, cfg, tr->grads);
 
     size_t total = 0, width = (size_t)vae_config_max_width(cfg);
+    /* as many threads as OpenBLAS is set to use, so that vae-train's --threads (which sets that) and
+     * a program that never sets it (OpenBLAS then uses every CPU) mean the same for both */
+    int max_k = (int)width > VAE_INPUT_DIM ? (int)width : VAE_INPUT_DIM;
+    if (max_batch > max_k) max_k = max_batch;
+    tr->pool = vae_kernel_pool_create(openblas_get_num_threads(), max_k);
+    if (!tr->pool) goto oom;
     for (int i = 0; i < L; i++) total += 4 * pad16(B * (size_t)cfg->hidden[i]);
     total += 7 * pad16(B * d) + pad16(B * VAE_INPUT_DIM) + 2 * pad16(B * width);
     tr->arena = alloc_floats(total);
@@ -84,6 +93,7 @@ oom:
 
 void vae_trainer_destroy(vae_trainer *tr) {
     if (!tr) return;
+    vae_kernel_pool_destroy(tr->pool);
     free(tr->grads);
     free(tr->m);
     free(tr->v);
@@ -93,6 +103,18 @@ void vae_trainer_destroy(vae_trainer *tr) {
 
 const float *vae_trainer_grads(const vae_trainer *tr) { return tr->grads; }
 
+/* The activation as the products' store epilogue; tanh has none (it runs as a pass of its own). */
+static vae_epilogue epilogue_of(vae_activation act) {
+    return act == VAE_ACT_RELU ? VAE_EPILOGUE_RELU : act == VAE_ACT_LEAKY_RELU ? VAE_EPILOGUE_LEAKY : VAE_EPILOGUE_NONE;
+}
+
+/* One hidden layer forward: pre (B, l->out) = inp @ W^T + b, act = activation(pre). */
+static void hidden_forward(vae_trainer *tr, const vae_linear *l, float *pre, float *act, const float *inp, int B) {
+    const vae_activation a = tr->model->config.activation;
+    vae_kernel_linear_forward(tr->pool, pre, act, epilogue_of(a), inp, l->weight, l->bias, B, l->in, l->out);
+    if (epilogue_of(a) == VAE_EPILOGUE_NONE) vae_activation_forward(act, pre, (size_t)B * l->out, a);
+}
+
 /* Forward pass through the whole network; leaves every activation in place for backward. */
 static vae_loss forward(vae_trainer *tr, const float *x, const float *eps, int B) {
     const vae_model *m = tr->model;
@@ -101,28 +123,25 @@ static vae_loss forward(vae_trainer *tr, const float *x, const float *eps, int B
     const int L = cfg->n_hidden, d = cfg->latent_dim;
     const float *in = x;
     for (int i = 0; i < L; i++) {
-        // enc_pre[i] is (B, hidden[i]), in is (B, ly->enc[i].in)
-        vae_linear_forward(tr->enc_pre[i], in, ly->enc[i].weight, ly->enc[i].bias, B,
-                           ly->enc[i].in, ly->enc[i].out);
-        vae_activation_forward(tr->enc_act[i], tr->enc_pre[i], (size_t)B * ly->enc[i].out,
-                               cfg->activation);
+        // enc_pre[i] and enc_act[i] are (B, hidden[i]), in is (B, ly->enc[i].in)
+        hidden_forward(tr, &ly->enc[i], tr->enc_pre[i], tr->enc_act[i], in, B);
         in = tr->enc_act[i];
     }
     // mu, logvar, eps, z are (B, d)
-    vae_linear_forward(tr->mu, in, ly->mu.weight, ly->mu.bias, B, ly->mu.in, d);
-    vae_linear_forward(tr->logvar, in, ly->logvar.weight, ly->logvar.bias, B, ly->logvar.in, d);
+    vae_kernel_linear_forward(tr->pool, tr->mu, NULL, VAE_EPILOGUE_NONE, in, ly->mu.weight, ly->mu.bias, B,
+                              ly->mu.in, d);
+    vae_kernel_linear_forward(tr->pool, tr->logvar, NULL, VAE_EPILOGUE_NONE, in, ly->logvar.weight,
+                              ly->logvar.bias, B, ly->logvar.in, d);
     if (eps != tr->eps) memcpy(tr->eps, eps, (size_t)B * d * sizeof(float));
     vae_reparam_forward(tr->z, tr->mu, tr->logvar, tr->eps, (size_t)B * d);
     in = tr->z;
     for (int i = 0; i < L; i++) {
-        vae_linear_forward(tr->dec_pre[i], in, ly->dec[i].weight, ly->dec[i].bias, B,
-                           ly->dec[i].in, ly->dec[i].out);
-        vae_activation_forward(tr->dec_act[i], tr->dec_pre[i], (size_t)B * ly->dec[i].out,
-                               cfg->activation);
+        hidden_forward(tr, &ly->dec[i], tr->dec_pre[i], tr->dec_act[i], in, B);
         in = tr->dec_act[i];
     }
     // logits is (B, 784)
-    vae_linear_forward(tr->logits, in, ly->out.weight, ly->out.bias, B, ly->out.in, VAE_INPUT_DIM);
+    vae_kernel_linear_forward(tr->pool, tr->logits, NULL, VAE_EPILOGUE_NONE, in, ly->out.weight, ly->out.bias, B,
+                              ly->out.in, VAE_INPUT_DIM);
     vae_loss loss = {.count = B};
     loss.kl = vae_kl_forward(tr->mu, tr->logvar, (size_t)B * d);
     return loss;
@@ -130,8 +149,23 @@ static vae_loss forward(vae_trainer *tr, const float *x, const float *eps, int B
 
 vae_loss vae_trainer_forward(vae_trainer *tr, const float *x, const float *eps, int B) {
     vae_loss loss = forward(tr, x, eps, B);
+    /* libm and a double sum: the finite-difference checks difference two such losses */
     loss.bce = vae_bce_logits_forward(tr->logits, x, (size_t)B * VAE_INPUT_DIM);
     return loss;
+}
+
+/* One layer backward. dinp (B, l->in), when not NULL, gets the gradient of the layer's input and then
+ * (gate_pre not NULL) the backward of the activation that made that input from gate_pre, so that it
+ * holds the gradient of gate_pre; accumulate adds to dinp (before that backward) instead. */
+static void layer_backward(vae_trainer *tr, const vae_linear *l, const vae_linear *grad, float *dinp,
+                           int accumulate, const float *gate_pre, const float *gate_act, const float *dout,
+                           const float *inp, int B) {
+    const vae_activation a = tr->model->config.activation;
+    const vae_epilogue ep = gate_pre ? epilogue_of(a) : VAE_EPILOGUE_NONE;
+    vae_kernel_linear_backward(tr->pool, dinp, accumulate, gate_pre, ep, grad->weight, grad->bias, dout, inp,
+                               l->weight, B, l->in, l->out);
+    if (dinp && gate_pre && ep == VAE_EPILOGUE_NONE)
+        vae_activation_backward(dinp, dinp, gate_pre, gate_act, (size_t)B * l->in, a);
 }
 
 vae_loss vae_trainer_forward_backward(vae_trainer *tr, const float *x, const float *eps, int B,
@@ -146,18 +180,17 @@ vae_loss vae_trainer_forward_backward(vae_trainer *tr, const float *x, const flo
     memset(tr->grads, 0, tr->n_params * sizeof(float));
     /* the gradient of the batch SUM, as the canonical PyTorch example backpropagates */
     float *dlogits = tr->logits; /* logits are not needed after this: reuse them in place */
-    loss.bce = vae_kernel_bce(dlogits, tr->logits, x, (size_t)B * VAE_INPUT_DIM, 1.0f);
+    loss.bce = vae_kernel_bce(tr->pool, dlogits, tr->logits, x, (size_t)B * VAE_INPUT_DIM, 1.0f);
 
+    /* every dact below is the gradient of a pre-activation: each product applies the backward of the
+     * activation beneath it as it stores */
     float *dact = tr->dbuf_a, *dspare = tr->dbuf_b;
-    vae_linear_backward(dact, gl->out.weight, gl->out.bias, dlogits, tr->dec_act[L - 1],
-                        ly->out.weight, B, ly->out.in, VAE_INPUT_DIM);
+    layer_backward(tr, &ly->out, &gl->out, dact, 0, tr->dec_pre[L - 1], tr->dec_act[L - 1], dlogits,
+                   tr->dec_act[L - 1], B);
     for (int i = L - 1; i >= 0; i--) {
-        const vae_linear *l = &ly->dec[i];
-        vae_activation_backward(dact, dact, tr->dec_pre[i], tr->dec_act[i], (size_t)B * l->out,
-                                cfg->activation);
         float *dinp = i == 0 ? tr->dz : dspare;
-        vae_linear_backward(dinp, gl->dec[i].weight, gl->dec[i].bias, dact,
-                            i == 0 ? tr->z : tr->dec_act[i - 1], l->weight, B, l->in, l->out);
+        layer_backward(tr, &ly->dec[i], &gl->dec[i], dinp, 0, i == 0 ? NULL : tr->dec_pre[i - 1],
+                       i == 0 ? NULL : tr->dec_act[i - 1], dact, i == 0 ? tr->z : tr->dec_act[i - 1], B);
         float *t = dact;
         dact = dspare;
         dspare = t;
@@ -165,22 +198,17 @@ vae_loss vae_trainer_forward_backward(vae_trainer *tr, const float *x, const flo
     vae_reparam_backward(tr->dmu, tr->dlogvar, tr->dz, tr->logvar, tr->eps, (size_t)B * d);
     vae_kl_backward(tr->dmu, tr->dlogvar, tr->mu, tr->logvar, (size_t)B * d, beta);
 
-    /* both heads read the last hidden layer: its gradient is the sum of theirs */
-    const int hl = cfg->hidden[L - 1];
+    /* both heads read the last hidden layer: its gradient is the sum of theirs, the second added
+     * into the first, then the activation's backward */
     const float *h_last = tr->enc_act[L - 1];
-    vae_linear_backward(dact, gl->mu.weight, gl->mu.bias, tr->dmu, h_last, ly->mu.weight, B, hl, d);
-    vae_linear_backward(dspare, gl->logvar.weight, gl->logvar.bias, tr->dlogvar, h_last,
-                        ly->logvar.weight, B, hl, d);
-    for (size_t j = 0; j < (size_t)B * hl; j++) dact[j] += dspare[j];
+    layer_backward(tr, &ly->mu, &gl->mu, dact, 0, NULL, NULL, tr->dmu, h_last, B);
+    layer_backward(tr, &ly->logvar, &gl->logvar, dact, 1, tr->enc_pre[L - 1], h_last, tr->dlogvar, h_last, B);
 
     for (int i = L - 1; i >= 0; i--) {
-        const vae_linear *l = &ly->enc[i];
-        vae_activation_backward(dact, dact, tr->enc_pre[i], tr->enc_act[i], (size_t)B * l->out,
-                                cfg->activation);
         /* the first layer's input is the data: no gradient needed there */
         float *dinp = i == 0 ? NULL : dspare;
-        vae_linear_backward(dinp, gl->enc[i].weight, gl->enc[i].bias, dact,
-                            i == 0 ? x : tr->enc_act[i - 1], l->weight, B, l->in, l->out);
+        layer_backward(tr, &ly->enc[i], &gl->enc[i], dinp, 0, i == 0 ? NULL : tr->enc_pre[i - 1],
+                       i == 0 ? NULL : tr->enc_act[i - 1], dact, i == 0 ? x : tr->enc_act[i - 1], B);
         float *t = dact;
         dact = dspare;
         dspare = t;
@@ -196,7 +224,7 @@ void vae_trainer_adam_step(vae_trainer *tr, const vae_adam_config *cfg) {
     const float bc2_sqrt = sqrtf(1.0f - powf(b2, (float)tr->step));
     const float step_size = cfg->lr / bc1;
     const float decay = 1.0f - cfg->lr * cfg->weight_decay;
-    vae_kernel_adam(tr->model->params, tr->m, tr->v, tr->grads, tr->n_params, b1, b2, step_size,
+    vae_kernel_adam(tr->pool, tr->model->params, tr->m, tr->v, tr->grads, tr->n_params, b1, b2, step_size,
                     bc2_sqrt, cfg->eps, decay);
 }
 
@@ -206,7 +234,11 @@ vae_loss vae_trainer_evaluate(vae_trainer *tr, const float *x, int n, vae_rng *r
     for (int start = 0; start < n; start += tr->max_batch) {
         int B = n - start < tr->max_batch ? n - start : tr->max_batch;
         vae_rng_normal_fill(rng, tr->eps, (size_t)B * d, 1.0f);
-        vae_loss l = vae_trainer_forward(tr, x + (size_t)start * VAE_INPUT_DIM, tr->eps, B);
+        const float *xb = x + (size_t)start * VAE_INPUT_DIM;
+        vae_loss l = forward(tr, xb, tr->eps, B);
+        /* the training step's vector BCE (its gradient, written over the logits, is not used): the
+         * scalar libm one took most of the evaluation's time */
+        l.bce = vae_kernel_bce(tr->pool, tr->logits, tr->logits, xb, (size_t)B * VAE_INPUT_DIM, 1.0f);
         total.bce += l.bce;
         total.kl += l.kl;
         total.count += B;

@@ -2,7 +2,7 @@
 # Installs the Debian packages a make target needs, only those missing, so that the README's commands
 # work on a fresh Debian bookworm machine. Usage: tests/install-deps.sh [group...]
 #   build (always): compiler and the four libraries   test: the HTTP test client and validators
-#   bench: load generators                              fuzz: clang's libFuzzer and sanitizers
+#   bench: load generators, PyTorch and the FastAPI peer fuzz: clang's libFuzzer and sanitizers
 #   pytorch: PyTorch for the round-trip tests          hardening: wrk and valgrind (load, soak, memcheck)
 set -eu
 
@@ -11,7 +11,7 @@ for group in "$@"; do
     case "$group" in
         build) ;;
         test) pkgs="$pkgs python3 curl valgrind dataset-fashion-mnist" ;;
-        bench) pkgs="$pkgs wrk hyperfine python3 python3-torch" ;;
+        bench) pkgs="$pkgs wrk hyperfine python3 python3-torch python3-fastapi python3-uvicorn python3-httptools python3-uvloop" ;;
         fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
         hardening) pkgs="$pkgs python3 curl wrk valgrind" ;;
         pytorch) pkgs="$pkgs python3 python3-torch" ;;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../model/kernels.h"
 #include "check.h"
 #include "vae/train.h"
 
@@ -199,6 +200,34 @@ int main(void) {
         free(a);
         free(b);
         free(c);
+    }
+    /* the products, Adam and the BCE's gradient compute each value on one thread in a fixed order:
+     * the same parameters on one thread and on two */
+    {
+        size_t n1, n2;
+        openblas_set_num_threads(1);
+        float *a = train_a_little(99, &n1);
+        openblas_set_num_threads(2);
+        float *b = train_a_little(99, &n2);
+        CHECK(n1 == n2 && memcmp(a, b, n1 * sizeof(float)) == 0, "one and two threads: parameters differ");
+        free(a);
+        free(b);
+    }
+    /* every ISA the CPU runs trains to the same parameters as OpenBLAS (generic), to float rounding */
+    {
+        size_t n;
+        CHECK(vae_kernel_force("generic") == 0, "generic must always run");
+        float *ref = train_a_little(5, &n);
+        const char *isas[] = {"avx2", "avx512"};
+        for (int k = 0; k < 2; k++) {
+            if (vae_kernel_force(isas[k]) != 0) continue;
+            float *p = train_a_little(5, &n);
+            double worst = 0;
+            for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(p[i] - ref[i]));
+            CHECK(worst < 1e-4, "%s vs OpenBLAS after 5 steps: parameters differ by up to %g", isas[k], worst);
+            free(p);
+        }
+        free(ref);
     }
     CHECK_DONE();
 }
