@@ -1,9 +1,25 @@
-/* The model's grey images as bytes: quantisation, grids, and the area resize the tests check the
- * PNG decoder against. */
+/* The model's grey images as bytes: quantisation, grids, the area resize the tests check the PNG
+ * decoder against, and the complexity of an image as the size of its PNG. */
 #include "vae/image.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "vae/png.h"
+
+/* zlib level of the complexity measure: the smallest files (Serra et al. use the maximum level). */
+#define COMPLEXITY_LEVEL 9
+
+float vae_image_complexity_bits(const float x[VAE_INPUT_DIM]) {
+    uint8_t pixels[VAE_INPUT_DIM];
+    for (int i = 0; i < VAE_INPUT_DIM; i++) pixels[i] = vae_pixel_to_u8(x[i]);
+    vae_buf png = {0};
+    vae_status st = vae_png_encode(pixels, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, 1, COMPLEXITY_LEVEL, &png, NULL);
+    float bits = st == VAE_OK ? 8.0f * (float)png.len : NAN;
+    vae_buf_free(&png);
+    return bits;
+}
 
 /* Gathers each output pixel from the source pixels it overlaps, in the same exact integer units as
  * the PNG decoder's add_row (png_decode.c: a source pixel is dst_w units wide, an output pixel

@@ -259,6 +259,9 @@ vae_model *vae_model_create(const vae_config *cfg, vae_error *err) {
         return NULL;
     }
     vae_layers_bind(&m->layers, cfg, m->params);
+    m->diag.active_units = -1;
+    m->diag.test_loss = NAN;
+    m->diag.test_nll = NAN;
     return m;
 }
 
@@ -276,10 +279,56 @@ void vae_model_init_params(vae_model *model, unsigned long long seed) {
     }
 }
 
+void vae_model_clear_stats(vae_model *model) {
+    free(model->centroids);
+    free(model->class_std);
+    free(model->plane.mean);
+    free(model->plane.dirs);
+    free(model->plane.std);
+    free(model->diag.mu_var);
+    free(model->diag.kl);
+    free(model->scores.nll.values);
+    free(model->scores.corrected.values);
+    free(model->scores.ood.values);
+    model->centroids = model->class_std = NULL;
+    memset(&model->plane, 0, sizeof model->plane);
+    model->diag.mu_var = model->diag.kl = NULL;
+    model->diag.active_units = -1;
+    memset(&model->scores, 0, sizeof model->scores);
+}
+
+vae_status vae_model_require(const vae_model *model, unsigned parts, vae_error *err) {
+    static const struct {
+        unsigned part;
+        const char *what;
+    } groups[] = {
+        {VAE_PART_CENTROIDS, "class centroids (tensor centroids)"},
+        {VAE_PART_CLASS_STATS, "class statistics (tensors centroids and class_std)"},
+        {VAE_PART_PLANE, "a principal plane (tensors plane.mean, plane.dirs, plane.std)"},
+        {VAE_PART_DIAGNOSTICS, "diagnostics (tensors diag.mu_var and diag.kl)"},
+        {VAE_PART_SCORES, "score calibration tables (tensors score.nll, score.corrected, score.ood)"},
+    };
+    for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+        unsigned p = groups[i].part;
+        if (!(parts & p)) continue;
+        int present = p == VAE_PART_CENTROIDS     ? model->centroids != NULL
+                      : p == VAE_PART_CLASS_STATS ? model->centroids && model->class_std
+                      : p == VAE_PART_PLANE       ? model->plane.mean != NULL
+                      : p == VAE_PART_DIAGNOSTICS ? model->diag.mu_var != NULL
+                                                  : model->scores.nll.values != NULL;
+        if (!present)
+            return vae_error_set(err, VAE_ERR_UNSUPPORTED,
+                                 "this weights file has no %s: add them with `vae-train --annotate "
+                                 "FILE --data DIR` (DIR: the data set it was trained on)",
+                                 groups[i].what);
+    }
+    return VAE_OK;
+}
+
 void vae_model_destroy(vae_model *model) {
     if (!model) return;
     free(model->params);
-    free(model->centroids);
+    vae_model_clear_stats(model);
     inference_free(model->inference);
     vae_metadata_clear(&model->metadata);
     free(model);
@@ -347,8 +396,10 @@ static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float 
     return (float *)in;
 }
 
-/* Decodes B latent rows z (which may live in ws->b, never in ws->a) into xhat (B, 784). */
-static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, int B, float *xhat) {
+/* Decodes B latent rows z (which may live in ws->b, never in ws->a) into the decoder's pre-sigmoid
+ * output logits (B, 784). */
+static void decode_rows_logits(const vae_model *m, vae_workspace *ws, const float *z, int B,
+                               float *logits) {
     const vae_layers *ly = &m->layers;
     const float *in = z;
     float *out = ws->a;
@@ -357,7 +408,12 @@ static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, i
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
-    infer_linear(m, &ly->out, PACKED(m, out), xhat, in, B, 0);
+    infer_linear(m, &ly->out, PACKED(m, out), logits, in, B, 0);
+}
+
+/* decode_rows_logits, then the sigmoid in place: xhat (B, 784) in [0,1]. */
+static void decode_rows(const vae_model *m, vae_workspace *ws, const float *z, int B, float *xhat) {
+    decode_rows_logits(m, ws, z, B, xhat);
     if (m->inference) vae_kernel_sigmoid(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
     else vae_sigmoid_forward(xhat, xhat, (size_t)B * VAE_INPUT_DIM);
 }
@@ -379,6 +435,15 @@ void vae_decode(const vae_model *model, vae_workspace *ws, const float *z, int n
     for (int start = 0; start < n; start += ws->max_batch) {
         int B = n - start < ws->max_batch ? n - start : ws->max_batch;
         decode_rows(model, ws, z + (size_t)start * d, B, xhat + (size_t)start * VAE_INPUT_DIM);
+    }
+}
+
+void vae_decode_logits(const vae_model *model, vae_workspace *ws, const float *z, int n,
+                       float *logits) {
+    const int d = model->config.latent_dim;
+    for (int start = 0; start < n; start += ws->max_batch) {
+        int B = n - start < ws->max_batch ? n - start : ws->max_batch;
+        decode_rows_logits(model, ws, z + (size_t)start * d, B, logits + (size_t)start * VAE_INPUT_DIM);
     }
 }
 

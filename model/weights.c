@@ -38,6 +38,15 @@ static void copy_le_floats(float *dst, const uint8_t *src, size_t n) {
     }
 }
 
+/* Writes n floats as little-endian F32 bytes. */
+static void write_le_floats(uint8_t *dst, const float *src, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], 4);
+        for (int b = 0; b < 4; b++) dst[4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+    }
+}
+
 /* A non-negative integer that a double represents exactly; -1 otherwise. */
 static int64_t json_uint(const cJSON *item) {
     if (!cJSON_IsNumber(item)) return -1;
@@ -122,6 +131,54 @@ static const header_tensor *find_tensor(const header_tensor *t, int n, const cha
     for (int i = 0; i < n; i++)
         if (strcmp(t[i].name, name) == 0) return &t[i];
     return NULL;
+}
+
+/* The optional tensors beside the parameters (model.h says what each holds), in storage order: the
+ * name, where the model keeps it, its shape (cols 0: rank 1; rows 0: a score table of any length
+ * 1..VAE_MAX_SCORE_TABLE, whose length goes to *count). */
+typedef struct {
+    const char *name;
+    float **slot;
+    int rows, cols;
+    int *count;
+} extra_tensor;
+
+#define N_EXTRA 10
+/* Room in the header for every tensor a VAE can have, and one more so an unknown one can be named. */
+#define MAX_HEADER_TENSORS (VAE_MAX_TENSORS + N_EXTRA + 1)
+
+static int extra_tensors(vae_model *m, extra_tensor out[N_EXTRA]) {
+    const int d = m->config.latent_dim;
+    int n = 0;
+#define EXTRA(name, field, rows, cols, count) out[n++] = (extra_tensor){name, &(field), rows, cols, count}
+    EXTRA("centroids", m->centroids, VAE_NUM_CLASSES, d, NULL);
+    EXTRA("class_std", m->class_std, VAE_NUM_CLASSES, d, NULL);
+    EXTRA("plane.mean", m->plane.mean, d, 0, NULL);
+    EXTRA("plane.dirs", m->plane.dirs, 2, d, NULL);
+    EXTRA("plane.std", m->plane.std, 2, 0, NULL);
+    EXTRA("diag.mu_var", m->diag.mu_var, d, 0, NULL);
+    EXTRA("diag.kl", m->diag.kl, d, 0, NULL);
+    EXTRA("score.nll", m->scores.nll.values, 0, 0, &m->scores.nll.count);
+    EXTRA("score.corrected", m->scores.corrected.values, 0, 0, &m->scores.corrected.count);
+    EXTRA("score.ood", m->scores.ood.values, 0, 0, &m->scores.ood.count);
+#undef EXTRA
+    return n;
+}
+
+/* Floats in an optional tensor of the model (0 when absent). */
+static size_t extra_count(const extra_tensor *e) {
+    if (!*e->slot) return 0;
+    if (e->count) return (size_t)*e->count;
+    return (size_t)e->rows * (e->cols ? (size_t)e->cols : 1);
+}
+
+static int is_extra_name(const char *name) {
+    static const char *names[N_EXTRA] = {"centroids",   "class_std", "plane.mean",      "plane.dirs",
+                                         "plane.std",   "diag.mu_var", "diag.kl",       "score.nll",
+                                         "score.corrected", "score.ood"};
+    for (int i = 0; i < N_EXTRA; i++)
+        if (strcmp(name, names[i]) == 0) return 1;
+    return 0;
 }
 
 /* Derives the architecture from the tensors present and the metadata, checking they agree. */
@@ -242,7 +299,7 @@ static vae_status parse_header(const uint8_t *bytes, size_t len, cJSON **root, c
 }
 
 /* Phase 2: the header's entries, each key once: __metadata__ into md, every other one checked as a
- * tensor entry into tensors (room for VAE_MAX_TENSORS + 1: one more than any VAE has, so that the
+ * tensor entry into tensors (room for MAX_HEADER_TENSORS: one more than any VAE has, so that the
  * unknown one can be named). */
 static vae_status read_entries(const cJSON *root, uint64_t data_len, header_tensor *tensors, int *n,
                                vae_metadata *md, vae_error *err) {
@@ -258,9 +315,9 @@ static vae_status read_entries(const cJSON *root, uint64_t data_len, header_tens
             if ((st = load_metadata(item, md, err)) != VAE_OK) return st;
             continue;
         }
-        if (*n == VAE_MAX_TENSORS + 1)
+        if (*n == MAX_HEADER_TENSORS)
             return vae_error_set(err, VAE_ERR_FORMAT, "more than %d tensors: not a VAE weights file",
-                                 VAE_MAX_TENSORS + 1);
+                                 MAX_HEADER_TENSORS);
         if ((st = parse_tensor_entry(item, data_len, &tensors[*n], err)) != VAE_OK) return st;
         (*n)++;
     }
@@ -270,7 +327,7 @@ static vae_status read_entries(const cJSON *root, uint64_t data_len, header_tens
 /* Phase 3: data_offsets must not overlap (sorted by begin, each must end before the next begins);
  * empty tensors occupy no bytes. */
 static vae_status check_no_overlap(const header_tensor *tensors, int n, vae_error *err) {
-    const header_tensor *sorted[VAE_MAX_TENSORS + 1];
+    const header_tensor *sorted[MAX_HEADER_TENSORS];
     int n_sorted = 0;
     for (int i = 0; i < n; i++)
         if (tensors[i].end > tensors[i].begin) sorted[n_sorted++] = &tensors[i];
@@ -283,12 +340,11 @@ static vae_status check_no_overlap(const header_tensor *tensors, int n, vae_erro
 }
 
 /* Phase 5 (after the configuration, phase 4, is inferred): copies every tensor the layout expects
- * into the model's parameters, and the centroids when present, checking each shape. *matched counts
- * the header's tensors used. */
+ * into the model's parameters, and the optional ones present (extra_tensors), checking each shape.
+ * *matched counts the header's tensors used. */
 static vae_status copy_tensors(vae_model *model, const header_tensor *tensors, int n,
                                const vae_tensor_info *expected, int n_expected, const uint8_t *data,
                                int *matched, vae_error *err) {
-    const int d = model->config.latent_dim;
     for (int i = 0; i < n_expected; i++) {
         const vae_tensor_info *e = &expected[i];
         const header_tensor *t = find_tensor(tensors, n, e->name);
@@ -306,15 +362,32 @@ static vae_status copy_tensors(vae_model *model, const header_tensor *tensors, i
         copy_le_floats(model->params + e->offset, data + t->begin, (size_t)(t->end - t->begin) / 4);
         (*matched)++;
     }
-    const header_tensor *centroids = find_tensor(tensors, n, "centroids");
-    if (!centroids) return VAE_OK;
-    if (centroids->rank != 2 || centroids->shape[0] != VAE_NUM_CLASSES || centroids->shape[1] != d)
-        return vae_error_set(err, VAE_ERR_FORMAT, "tensor 'centroids' must have shape [%d, %d]",
-                             VAE_NUM_CLASSES, d);
-    model->centroids = malloc(sizeof(float) * VAE_NUM_CLASSES * (size_t)d);
-    if (!model->centroids) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory");
-    copy_le_floats(model->centroids, data + centroids->begin, (size_t)VAE_NUM_CLASSES * (size_t)d);
-    (*matched)++;
+    extra_tensor extras[N_EXTRA];
+    int n_extras = extra_tensors(model, extras);
+    for (int i = 0; i < n_extras; i++) {
+        const extra_tensor *e = &extras[i];
+        const header_tensor *t = find_tensor(tensors, n, e->name);
+        if (!t) continue;
+        if (!e->rows) {
+            if (t->rank != 1 || t->shape[0] < 1 || t->shape[0] > VAE_MAX_SCORE_TABLE)
+                return vae_error_set(err, VAE_ERR_FORMAT,
+                                     "tensor '%s' must have shape [n] with n in 1..%d (a score table)",
+                                     e->name, VAE_MAX_SCORE_TABLE);
+            *e->count = (int)t->shape[0];
+        } else if (t->rank != (e->cols ? 2 : 1) || t->shape[0] != e->rows ||
+                   (e->cols && t->shape[1] != e->cols)) {
+            if (e->cols)
+                return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have shape [%d, %d]",
+                                     e->name, e->rows, e->cols);
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have shape [%d]", e->name,
+                                 e->rows);
+        }
+        size_t count = (size_t)(t->end - t->begin) / 4;
+        *e->slot = malloc(sizeof(float) * (count ? count : 1));
+        if (!*e->slot) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory reading '%s'", e->name);
+        copy_le_floats(*e->slot, data + t->begin, count);
+        (*matched)++;
+    }
     return VAE_OK;
 }
 
@@ -323,7 +396,7 @@ static vae_status check_unknown(const header_tensor *tensors, int n, const vae_t
                                 int n_expected, int matched, int n_hidden, vae_error *err) {
     if (matched == n) return VAE_OK;
     for (int i = 0; i < n; i++) {
-        int known = strcmp(tensors[i].name, "centroids") == 0;
+        int known = is_extra_name(tensors[i].name);
         for (int j = 0; j < n_expected && !known; j++)
             known = strcmp(tensors[i].name, expected[j].name) == 0;
         if (!known)
@@ -343,19 +416,145 @@ static vae_status check_finite(const char *name, const float *v, size_t count, v
     return VAE_OK;
 }
 
-/* Phase 7: every parameter and centroid is finite (one NaN or Inf weight poisons every output). */
-static vae_status check_all_finite(const vae_model *model, const vae_tensor_info *expected,
-                                   int n_expected, vae_error *err) {
+/* Phase 7: every parameter and every optional tensor is finite (one NaN or Inf weight poisons every
+ * output). */
+static vae_status check_all_finite(vae_model *model, const vae_tensor_info *expected, int n_expected,
+                                   vae_error *err) {
     vae_status st = VAE_OK;
     for (int i = 0; i < n_expected && st == VAE_OK; i++) {
         const vae_tensor_info *e = &expected[i];
         size_t count = (size_t)e->rows * (e->rank == 2 ? (size_t)e->cols : 1);
         st = check_finite(e->name, model->params + e->offset, count, err);
     }
-    if (st == VAE_OK && model->centroids)
-        st = check_finite("centroids", model->centroids,
-                          (size_t)VAE_NUM_CLASSES * (size_t)model->config.latent_dim, err);
+    extra_tensor extras[N_EXTRA];
+    int n_extras = extra_tensors(model, extras);
+    for (int i = 0; i < n_extras && st == VAE_OK; i++)
+        if (*extras[i].slot) st = check_finite(extras[i].name, *extras[i].slot, extra_count(&extras[i]), err);
     return st;
+}
+
+/* A metadata value that must be a finite number when present: *out = it, or `absent` without it. */
+static vae_status metadata_number(const vae_metadata *md, const char *key, double absent, double lo,
+                                  double *out, vae_error *err) {
+    const char *text = vae_metadata_get(md, key);
+    *out = absent;
+    if (!text) return VAE_OK;
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !isfinite(v) || v < lo)
+        return vae_error_set(err, VAE_ERR_FORMAT, "__metadata__ %s \"%.32s\" is not a number >= %g",
+                             key, text, lo);
+    *out = v;
+    return VAE_OK;
+}
+
+/* Refuses a negative value among the count values of the tensor `name` (spreads, variances, KL). */
+static vae_status check_non_negative(const char *name, const float *v, size_t count, vae_error *err) {
+    for (size_t j = 0; j < count; j++)
+        if (v[j] < 0.0f)
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' holds a negative value: %g at index %zu",
+                                 name, (double)v[j], j);
+    return VAE_OK;
+}
+
+/* The score tables: all three or none, one length, each sorted ascending, with score_k and
+ * score_seed in the metadata. */
+static vae_status check_score_tables(vae_model *model, const vae_metadata *md, vae_error *err) {
+    vae_score_tables *s = &model->scores;
+    const vae_score_table *tables[3] = {&s->nll, &s->corrected, &s->ood};
+    static const char *names[3] = {"score.nll", "score.corrected", "score.ood"};
+    int present = !!s->nll.values + !!s->corrected.values + !!s->ood.values;
+    if (present == 0) return VAE_OK;
+    if (present != 3)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "score tables come as three (score.nll, score.corrected, score.ood): "
+                             "this file has %d of them",
+                             present);
+    for (int i = 0; i < 3; i++) {
+        if (tables[i]->count != s->nll.count)
+            return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' has %d values but score.nll has %d",
+                                 names[i], tables[i]->count, s->nll.count);
+        for (int j = 1; j < tables[i]->count; j++)
+            if (tables[i]->values[j] < tables[i]->values[j - 1])
+                return vae_error_set(err, VAE_ERR_FORMAT,
+                                     "tensor '%s' is not sorted: value %d (%g) is below value %d (%g)",
+                                     names[i], j, (double)tables[i]->values[j], j - 1,
+                                     (double)tables[i]->values[j - 1]);
+    }
+    const char *k = vae_metadata_get(md, "score_k"), *seed = vae_metadata_get(md, "score_seed");
+    char *end;
+    long kv = k ? strtol(k, &end, 10) : 0;
+    if (!k || end == k || *end || kv < 1 || kv > 1000000)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "score tables need __metadata__ score_k, their samples per image "
+                             "(1..1000000)%s",
+                             k ? ": it is not" : "");
+    errno = 0;
+    unsigned long long sv = seed && seed[0] != '-' ? strtoull(seed, &end, 10) : 0;
+    if (!seed || seed[0] == '-' || end == seed || *end || errno)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "score tables need __metadata__ score_seed, a non-negative integer%s",
+                             seed ? ": it is not" : "");
+    s->k = (int)kv;
+    s->seed = sv;
+    return VAE_OK;
+}
+
+/* Phase 8: what the optional tensors promise beyond their shapes (model.h): groups complete,
+ * spreads and variances non-negative, the plane's directions orthonormal, score tables sorted; and the
+ * metadata's diagnostic figures numbers. Fills the derived fields (active units, score_k). */
+static vae_status check_stats(vae_model *model, const vae_metadata *md, vae_error *err) {
+    const int d = model->config.latent_dim;
+    vae_status st;
+    if (model->class_std && !model->centroids)
+        return vae_error_set(err, VAE_ERR_FORMAT, "tensor 'class_std' needs the tensor 'centroids'");
+    if (model->class_std &&
+        (st = check_non_negative("class_std", model->class_std, (size_t)VAE_NUM_CLASSES * d, err)) != VAE_OK)
+        return st;
+    vae_latent_plane *p = &model->plane;
+    int plane = !!p->mean + !!p->dirs + !!p->std;
+    if (plane != 0 && plane != 3)
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "the principal plane comes as three tensors (plane.mean, plane.dirs, "
+                             "plane.std): this file has %d of them",
+                             plane);
+    if (plane) {
+        if ((st = check_non_negative("plane.std", p->std, 2, err)) != VAE_OK) return st;
+        double dot[3] = {0, 0, 0}; /* |a|^2, |b|^2, a.b */
+        for (int j = 0; j < d; j++) {
+            dot[0] += (double)p->dirs[j] * p->dirs[j];
+            dot[1] += (double)p->dirs[d + j] * p->dirs[d + j];
+            dot[2] += (double)p->dirs[j] * p->dirs[d + j];
+        }
+        if (fabs(dot[0] - 1) > 1e-3 || fabs(dot[1] - 1) > 1e-3 || fabs(dot[2]) > 1e-3)
+            return vae_error_set(err, VAE_ERR_FORMAT,
+                                 "tensor 'plane.dirs' must hold two orthonormal rows: their norms "
+                                 "are %.6g and %.6g, their dot product %.6g",
+                                 sqrt(dot[0]), sqrt(dot[1]), dot[2]);
+    }
+    vae_diagnostics *g = &model->diag;
+    if (!!g->mu_var != !!g->kl)
+        return vae_error_set(err, VAE_ERR_FORMAT, "diagnostics come as two tensors (diag.mu_var and "
+                                                  "diag.kl): this file has one of them");
+    if (g->mu_var) {
+        if ((st = check_non_negative("diag.mu_var", g->mu_var, (size_t)d, err)) != VAE_OK ||
+            (st = check_non_negative("diag.kl", g->kl, (size_t)d, err)) != VAE_OK)
+            return st;
+        g->active_units = 0;
+        for (int j = 0; j < d; j++) g->active_units += g->mu_var[j] > VAE_ACTIVE_UNIT_THRESHOLD;
+    }
+    double k;
+    if ((st = metadata_number(md, "test_loss", NAN, -INFINITY, &g->test_loss, err)) != VAE_OK ||
+        (st = metadata_number(md, "test_nll", NAN, -INFINITY, &g->test_nll, err)) != VAE_OK ||
+        (st = metadata_number(md, "test_nll_k", 0, 1, &k, err)) != VAE_OK)
+        return st;
+    if (k != floor(k) || k > 1e9)
+        return vae_error_set(err, VAE_ERR_FORMAT, "__metadata__ test_nll_k must be an integer");
+    if (isnan(g->test_nll) != (k == 0))
+        return vae_error_set(err, VAE_ERR_FORMAT,
+                             "__metadata__ test_nll and test_nll_k come together: this file has one");
+    g->test_nll_k = (int)k;
+    return check_score_tables(model, md, err);
 }
 
 /* The body of vae_weights_load_memory without the file-name prefix on errors: the phases in order. */
@@ -368,7 +567,7 @@ static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out,
 
     vae_model *model = NULL;
     vae_metadata md = {0};
-    header_tensor tensors[VAE_MAX_TENSORS + 1];
+    header_tensor tensors[MAX_HEADER_TENSORS];
     int n = 0, matched = 0;
     vae_config cfg;
     vae_tensor_info expected[VAE_MAX_TENSORS];
@@ -384,6 +583,7 @@ static vae_status load_memory(const uint8_t *bytes, size_t len, vae_model **out,
     if ((st = copy_tensors(model, tensors, n, expected, n_expected, data, &matched, err)) != VAE_OK ||
         (st = check_unknown(tensors, n, expected, n_expected, matched, cfg.n_hidden, err)) != VAE_OK ||
         (st = check_all_finite(model, expected, n_expected, err)) != VAE_OK ||
+        (st = check_stats(model, &md, err)) != VAE_OK ||
         (st = vae_model_prepare_inference(model, err)) != VAE_OK)
         goto done;
     model->metadata = md;
@@ -461,9 +661,12 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
                                  vae_error *err) {
     vae_tensor_info t[VAE_MAX_TENSORS];
     int n = vae_config_tensors(&model->config, t);
-    const int d = model->config.latent_dim;
     size_t params_bytes = model->n_params * sizeof(float);
-    size_t centroid_bytes = model->centroids ? sizeof(float) * VAE_NUM_CLASSES * (size_t)d : 0;
+    /* the optional tensors follow the parameters, in extra_tensors' order (read only) */
+    extra_tensor extras[N_EXTRA];
+    int n_extras = extra_tensors((vae_model *)model, extras);
+    size_t extra_bytes = 0;
+    for (int i = 0; i < n_extras; i++) extra_bytes += extra_count(&extras[i]) * sizeof(float);
 
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = root ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
@@ -475,16 +678,22 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
         failed = add_tensor_entry(root, t[i].name, t[i].rows, t[i].cols, t[i].offset * 4,
                                   (t[i].offset + count) * 4) != 0;
     }
-    if (!failed && model->centroids)
-        failed = add_tensor_entry(root, "centroids", VAE_NUM_CLASSES, d, params_bytes,
-                                  params_bytes + centroid_bytes) != 0;
+    size_t at = params_bytes;
+    for (int i = 0; !failed && i < n_extras; i++) {
+        const extra_tensor *e = &extras[i];
+        size_t count = extra_count(e);
+        if (!count) continue;
+        failed = add_tensor_entry(root, e->name, e->rows ? e->rows : (int)count, e->cols, at,
+                                  at + count * sizeof(float)) != 0;
+        at += count * sizeof(float);
+    }
     char *json = failed ? NULL : cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (!json) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory building the header");
 
     /* pad the header with spaces so the data starts 8-byte aligned, as safetensors does */
     size_t json_len = strlen(json), header_len = (json_len + 7) & ~(size_t)7;
-    size_t total = 8 + header_len + params_bytes + centroid_bytes;
+    size_t total = 8 + header_len + params_bytes + extra_bytes;
     uint8_t *buf = malloc(total);
     if (!buf) {
         free(json);
@@ -495,15 +704,13 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
     memset(buf + 8 + json_len, ' ', header_len - json_len);
     free(json);
     uint8_t *data = buf + 8 + header_len;
-    for (size_t i = 0; i < model->n_params; i++) {
-        uint32_t u;
-        memcpy(&u, &model->params[i], 4);
-        for (int b = 0; b < 4; b++) data[4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
-    }
-    for (size_t i = 0; i < centroid_bytes / 4; i++) {
-        uint32_t u;
-        memcpy(&u, &model->centroids[i], 4);
-        for (int b = 0; b < 4; b++) data[params_bytes + 4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+    write_le_floats(data, model->params, model->n_params);
+    data += params_bytes;
+    for (int i = 0; i < n_extras; i++) {
+        size_t count = extra_count(&extras[i]);
+        if (!count) continue;
+        write_le_floats(data, *extras[i].slot, count);
+        data += count * sizeof(float);
     }
     *out = buf;
     *out_len = total;

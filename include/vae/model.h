@@ -100,15 +100,90 @@ void vae_metadata_clear(vae_metadata *md);
 
 typedef struct vae_inference vae_inference;
 
+/* ---- What the trainer measured, stored beside the parameters ----
+ * vae-train computes these at the end of training, or for an existing file with --annotate; the
+ * weights file holds them as the tensors named below (and the metadata keys named below). Each group
+ * is optional: a file without it loads and serves everything else, its pointers are then NULL, and
+ * vae_model_require names what is missing and how to add it. */
+
+/* A latent coordinate is active (Burda et al. 2016) when the variance over the test set of its
+ * posterior mean exceeds this. */
+#define VAE_ACTIVE_UNIT_THRESHOLD 0.01f
+/* Longest score table a weights file may hold. */
+#define VAE_MAX_SCORE_TABLE (1 << 20)
+
+/* One score's values over the calibration images, sorted ascending (the loader refuses unsorted,
+ * non-finite or empty tables). */
+typedef struct {
+    float *values; /* (count); NULL when absent */
+    int count;
+} vae_score_table;
+
+/* The calibration of /score: tensors score.nll, score.corrected, score.ood (all one length, all
+ * present or all absent), metadata score_k (importance samples per value) and score_seed (the seed
+ * given to vae_score_draw_eps; image i of the calibration set drew with index i). */
+typedef struct {
+    vae_score_table nll;       /* nll in nats (vae_score.nll) */
+    vae_score_table corrected; /* nll in bits minus complexity bits (vae_score_corrected) */
+    vae_score_table ood;       /* ood_score (vae_score_ood) */
+    int k;
+    unsigned long long seed;
+} vae_score_tables;
+
+/* Diagnostics over the test set: tensors diag.mu_var and diag.kl (both or neither), metadata
+ * test_loss, test_nll and test_nll_k. */
+typedef struct {
+    float *mu_var;    /* (d): variance of each coordinate of the posterior mean; NULL when absent */
+    float *kl;        /* (d): mean KL term of each coordinate, nats; NULL when absent */
+    int active_units; /* coordinates with mu_var > VAE_ACTIVE_UNIT_THRESHOLD; -1 when absent */
+    double test_loss; /* canonical one-sample loss (BCE + KL), nats per image; NAN when absent */
+    double test_nll;  /* importance-weighted NLL, nats per image; NAN when absent */
+    int test_nll_k;   /* its samples per image; 0 when absent */
+} vae_diagnostics;
+
+/* The principal plane of the test set's posterior means: tensors plane.mean (d), plane.dirs (2, d)
+ * (orthonormal rows: the two leading principal directions) and plane.std (2) (the standard deviation
+ * of the projections on each); all three or none. */
+typedef struct {
+    float *mean; /* (d); NULL when absent */
+    float *dirs; /* (2, d) */
+    float *std;  /* (2) */
+} vae_latent_plane;
+
 typedef struct {
     vae_config config;
     size_t n_params;
     float *params;        /* one 64-byte-aligned allocation of n_params floats */
     vae_layers layers;    /* views into params */
-    float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class; NULL when absent */
+    float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class over the training set;
+                             NULL when absent */
+    float *class_std;     /* (VAE_NUM_CLASSES, d): per-coordinate standard deviation of mu within
+                             each class over the training set (tensor class_std; needs centroids);
+                             NULL when absent */
+    vae_latent_plane plane;
+    vae_diagnostics diag;
+    vae_score_tables scores;
     vae_metadata metadata;
     vae_inference *inference; /* weights packed for the inference kernels; NULL: use OpenBLAS */
 } vae_model;
+
+/* The optional groups above, as bits for vae_model_require. */
+typedef enum {
+    VAE_PART_CENTROIDS = 1 << 0,   /* centroids */
+    VAE_PART_CLASS_STATS = 1 << 1, /* centroids and class_std */
+    VAE_PART_PLANE = 1 << 2,       /* plane.* */
+    VAE_PART_DIAGNOSTICS = 1 << 3, /* diag.* */
+    VAE_PART_SCORES = 1 << 4,      /* score.* */
+} vae_model_part;
+
+/* VAE_OK when the model holds every group in `parts` (an OR of vae_model_part); otherwise
+ * VAE_ERR_UNSUPPORTED with a message naming the first missing group, its tensors, and how to add
+ * them (vae-train --annotate). */
+vae_status vae_model_require(const vae_model *model, unsigned parts, vae_error *err);
+
+/* Frees the optional groups (centroids, class_std, plane, diagnostics tensors, score tables) and
+ * marks them absent (diag's metadata figures stay). */
+void vae_model_clear_stats(vae_model *model);
 
 /* Allocates a model with zeroed parameters for cfg. Returns NULL (and fills err) on failure. */
 vae_model *vae_model_create(const vae_config *cfg, vae_error *err);
@@ -146,6 +221,12 @@ void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n
 
 /* z is (n, d); xhat is (n, 784), sigmoid outputs in [0,1]. */
 void vae_decode(const vae_model *model, vae_workspace *ws, const float *z, int n, float *xhat);
+
+/* z is (n, d); logits is (n, 784): the decoder's output before the sigmoid, so that
+ * vae_decode(z) = sigmoid(vae_decode_logits(z)) and the Bernoulli log-likelihood can be computed in
+ * the stable logits form (vae_score_compute). */
+void vae_decode_logits(const vae_model *model, vae_workspace *ws, const float *z, int n,
+                       float *logits);
 
 /* xhat = decode(mu(x)): the deterministic reconstruction. x and xhat are (n, 784); they may alias. */
 void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, int n, float *xhat);

@@ -25,6 +25,33 @@ static vae_model *make_reference(void) {
     vae_metadata_set(&m->metadata, "hidden", "12,8");
     vae_metadata_set(&m->metadata, "input_shape", "28x28");
     vae_metadata_set(&m->metadata, "dataset", "unit-test");
+    /* every optional group, so that each can be damaged below */
+    m->class_std = malloc(sizeof(float) * 10 * 3);
+    for (int i = 0; i < 30; i++) m->class_std[i] = 0.1f + 0.01f * (float)i;
+    m->plane.mean = malloc(sizeof(float) * 3);
+    m->plane.dirs = malloc(sizeof(float) * 6);
+    m->plane.std = malloc(sizeof(float) * 2);
+    const float mean[3] = {0.5f, -1.0f, 0.25f}, dirs[6] = {0.6f, 0.8f, 0.0f, 0.0f, 0.0f, 1.0f};
+    memcpy(m->plane.mean, mean, sizeof mean);
+    memcpy(m->plane.dirs, dirs, sizeof dirs);
+    m->plane.std[0] = 1.5f, m->plane.std[1] = 0.7f;
+    m->diag.mu_var = malloc(sizeof(float) * 3);
+    m->diag.kl = malloc(sizeof(float) * 3);
+    const float mu_var[3] = {0.5f, 0.001f, 2.0f}, kl[3] = {1.25f, 0.0f, 3.5f};
+    memcpy(m->diag.mu_var, mu_var, sizeof mu_var);
+    memcpy(m->diag.kl, kl, sizeof kl);
+    vae_score_table *tables[3] = {&m->scores.nll, &m->scores.corrected, &m->scores.ood};
+    for (int t = 0; t < 3; t++) {
+        tables[t]->count = 7;
+        tables[t]->values = malloc(sizeof(float) * 7);
+        for (int i = 0; i < 7; i++) tables[t]->values[i] = (float)(t * 100 + i * i) - 50.0f;
+    }
+    tables[0]->values[3] = tables[0]->values[2]; /* ties are sorted too */
+    vae_metadata_set(&m->metadata, "score_k", "64");
+    vae_metadata_set(&m->metadata, "score_seed", "99");
+    vae_metadata_set(&m->metadata, "test_loss", "101.5");
+    vae_metadata_set(&m->metadata, "test_nll", "95.25");
+    vae_metadata_set(&m->metadata, "test_nll_k", "5000");
     /* loaded models run on the packed kernels; so does the reference, for bitwise comparisons */
     vae_model_prepare_inference(m, NULL);
     return m;
@@ -181,6 +208,166 @@ static void edit_rank3(cJSON *r, uint8_t *d) {
                          cJSON_CreateNumber(1));
 }
 
+static void check_same_outputs(const vae_model *a, const vae_model *b, const char *what);
+
+/* The optional tensors, damaged one way each. */
+static void edit_unsorted(cJSON *r, uint8_t *d) { put_float(d, r, "score.corrected", 3, 40.0f); }
+static void edit_nan_table(cJSON *r, uint8_t *d) { put_float(d, r, "score.ood", 6, NAN); }
+static void edit_negative_std(cJSON *r, uint8_t *d) { put_float(d, r, "class_std", 4, -0.5f); }
+static void edit_negative_mu_var(cJSON *r, uint8_t *d) { put_float(d, r, "diag.mu_var", 1, -1e-3f); }
+static void edit_skewed_plane(cJSON *r, uint8_t *d) { put_float(d, r, "plane.dirs", 5, 0.9f); }
+static void edit_inf_plane_mean(cJSON *r, uint8_t *d) { put_float(d, r, "plane.mean", 2, INFINITY); }
+static void set_shape(cJSON *r, const char *name, int rows, int cols) {
+    cJSON *shape = cJSON_CreateArray();
+    cJSON_AddItemToArray(shape, cJSON_CreateNumber(rows));
+    if (cols) cJSON_AddItemToArray(shape, cJSON_CreateNumber(cols));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, name), "shape", shape);
+}
+static void edit_table_rank(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_shape(r, "score.nll", 7, 1);
+}
+static void edit_class_std_shape(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_shape(r, "class_std", 3, 10);
+}
+static void edit_plane_std_shape(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_shape(r, "plane.std", 1, 2);
+}
+static void edit_diag_shape(cJSON *r, uint8_t *d) {
+    (void)d;
+    /* 3 floats as [1, 3]: same bytes, wrong rank */
+    set_shape(r, "diag.kl", 1, 3);
+}
+static void edit_table_length(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_shape(r, "score.ood", 6, 0);
+    cJSON *o = offsets_of(r, "score.ood");
+    cJSON_ReplaceItemInArray(o, 1, cJSON_CreateNumber(cJSON_GetArrayItem(o, 1)->valuedouble - 4));
+}
+static void delete_tensor(cJSON *r, const char *name) { cJSON_DeleteItemFromObject(r, name); }
+static void edit_no_plane_std(cJSON *r, uint8_t *d) {
+    (void)d;
+    delete_tensor(r, "plane.std");
+}
+static void edit_no_diag_kl(cJSON *r, uint8_t *d) {
+    (void)d;
+    delete_tensor(r, "diag.kl");
+}
+static void edit_no_score_nll(cJSON *r, uint8_t *d) {
+    (void)d;
+    delete_tensor(r, "score.nll");
+}
+static void edit_no_centroids(cJSON *r, uint8_t *d) {
+    (void)d;
+    delete_tensor(r, "centroids");
+}
+static void set_meta(cJSON *r, const char *key, const char *value) {
+    cJSON *md = cJSON_GetObjectItem(r, "__metadata__");
+    if (value) cJSON_ReplaceItemInObject(md, key, cJSON_CreateString(value));
+    else cJSON_DeleteItemFromObject(md, key);
+}
+static void edit_no_score_k(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "score_k", NULL);
+}
+static void edit_bad_score_k(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "score_k", "0");
+}
+static void edit_bad_score_seed(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "score_seed", "-1");
+}
+static void edit_no_test_nll(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "test_nll", NULL);
+}
+static void edit_bad_test_nll(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "test_nll", "nan");
+}
+static void edit_bad_test_loss(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "test_loss", "102.0 nats");
+}
+static void edit_bad_nll_k(cJSON *r, uint8_t *d) {
+    (void)d;
+    set_meta(r, "test_nll_k", "2.5");
+}
+
+/* Every optional tensor and figure survives the round trip, with the derived fields filled. */
+static void check_stats_round_trip(const vae_model *m) {
+    CHECK(m->class_std && memcmp(m->class_std, reference->class_std, 30 * 4) == 0, "class_std changed");
+    CHECK(m->plane.mean && memcmp(m->plane.mean, reference->plane.mean, 3 * 4) == 0 &&
+              memcmp(m->plane.dirs, reference->plane.dirs, 6 * 4) == 0 &&
+              memcmp(m->plane.std, reference->plane.std, 2 * 4) == 0,
+          "principal plane changed");
+    CHECK(m->diag.mu_var && memcmp(m->diag.mu_var, reference->diag.mu_var, 3 * 4) == 0 &&
+              memcmp(m->diag.kl, reference->diag.kl, 3 * 4) == 0,
+          "diagnostics changed");
+    CHECK(m->diag.active_units == 2, "active units %d, expected 2 (variances 0.5, 0.001, 2)",
+          m->diag.active_units);
+    CHECK(m->diag.test_loss == 101.5 && m->diag.test_nll == 95.25 && m->diag.test_nll_k == 5000,
+          "diagnostic figures %g %g %d", m->diag.test_loss, m->diag.test_nll, m->diag.test_nll_k);
+    const vae_score_table *a[3] = {&m->scores.nll, &m->scores.corrected, &m->scores.ood};
+    const vae_score_table *b[3] = {&reference->scores.nll, &reference->scores.corrected,
+                                   &reference->scores.ood};
+    for (int t = 0; t < 3; t++)
+        CHECK(a[t]->values && a[t]->count == 7 && memcmp(a[t]->values, b[t]->values, 7 * 4) == 0,
+              "score table %d changed", t);
+    CHECK(m->scores.k == 64 && m->scores.seed == 99, "score_k %d, score_seed %llu", m->scores.k,
+          m->scores.seed);
+    vae_error err = {0};
+    CHECK(vae_model_require(m, VAE_PART_CENTROIDS | VAE_PART_CLASS_STATS | VAE_PART_PLANE |
+                                   VAE_PART_DIAGNOSTICS | VAE_PART_SCORES,
+                            &err) == VAE_OK,
+          "require on a complete model: %s", err.message);
+}
+
+/* A file with the parameters only (an old one, or a PyTorch export without data) loads, serves, and
+ * says what it lacks. */
+static void check_without_stats(void) {
+    vae_config cfg = reference->config;
+    vae_model *bare = vae_model_create(&cfg, NULL);
+    memcpy(bare->params, reference->params, reference->n_params * 4);
+    for (int i = 0; i < reference->metadata.count; i++)
+        if (strncmp(reference->metadata.keys[i], "score_", 6) && strncmp(reference->metadata.keys[i], "test_", 5))
+            vae_metadata_set(&bare->metadata, reference->metadata.keys[i], reference->metadata.values[i]);
+    uint8_t *bytes;
+    size_t len;
+    vae_error err = {0};
+    CHECK(vae_weights_serialize(bare, &bytes, &len, &err) == VAE_OK, "%s", err.message);
+    vae_model *m = NULL;
+    CHECK(vae_weights_load_memory(bytes, len, "bare.safetensors", &m, &err) == VAE_OK, "bare file: %s",
+          err.message);
+    if (m) {
+        CHECK(!m->centroids && !m->class_std && !m->plane.mean && !m->diag.mu_var && !m->scores.nll.values,
+              "a bare file has no optional groups");
+        CHECK(m->diag.active_units == -1 && isnan(m->diag.test_nll) && isnan(m->diag.test_loss) &&
+                  m->diag.test_nll_k == 0,
+              "absent diagnostics: %d %g %g %d", m->diag.active_units, m->diag.test_nll,
+              m->diag.test_loss, m->diag.test_nll_k);
+        check_same_outputs(reference, m, "bare file");
+        static const struct {
+            unsigned part;
+            const char *needle;
+        } parts[] = {{VAE_PART_CENTROIDS, "centroids"},  {VAE_PART_CLASS_STATS, "class_std"},
+                     {VAE_PART_PLANE, "plane.dirs"},     {VAE_PART_DIAGNOSTICS, "diag.mu_var"},
+                     {VAE_PART_SCORES, "score.nll"}};
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+            vae_error e = {0};
+            CHECK(vae_model_require(m, parts[i].part, &e) == VAE_ERR_UNSUPPORTED &&
+                      strstr(e.message, parts[i].needle) && strstr(e.message, "vae-train --annotate"),
+                  "require %u on a bare model: '%s'", parts[i].part, e.message);
+        }
+        vae_model_destroy(m);
+    }
+    free(bytes);
+    vae_model_destroy(bare);
+}
+
 static void check_same_outputs(const vae_model *a, const vae_model *b, const char *what) {
     vae_workspace *ws = vae_workspace_create(784, 4);
     float x[2 * 784], mu_a[6], lv_a[6], mu_b[6], lv_b[6], out_a[2 * 784], out_b[2 * 784];
@@ -275,6 +462,7 @@ int main(void) {
         const char *ds = vae_metadata_get(&loaded->metadata, "dataset");
         CHECK(ds && strcmp(ds, "unit-test") == 0, "metadata lost");
         check_same_outputs(reference, loaded, "round trip");
+        check_stats_round_trip(loaded);
         vae_model_destroy(loaded);
     }
     /* the data section starts 8-byte aligned */
@@ -356,6 +544,33 @@ int main(void) {
     expect_edit_rejected("hidden mismatch", edit_hidden_meta, VAE_ERR_FORMAT, "hidden is \"400\"");
     expect_edit_rejected("metadata number", edit_meta_number, VAE_ERR_FORMAT, "not a string");
     expect_edit_rejected("centroid shape", edit_centroid_shape, VAE_ERR_FORMAT, "'centroids' must have shape [10, 3]");
+
+
+    /* the optional tensors and figures: shapes, finiteness, groups, sortedness, metadata */
+    check_without_stats();
+    expect_edit_rejected("unsorted table", edit_unsorted, VAE_ERR_FORMAT,
+                         "'score.corrected' is not sorted: value 3 (40) is below value 2 (54)");
+    expect_edit_rejected("NaN in a table", edit_nan_table, VAE_ERR_FORMAT, "'score.ood' holds NaN or Inf: NaN at index 6");
+    expect_edit_rejected("Inf plane mean", edit_inf_plane_mean, VAE_ERR_FORMAT, "'plane.mean' holds NaN or Inf: +Inf");
+    expect_edit_rejected("negative class spread", edit_negative_std, VAE_ERR_FORMAT, "'class_std' holds a negative value");
+    expect_edit_rejected("negative variance", edit_negative_mu_var, VAE_ERR_FORMAT, "'diag.mu_var' holds a negative value");
+    expect_edit_rejected("skewed plane", edit_skewed_plane, VAE_ERR_FORMAT, "'plane.dirs' must hold two orthonormal rows");
+    expect_edit_rejected("table of rank 2", edit_table_rank, VAE_ERR_FORMAT, "'score.nll' must have shape [n]");
+    expect_edit_rejected("class_std shape", edit_class_std_shape, VAE_ERR_FORMAT, "'class_std' must have shape [10, 3]");
+    expect_edit_rejected("plane.std shape", edit_plane_std_shape, VAE_ERR_FORMAT, "'plane.std' must have shape [2]");
+    expect_edit_rejected("diag.kl rank", edit_diag_shape, VAE_ERR_FORMAT, "'diag.kl' must have shape [3]");
+    expect_edit_rejected("table lengths", edit_table_length, VAE_ERR_FORMAT, "'score.ood' has 6 values but score.nll has 7");
+    expect_edit_rejected("plane without std", edit_no_plane_std, VAE_ERR_FORMAT, "has 2 of them");
+    expect_edit_rejected("diag without kl", edit_no_diag_kl, VAE_ERR_FORMAT, "diagnostics come as two tensors");
+    expect_edit_rejected("tables without nll", edit_no_score_nll, VAE_ERR_FORMAT, "score tables come as three");
+    expect_edit_rejected("class_std without centroids", edit_no_centroids, VAE_ERR_FORMAT, "needs the tensor 'centroids'");
+    expect_edit_rejected("no score_k", edit_no_score_k, VAE_ERR_FORMAT, "need __metadata__ score_k");
+    expect_edit_rejected("score_k 0", edit_bad_score_k, VAE_ERR_FORMAT, "score_k, their samples per image (1..1000000): it is not");
+    expect_edit_rejected("negative score_seed", edit_bad_score_seed, VAE_ERR_FORMAT, "score_seed, a non-negative integer: it is not");
+    expect_edit_rejected("test_nll_k without test_nll", edit_no_test_nll, VAE_ERR_FORMAT, "test_nll and test_nll_k come together");
+    expect_edit_rejected("test_nll nan", edit_bad_test_nll, VAE_ERR_FORMAT, "test_nll \"nan\" is not a number");
+    expect_edit_rejected("test_loss text", edit_bad_test_loss, VAE_ERR_FORMAT, "test_loss \"102.0 nats\"");
+    expect_edit_rejected("fractional test_nll_k", edit_bad_nll_k, VAE_ERR_FORMAT, "test_nll_k must be an integer");
 
     free(good);
     vae_model_destroy(reference);
