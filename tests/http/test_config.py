@@ -11,7 +11,7 @@ import time
 import unittest
 
 import pngutil
-from common import (MNIST_WEIGHTS, Client, b64, digits, fashion_is_real, model_args, png_of)
+from common import (MNIST_WEIGHTS, Client, b64, digits, model_args, png_of)
 from server import REPO, ServerProcess, free_port, run_server, server_binary, under_valgrind
 
 FLAGS = ("--port", "--bind", "--model", "--threads", "--max-body", "--timeout", "--max-connections",
@@ -140,7 +140,6 @@ class Environment(unittest.TestCase):
             # an environment setting without a flag still applies
             self.assertEqual(Client(srv.port, {"Authorization": "Bearer flagkey"}).get("/sample?n=5").status, 422)
 
-    @unittest.skipUnless(fashion_is_real(), "model/weights/fashion.safetensors does not exist yet")
     def test_default_models(self):
         with ServerProcess([]) as srv:
             models = Client(srv.port).get("/v1/models").json()["models"]
@@ -293,7 +292,6 @@ class Signals(unittest.TestCase):
         self.assertIn("SIGINT", srv.stderr)
 
     @unittest.skipIf(under_valgrind(), "valgrind runs the threads itself")
-    @unittest.skipUnless(os.path.isdir("/proc/self/task"), "needs Linux /proc")
     def test_sigterm_to_any_thread_drains_and_exits_zero(self):
         """The kernel may deliver a process-directed SIGTERM to any thread that does not block it,
         including threads libraries start before main (OpenBLAS's constructor). Whichever thread
