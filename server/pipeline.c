@@ -55,10 +55,21 @@ void vae_pipeline_reply_error(vae_request *req, const vae_err *err) {
     }
 }
 
-static vae_step fail(vae_request *req, const vae_err *err) {
-    vae_pipeline_reply_error(req, err);
+/* The reply is built (in scratch->out or static memory), so the last model call's job is no longer
+ * needed: it goes back to the batcher's pool now, not when the connection completes, which
+ * libmicrohttpd reports only after the reply has been sent. (Released at completion, a client's
+ * next request could find every job still taken: with --batch-queue 1 an idle server answered 503
+ * overloaded now and then.) */
+static vae_step finish(vae_request *req) {
+    vae_batcher_release(req->server->batcher, req->job);
+    req->job = NULL;
     req->phase = VAE_PHASE_DONE;
     return VAE_STEP_REPLY;
+}
+
+static vae_step fail(vae_request *req, const vae_err *err) {
+    vae_pipeline_reply_error(req, err);
+    return finish(req);
 }
 
 /* --- the headers ----------------------------------------------------------------------------------- */
@@ -298,6 +309,5 @@ vae_step vae_pipeline_step(vae_request *req) {
         vae_fail(&err, VAE_E_INTERNAL, "the endpoint %s produced no reply", req->route->path);
         return fail(req, &err);
     }
-    req->phase = VAE_PHASE_DONE;
-    return VAE_STEP_REPLY;
+    return finish(req);
 }
