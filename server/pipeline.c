@@ -61,7 +61,8 @@ void vae_pipeline_reply_error(vae_request *req, const vae_err *err) {
  * next request could find every job still taken: with --batch-queue 1 an idle server answered 503
  * overloaded now and then.) */
 static vae_step finish(vae_request *req) {
-    vae_batcher_release(req->server->batcher, req->job);
+    /* only with a job: see vae_request_release on reading server->batcher */
+    if (req->job) vae_batcher_release(req->server->batcher, req->job);
     req->job = NULL;
     req->phase = VAE_PHASE_DONE;
     return VAE_STEP_REPLY;
