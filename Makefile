@@ -47,7 +47,7 @@ LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(BUILD)/vae-server
 
 .PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
-        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-valgrind load soak
+        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak
 all: $(BINS)
 
 $(BUILD)/%.o: %.c | pkg-check
@@ -146,6 +146,12 @@ fuzz-ci:
 test-asan: deps
 	@tests/install-deps.sh fuzz hardening
 	@tests/hardening/asan.sh $(MNIST)
+
+# The server built with ThreadSanitizer (clang) in build/tsan, then the HTTP suite against TSan
+# servers and wrk over the endpoint mix against one; any TSan report fails it (tests/hardening/tsan.sh).
+test-tsan: deps
+	@tests/install-deps.sh tsan
+	@tests/hardening/tsan.sh $(MNIST)
 
 # The HTTP suite with every server under valgrind memcheck (about 4 minutes); VALGRIND_TESTS="a b"
 # runs only the tests whose names contain a or b.
