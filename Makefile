@@ -47,7 +47,7 @@ LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(BUILD)/vae-server
 
 .PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
-        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak
+        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak mutation
 all: $(BINS)
 
 $(BUILD)/%.o: %.c | pkg-check
@@ -152,6 +152,12 @@ test-asan: deps
 test-tsan: deps
 	@tests/install-deps.sh tsan
 	@tests/hardening/tsan.sh $(MNIST)
+
+# Mutation testing, by hand (not in CI: 20-30 minutes): every one-line mutant of
+# tests/mutation/mutants.txt applied to a scratch copy of the tree, then the tests; prints caught/total.
+mutation: deps
+	@tests/install-deps.sh fuzz
+	@MNIST=$(MNIST) tests/mutation/run.sh $(MUTANTS)
 
 # The HTTP suite with every server under valgrind memcheck (about 4 minutes); VALGRIND_TESTS="a b"
 # runs only the tests whose names contain a or b.
