@@ -66,11 +66,23 @@ static void record_stats(vae_request *req, int success) {
                              req->output_ns, req->usage);
 }
 
+/* The reply is built (in scratch->out or static memory), so the last model call's job is no longer
+ * needed: it goes back to the batcher's pool now, not when the connection completes, which
+ * libmicrohttpd reports only after the reply has been sent. (Released at completion, a client's
+ * next request could find every job still taken: with --batch-queue 1 an idle server answered 503
+ * overloaded now and then.) */
+static vae_step finish(vae_request *req) {
+    /* only with a job: see vae_request_release on reading server->batcher */
+    if (req->job) vae_batcher_release(req->server->batcher, req->job);
+    req->job = NULL;
+    req->phase = VAE_PHASE_DONE;
+    return VAE_STEP_REPLY;
+}
+
 static vae_step fail(vae_request *req, const vae_err *err) {
     vae_pipeline_reply_error(req, err);
     record_stats(req, 0);
-    req->phase = VAE_PHASE_DONE;
-    return VAE_STEP_REPLY;
+    return finish(req);
 }
 
 /* --- the headers ----------------------------------------------------------------------------------- */
@@ -384,6 +396,5 @@ vae_step vae_pipeline_step(vae_request *req) {
     compress_reply(req);
     req->output_ns = (vae_now_us() - started) * 1000u;
     record_stats(req, req->reply.status < 400);
-    req->phase = VAE_PHASE_DONE;
-    return VAE_STEP_REPLY;
+    return finish(req);
 }

@@ -66,7 +66,10 @@ void vae_request_set_id(vae_request *req, vae_rng *rng) {
 }
 
 void vae_request_release(vae_request *req) {
-    vae_batcher_release(req->server ? req->server->batcher : NULL, req->job);
+    /* server->batcher is read only for a request that holds a job: main sets it while the first
+     * requests (/health, /ready) are already being served, and a job implies the request saw
+     * server->ready, which main sets after the batcher (a data race otherwise, found by TSan) */
+    if (req->job) vae_batcher_release(req->server->batcher, req->job);
     req->job = NULL;
     free(req->body);
     req->body = NULL;

@@ -7,9 +7,8 @@
 CLANG      ?= clang
 FUZZ_BUILD ?= build/fuzz
 
-PKGS       := libmicrohttpd libcjson libpng zlib openblas
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+.DEFAULT_GOAL := all
+include packages.mk
 
 SAN        := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -g -O1 $(SAN) -fsanitize=fuzzer-no-link -fno-math-errno -std=c11 -D_GNU_SOURCE \
@@ -28,7 +27,7 @@ HARNESS_OBJ := $(FUZZ_BUILD)/obj/tests/fuzz/harness.o
 .SECONDARY:
 all: $(FUZZ_BINS)
 
-$(FUZZ_BUILD)/obj/%.o: %.c
+$(FUZZ_BUILD)/obj/%.o: %.c | pkg-check
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 

@@ -25,15 +25,9 @@ def mnist_dir():
     return os.environ.get("VAE_TEST_MNIST", os.path.join(REPO, "..", "shared", "data", "mnist"))
 
 
-def fashion_is_real():
-    return os.path.exists(os.path.join(REPO, FASHION_WEIGHTS))
-
-
 def model_args():
-    """--model flags for two models: mnist (the default) and fashion. Until the fashion weights
-    exist, the mnist file is served under the name fashion, so ?model=fashion is always exercised."""
-    second = FASHION_WEIGHTS if fashion_is_real() else MNIST_WEIGHTS
-    return ["--model", "mnist=" + MNIST_WEIGHTS, "--model", "%s=%s" % (SECOND_MODEL, second)]
+    """--model flags for the two shipped models: mnist (the default) and fashion."""
+    return ["--model", "mnist=" + MNIST_WEIGHTS, "--model", "%s=%s" % (SECOND_MODEL, FASHION_WEIGHTS)]
 
 
 _digits = None

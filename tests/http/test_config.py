@@ -11,7 +11,7 @@ import time
 import unittest
 
 import pngutil
-from common import (MNIST_WEIGHTS, Client, b64, digits, fashion_is_real, model_args, png_of)
+from common import (MNIST_WEIGHTS, Client, b64, digits, model_args, png_of)
 from server import REPO, ServerProcess, free_port, run_server, server_binary, under_valgrind
 
 FLAGS = ("--port", "--bind", "--model", "--threads", "--max-body", "--timeout", "--max-connections",
@@ -140,7 +140,6 @@ class Environment(unittest.TestCase):
             # an environment setting without a flag still applies
             self.assertEqual(Client(srv.port, {"Authorization": "Bearer flagkey"}).get("/sample?n=5").status, 422)
 
-    @unittest.skipUnless(fashion_is_real(), "model/weights/fashion.safetensors does not exist yet")
     def test_default_models(self):
         with ServerProcess([]) as srv:
             models = Client(srv.port).get("/v1/models").json()["models"]
@@ -283,6 +282,15 @@ class Limits(unittest.TestCase):
             self.assertIn("1000", resp.json()["error"]["message"])
 
 
+def blocks_sigterm(pid, tid):
+    """Whether the thread blocks SIGTERM (its SigBlk mask in /proc)."""
+    with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+        for line in f:
+            if line.startswith("SigBlk:"):
+                return bool(int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+    return False
+
+
 class Signals(unittest.TestCase):
 
     def test_sigint_exits_zero(self):
@@ -293,7 +301,6 @@ class Signals(unittest.TestCase):
         self.assertIn("SIGINT", srv.stderr)
 
     @unittest.skipIf(under_valgrind(), "valgrind runs the threads itself")
-    @unittest.skipUnless(os.path.isdir("/proc/self/task"), "needs Linux /proc")
     def test_sigterm_to_any_thread_drains_and_exits_zero(self):
         """The kernel may deliver a process-directed SIGTERM to any thread that does not block it,
         including threads libraries start before main (OpenBLAS's constructor). Whichever thread
@@ -305,6 +312,7 @@ class Signals(unittest.TestCase):
         with ServerProcess(ONE_MODEL) as probe:
             n_threads = len(os.listdir("/proc/%d/task" % probe.proc.pid))
         self.assertGreaterEqual(n_threads, 3, "expected main, worker and library threads")
+        tried = 0
         for index in range(n_threads):
             srv = ServerProcess(ONE_MODEL)
             srv.start()
@@ -313,9 +321,16 @@ class Signals(unittest.TestCase):
             tid = tids[index % len(tids)]
             with open("/proc/%d/task/%d/comm" % (pid, tid)) as f:
                 name = f.read().strip()
+            if blocks_sigterm(pid, tid):
+                # never chosen by the kernel for a process-directed SIGTERM (ThreadSanitizer's own
+                # thread blocks every signal; no thread of the server or its libraries does)
+                srv.stop()
+                continue
+            tried += 1
             self.assertEqual(libc.syscall(SYS_tgkill, pid, tid, signal.SIGTERM), 0)
             srv.stop(sig=0)  # already signalled: waits and asserts exit code 0
             self.assertIn("stopped", srv.stderr, "SIGTERM to thread %d (%s)" % (tid, name))
+        self.assertGreaterEqual(tried, 3, "fewer than 3 threads could take SIGTERM")
 
     def test_sigterm_exits_zero_and_says_so(self):
         srv = ServerProcess(ONE_MODEL)
