@@ -8,6 +8,9 @@
 extern const vae_endpoint vae_ep_encode, vae_ep_reconstruct, vae_ep_decode, vae_ep_sample,
     vae_ep_interpolate;
 
+/* the model as a density (handlers_score.c) */
+extern const vae_endpoint vae_ep_score;
+
 /* service endpoints (handlers_info.c) */
 extern const vae_endpoint vae_ep_index, vae_ep_health, vae_ep_ready, vae_ep_metrics, vae_ep_models,
     vae_ep_openapi;

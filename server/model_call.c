@@ -2,7 +2,7 @@
 #include "model_call.h"
 
 int vae_model_call_in_width(const vae_model_call *mc) {
-    return mc->op == VAE_OP_DECODE ? mc->model->config.latent_dim : VAE_INPUT_DIM;
+    return mc->op == VAE_OP_DECODE || mc->op == VAE_OP_DECODE_LOGITS ? mc->model->config.latent_dim : VAE_INPUT_DIM;
 }
 
 size_t vae_model_call_out_floats(const vae_model_call *mc) {
@@ -20,6 +20,9 @@ void vae_model_call_run(const vae_model_call *mc, vae_workspace *ws) {
         break;
     case VAE_OP_RECONSTRUCT:
         vae_reconstruct(mc->model, ws, mc->in, mc->n, mc->out);
+        break;
+    case VAE_OP_DECODE_LOGITS:
+        vae_decode_logits(mc->model, ws, mc->in, mc->n, mc->out);
         break;
     case VAE_OP_NONE:
         break;

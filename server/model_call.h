@@ -10,6 +10,7 @@ typedef enum {
     VAE_OP_ENCODE,      /* in: x (n, 784); out: mu (n, d); out2: logvar (n, d) */
     VAE_OP_DECODE,      /* in: z (n, d); out: xhat (n, 784) */
     VAE_OP_RECONSTRUCT, /* in: x (n, 784); out: decode(mu(x)) (n, 784) */
+    VAE_OP_DECODE_LOGITS, /* in: z (n, d); out: the decoder's logits, before the sigmoid (n, 784) */
 } vae_model_op;
 
 typedef struct {

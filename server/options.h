@@ -29,6 +29,7 @@ typedef struct {
     int max_connections;
     long max_pixels;           /* largest PNG width*height accepted */
     int max_batch;             /* largest number of images or z per request */
+    int max_score_rows;        /* largest images x k of one /score request (decoded rows) */
     const char *cors_origin;   /* NULL: no CORS headers */
     const char *api_key;       /* NULL: no authentication */
     vae_log_format log_format;

@@ -23,6 +23,7 @@ const vae_route vae_routes[] = {
     {"/decode", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, &vae_ep_decode},
     {"/sample", VAE_GET, MODEL_ROUTE, &vae_ep_sample},
     {"/interpolate", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON, &vae_ep_interpolate},
+    {"/score", VAE_POST, MODEL_ROUTE | VAE_ROUTE_JSON | VAE_ROUTE_PNG, &vae_ep_score},
     {"/v2", VAE_GET, OIP, &vae_ep_oip_server},
     {"/v2/health/live", VAE_GET, OIP, &vae_ep_oip_live},
     {"/v2/health/ready", VAE_GET, OIP, &vae_ep_oip_ready},

@@ -13,6 +13,7 @@ unsigned vae_stats_faces_of(vae_model_op op) {
     case VAE_OP_ENCODE:
         return 1u << VAE_FACE_ENCODER;
     case VAE_OP_DECODE:
+    case VAE_OP_DECODE_LOGITS:
         return 1u << VAE_FACE_DECODER;
     case VAE_OP_RECONSTRUCT:
         return 1u << VAE_FACE_ENCODER | 1u << VAE_FACE_DECODER;
