@@ -11,6 +11,9 @@ extern const vae_endpoint vae_ep_encode, vae_ep_reconstruct, vae_ep_decode, vae_
 /* the model as a density (handlers_score.c) */
 extern const vae_endpoint vae_ep_score;
 
+/* the latent space: manifold, traversals, completion (handlers_latent.c) */
+extern const vae_endpoint vae_ep_manifold, vae_ep_traverse, vae_ep_complete;
+
 /* service endpoints (handlers_info.c) */
 extern const vae_endpoint vae_ep_index, vae_ep_health, vae_ep_ready, vae_ep_metrics, vae_ep_models,
     vae_ep_openapi;

@@ -188,6 +188,7 @@ typedef struct {
     const vae_served_model *sm;
     int n, want_json;
     uint64_t seed;        /* /sample */
+    int label;            /* /sample: the class sampled, or -1 for the prior */
     const float *z, *xhat; /* the decoded z (as queued) and the images */
 } decode_call;
 
@@ -237,21 +238,32 @@ const vae_endpoint vae_ep_decode = {sizeof(decode_call), decode_parse, decode_ru
 
 /* /sample's parameters into c, its z drawn into scratch->z. */
 static vae_err_kind sample_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "n", "seed", "temperature", "format", NULL};
+    static const char *const query[] = {"model", "n", "seed", "temperature", "label", "format", NULL};
     decode_call *c = call;
     vae_scratch *s = req->scratch;
-    long long n, seed;
+    long long n, seed, label;
     double temperature;
     int max_n = s->max_batch < SAMPLE_MAX_N ? s->max_batch : SAMPLE_MAX_N;
     if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
         vae_input_query_int(req, "n", 1, max_n, SAMPLE_DEFAULT_N < max_n ? SAMPLE_DEFAULT_N : max_n, &n, err) ||
         vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err) ||
         vae_input_query_float(req, "temperature", 0.0, 100.0, 1.0, &temperature, err) ||
+        vae_input_query_int(req, "label", 0, VAE_NUM_CLASSES - 1, -1, &label, err) ||
         vae_input_wants_json(req, &c->want_json, err))
         return err->kind;
     c->n = (int)n;
     c->seed = seed < 0 ? fresh_seed(req) : (uint64_t)seed;
-    seeded_normals(c->seed, s->z, (size_t)c->n * c->sm->model->config.latent_dim, (float)temperature);
+    c->label = (int)label;
+    if (label < 0) {
+        seeded_normals(c->seed, s->z, (size_t)c->n * c->sm->model->config.latent_dim, (float)temperature);
+        return VAE_E_NONE;
+    }
+    /* class-conditional: the Gaussian of that class's codes (centroid and spread), no retraining */
+    vae_rng rng;
+    vae_rng_seed(&rng, c->seed);
+    vae_error e = {0};
+    if (vae_latent_sample_class(s->z, c->sm->model, c->label, c->n, (float)temperature, &rng, &e) != VAE_OK)
+        return vae_fail(err, VAE_E_INVALID_VALUE, "label=%d: model '%s': %s", c->label, c->sm->name, e.message);
     return VAE_E_NONE;
 }
 
@@ -265,7 +277,9 @@ static vae_err_kind sample_write(vae_request *req, void *call, vae_err *err) {
         vae_jw_start(&w, &req->scratch->out);
         json_rows(&w, "z", c->z, c->n, c->sm->model->config.latent_dim, 1, 1);
         json_rows(&w, "pixels", c->xhat, c->n, VAE_INPUT_DIM, 1, 0);
-        vae_jw_printf(&w, ",\"seed\":%llu}", (unsigned long long)c->seed);
+        vae_jw_printf(&w, ",\"seed\":%llu", (unsigned long long)c->seed);
+        if (c->label >= 0) vae_jw_printf(&w, ",\"label\":%d", c->label);
+        vae_jw_raw(&w, "}");
         k = vae_reply_json(req, 200, &w, err);
     }
     if (k == VAE_E_NONE) vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
