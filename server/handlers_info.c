@@ -1,5 +1,6 @@
 /* Service endpoints: index, liveness, readiness, Prometheus metrics, the model list and the OpenAPI
  * document. None runs a model. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -85,6 +86,31 @@ static void model_json(vae_json_writer *w, const vae_served_model *sm) {
     }
     vae_jw_raw(w, "],\"architecture\":");
     vae_jw_string(w, sm->architecture);
+    /* what the trainer measured (null or false where the weights file lacks it) */
+    const vae_diagnostics *dg = &m->diag;
+    vae_jw_raw(w, ",\"diagnostics\":");
+    if (dg->mu_var) {
+        vae_jw_printf(w, "{\"active_units\":%d,\"active_threshold\":", dg->active_units);
+        vae_jw_float(w, VAE_ACTIVE_UNIT_THRESHOLD);
+        vae_jw_raw(w, ",\"mu_var\":");
+        vae_jw_floats(w, dg->mu_var, (size_t)cfg->latent_dim);
+        vae_jw_raw(w, ",\"kl_per_dim\":");
+        vae_jw_floats(w, dg->kl, (size_t)cfg->latent_dim);
+        vae_jw_raw(w, ",\"test_loss\":");
+        if (isfinite(dg->test_loss)) vae_jw_float(w, (float)dg->test_loss);
+        else vae_jw_raw(w, "null");
+        vae_jw_raw(w, ",\"test_nll\":");
+        if (isfinite(dg->test_nll)) vae_jw_float(w, (float)dg->test_nll);
+        else vae_jw_raw(w, "null");
+        vae_jw_printf(w, ",\"test_nll_k\":%d}", dg->test_nll_k);
+    } else {
+        vae_jw_raw(w, "null");
+    }
+    vae_jw_raw(w, ",\"calibration\":");
+    if (m->scores.nll.values) vae_jw_printf(w, "{\"k\":%d,\"images\":%d}", m->scores.k, m->scores.nll.count);
+    else vae_jw_raw(w, "null");
+    vae_jw_printf(w, ",\"class_stats\":%s,\"principal_plane\":%s", m->class_std ? "true" : "false",
+                  m->plane.mean ? "true" : "false");
     vae_jw_raw(w, ",\"metadata\":{");
     for (int i = 0; i < m->metadata.count; i++) {
         if (i) vae_jw_raw(w, ",");
@@ -121,9 +147,11 @@ static vae_err_kind index_write(vae_request *req, void *call, vae_err *err) {
     vae_jw_start(&w, &req->scratch->out);
     vae_jw_raw(&w, "{\"name\":\"vae-server\",\"version\":\"" VAE_SERVER_VERSION
                    "\",\"documentation\":\"/openapi.yaml\",\"endpoints\":[");
+    int listed = 0;
     for (int i = 0; i < vae_n_routes; i++) {
         const vae_route *r = &vae_routes[i];
-        vae_jw_printf(&w, "%s\"%s %s\"", i ? "," : "", r->methods & VAE_POST ? "POST" : "GET", r->path);
+        if (r->methods & VAE_GET) vae_jw_printf(&w, "%s\"GET %s\"", listed++ ? "," : "", r->path);
+        if (r->methods & VAE_POST) vae_jw_printf(&w, "%s\"POST %s\"", listed++ ? "," : "", r->path);
     }
     vae_jw_raw(&w, "]}");
     return vae_reply_json(req, 200, &w, err);

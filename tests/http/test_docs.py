@@ -120,6 +120,12 @@ ENDPOINT_KINDS = {
     "vae_ep_oip_repository_unload": {"VAE_E_INVALID_REQUEST", "VAE_E_MODEL_NOT_FOUND"},
 }
 ENDPOINT_KINDS["vae_ep_reconstruct"] = ENDPOINT_KINDS["vae_ep_encode"]
+ENDPOINT_KINDS["vae_ep_score"] = ENDPOINT_KINDS["vae_ep_encode"]
+# the latent-space endpoints: a missing model statistic is a 422 invalid_value naming it
+ENDPOINT_KINDS["vae_ep_manifold"] = {"VAE_E_INVALID_PARAMETER", "VAE_E_INVALID_VALUE", "VAE_E_MODEL_NOT_FOUND",
+                                     "VAE_E_OVERLOADED"}
+ENDPOINT_KINDS["vae_ep_traverse"] = ENDPOINT_KINDS["vae_ep_encode"]
+ENDPOINT_KINDS["vae_ep_complete"] = ENDPOINT_KINDS["vae_ep_encode"]
 # the pipeline, for every route: framing checked before routing, the method, a body past
 # --max-body (even one a GET route ignores), memory for the request
 EVERY_ROUTE = {"VAE_E_INVALID_FRAMING", "VAE_E_NOT_IMPLEMENTED", "VAE_E_METHOD_NOT_ALLOWED",
