@@ -47,7 +47,7 @@ LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(BUILD)/vae-server
 
 .PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
-        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak reload-test mutation
+        container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak reload-test mutation bench-pipeline
 all: $(BINS)
 
 $(BUILD)/%.o: %.c | pkg-check
@@ -218,6 +218,19 @@ bench:
 	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
 	@echo
 	@EPOCHS=10 tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST) $(BUILD)/bench/peak_flops
+
+# The server at another commit (BEFORE, default the one before the request pipeline) against this
+# one, side by side in one run, and the newly batched model calls with batching on and off.
+BEFORE ?= fe8c6df
+bench-pipeline:
+	@tests/install-deps.sh build bench
+	@$(MAKE) --no-print-directory all
+	@rm -rf $(BUILD)/bench/before && mkdir -p $(BUILD)/bench && git worktree prune && \
+	    git worktree add --detach -f $(BUILD)/bench/before $(BEFORE) >/dev/null && \
+	    $(MAKE) --no-print-directory -C $(BUILD)/bench/before all >/dev/null
+	@tests/bench/bench_pipeline.py --variant "$(BEFORE)=$(BUILD)/bench/before/build/vae-server" \
+	    --variant "this tree=$(BUILD)/vae-server" --variant "batching off=$(BUILD)/vae-server,--batching=off"
+	@git worktree remove --force $(BUILD)/bench/before
 
 bench-train:
 	@tests/install-deps.sh build bench
