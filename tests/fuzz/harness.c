@@ -149,6 +149,39 @@ static vae_model *tiny_model(int n_hidden, const int *hidden, int latent, vae_ac
     return m;
 }
 
+/* The statistics the trainer stores (class spreads, principal plane, diagnostics, score tables),
+ * made up but well-formed, so the endpoints that need them run their full paths. */
+static float *made_up(size_t n, float base, float step) {
+    float *v = malloc(sizeof(float) * n);
+    if (!v) fuzz_fail("out of memory");
+    for (size_t i = 0; i < n; i++) v[i] = base + step * (float)i;
+    return v;
+}
+
+static void add_statistics(vae_model *m) {
+    const int d = m->config.latent_dim;
+    m->class_std = made_up((size_t)VAE_NUM_CLASSES * d, 0.5f, 0.01f);
+    m->plane.mean = made_up((size_t)d, 0.0f, 0.1f);
+    m->plane.dirs = calloc(2 * (size_t)d, sizeof(float));
+    m->plane.std = made_up(2, 1.0f, 0.5f);
+    if (!m->plane.dirs) fuzz_fail("out of memory");
+    m->plane.dirs[0] = 1.0f;     /* e1 */
+    m->plane.dirs[d + 1] = 1.0f; /* e2: orthonormal rows */
+    m->diag.mu_var = made_up((size_t)d, 0.5f, -0.2f);
+    m->diag.kl = made_up((size_t)d, 1.0f, 0.5f);
+    m->diag.active_units = d;
+    m->diag.test_loss = 100;
+    m->diag.test_nll = 95;
+    m->diag.test_nll_k = 64;
+    vae_score_table *tables[3] = {&m->scores.nll, &m->scores.corrected, &m->scores.ood};
+    for (int t = 0; t < 3; t++) {
+        tables[t]->values = made_up(16, t == 2 ? 0.0f : 500.0f, t == 2 ? 0.5f : 10.0f); /* sorted */
+        tables[t]->count = 16;
+    }
+    m->scores.k = 64;
+    m->scores.seed = 1;
+}
+
 static void add_model(const char *name, vae_model *m) {
     char path[96];
     snprintf(path, sizeof path, "fuzz/%s.safetensors", name);
@@ -167,11 +200,14 @@ void fuzz_server_init(void) {
     o->max_connections = 1000;
     o->max_pixels = VAE_PNG_DEFAULT_MAX_PIXELS;
     o->max_batch = max_batch;
+    o->max_score_rows = 64; /* reached by small inputs: k = 33 for two images */
     o->log_format = VAE_LOG_OFF;
     o->shutdown_grace = 20;
     const int h1[] = {4}, h2[] = {8, 4};
     vae_registry_init(&server.registry);
-    add_model("mnist", tiny_model(1, h1, 2, VAE_ACT_RELU, 1, 1));
+    vae_model *mnist = tiny_model(1, h1, 2, VAE_ACT_RELU, 1, 1);
+    add_statistics(mnist);
+    add_model("mnist", mnist);
     add_model("fashion", tiny_model(2, h2, 3, VAE_ACT_TANH, 0, 2));
     vae_metrics_init(&server.metrics);
     if (vae_scratch_pool_create(&server.scratch, 1, 42) != VAE_OK ||
@@ -347,7 +383,8 @@ int fuzz_run(const fuzz_request *fr, const uint8_t *body, size_t len) {
         if (len) vae_request_append_body(req, body, len);
         step = vae_pipeline_step(req);
         for (int waits = 0; step == VAE_STEP_WAIT; waits++) {
-            if (waits > 4) fuzz_fail("the request waited for the batcher %d times", waits);
+            /* /complete waits twice per step (at most 1000 steps): more is a pipeline that loops */
+            if (waits > 2100) fuzz_fail("the request waited for the batcher %d times", waits);
             if (req->replied) fuzz_fail("a waiting request had already replied");
             wait_resumed(f);
             step = vae_pipeline_step(req);

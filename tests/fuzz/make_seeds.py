@@ -186,6 +186,24 @@ def main():
     write("content_encoding", "gzip_truncated", b"\x04" + gzip.compress(b'{"z": [0.5, -1.25]}', mtime=0)[:-6])
     write("content_encoding", "gzip_bomb", b"\x00" + gzip.compress(b"{\"z\": [" + b" " * 200000 + b"1, 2]}", 9, mtime=0))
 
+    # latent-space and scoring bodies (the tiny "mnist" fuzz model has d = 2)
+    write("latent_json", "score_image.json", json.dumps({"image": tiny, "k": 8, "seed": 3}))
+    write("latent_json", "score_pixels_k_limit.json", json.dumps({"pixels": [[0] * 784, [1] * 784], "k": 33}))
+    write("latent_json", "traverse_z.json", '{"z": [0.5, -1], "dims": [0, 1], "steps": 3, "range": 2}')
+    write("latent_json", "traverse_label.json", '{"label": 3, "count": 1}')
+    write("latent_json", "traverse_image.json", json.dumps({"image": tiny, "steps": 2}))
+    write("latent_json", "complete_keep.json", json.dumps({"image": tiny, "keep": "top", "steps": 3, "seed": 1,
+                                                           "chain": True}))
+    write("latent_json", "complete_mask.json", json.dumps({"pixels": px, "mask": [1] * 392 + [0] * 392, "steps": 2,
+                                                           "method": "pseudo_gibbs"}))
+    write("latent_json", "complete_bad.json", '{"keep": "middle", "steps": 0}')
+    # latent-space queries: selector byte (endpoint | second model << 2 | direct << 3), then the query
+    for i, (sel, q) in enumerate(((0, "n=3"), (0, "n=2&dims=1,0&base=3"), (4, "n=4"), (1, "steps=3&count=2"),
+                                  (1, "label=7&dims=1&range=0.5&steps=2&format=json"), (2, "label=3&n=2&seed=5"),
+                                  (6, "label=3"), (0, "base=0.5,-0.25&n=2&format=json"), (1, "z=1,2,3"),
+                                  (3, "n=33&dims=0,0"))):
+        write("latent_query", "q%02d" % i, bytes([sel]) + q.encode())
+
     # query strings: selector byte (endpoint | accept << 3), then the query
     for i, (sel, q) in enumerate(((0, "n=4&seed=7&temperature=0.5&format=json"), (0, "n=1&model=fashion"),
                    (8, "n=257"), (16, "n=2&n=3"), (0, "n=1e9&seed=-1"), (0, "model=%6d%6e%69st&n=%31"),

@@ -58,7 +58,7 @@ fi
 dict_for() {
     case "$1" in
         png) echo png ;;
-        query) echo query ;;
+        query | latent_query) echo query ;;
         safetensors) echo safetensors ;;
         idx) echo idx ;;
         base64) echo base64 ;;
