@@ -149,10 +149,11 @@ static vae_err_kind manifold_parse(vae_request *req, void *call, vae_err *err) {
     float scale_a = 1, scale_b = 1;
     if (dims || d == 2) {
         /* two coordinates of the prior, each through the inverse normal CDF as the paper draws it */
-        int count = 2;
+        int count = 2, asked[VAE_MAX_LATENT];
         c->dims[0] = 0;
         c->dims[1] = 1;
-        if (dims && parse_dims(dims, d, c->dims, 2, &count, err)) return err->kind;
+        if (dims && parse_dims(dims, d, asked, d, &count, err)) return err->kind;
+        if (dims && count == 2) c->dims[0] = asked[0], c->dims[1] = asked[1];
         if (count != 2) return vae_fail(err, VAE_E_INVALID_PARAMETER, "dims must be two latent dimensions, e.g. dims=0,1");
         dir_a[c->dims[0]] = 1;
         dir_b[c->dims[1]] = 1;
