@@ -10,8 +10,6 @@
 #include "vae/layers.h"
 #include "vae/score.h"
 
-/* As in score.c: image i of a call draws from seed + i * this. */
-#define IMAGE_SEED_STEP 0xD1B54A32D192ED03ULL
 
 const char *vae_complete_method_name(vae_complete_method method) {
     return method == VAE_COMPLETE_MWG ? "mwg" : "pseudo_gibbs";
@@ -109,7 +107,7 @@ vae_status vae_complete_images(const vae_model *model, vae_workspace *ws, const 
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        vae_rng_seed(&rng[i], seed + (uint64_t)i * IMAGE_SEED_STEP);
+        vae_rng_seed(&rng[i], seed + (uint64_t)i * VAE_SCORE_SEED_STEP);
         vae_complete_clamp(cur + (size_t)i * VAE_INPUT_DIM, x + (size_t)i * VAE_INPUT_DIM,
                            mask + (size_t)i * VAE_INPUT_DIM, NULL);
     }

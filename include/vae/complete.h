@@ -69,7 +69,7 @@ int vae_complete_update(vae_complete_method method, float *x, float *z_cur, floa
 
 /* Completes n images: x (n, 784) with the known pixels of image i marked by mask (n, 784); hidden
  * pixels start at 0; `steps` (>= 1) steps of `method`, image i's randomness from a vae_rng seeded
- * with seed + i * 0xD1B54A32D192ED03; out (n, 784) the final images (known pixels exactly as given).
+ * with seed + i * VAE_SCORE_SEED_STEP (score.h); out (n, 784) the final images (known pixels exactly as given).
  * chain, when not NULL, (n, steps, 784) receives each step's image. accepted, when not NULL, (n)
  * counts the proposals taken. VAE_ERR_ARG (steps < 1, n < 0), VAE_ERR_NOMEM; outputs written only on
  * success. */

@@ -25,6 +25,10 @@
 /* The server's default number of importance samples, and that of the stored calibration tables. */
 #define VAE_SCORE_DEFAULT_K 64
 
+/* Image i of a call draws its randomness from a vae_rng seeded with seed + i * this (an odd constant,
+ * not splitmix64's increment: seeds one increment apart would give streams shifted by one draw). */
+#define VAE_SCORE_SEED_STEP 0xD1B54A32D192ED03ULL
+
 typedef struct {
     float loss;         /* negative ELBO: bce + kl, the trained quantity */
     float bce;          /* -log p(x|z) averaged over the k samples z_i ~ q(z|x) */
@@ -34,7 +38,7 @@ typedef struct {
 } vae_score;
 
 /* Fills eps (n*k, d) with N(0, 1) draws: rows i*k .. i*k+k-1 belong to image i and come from a vae_rng
- * seeded with seed + i * 0xD1B54A32D192ED03 (so an image's numbers depend on the seed and its index,
+ * seeded with seed + i * VAE_SCORE_SEED_STEP (so an image's numbers depend on the seed and its index,
  * not on how a caller splits a batch; image 0 uses seed itself). Cannot fail. */
 void vae_score_draw_eps(float *eps, int n, int k, int d, uint64_t seed);
 
@@ -64,8 +68,14 @@ float vae_score_corrected(float nll, float complexity_bits);
 float vae_score_percentile(const vae_score_table *t, float value);
 
 /* The out-of-distribution score from an image's nll (nats) and complexity-corrected score, against
- * the tables: the larger of the two scores' percentiles (0..100). Larger is more unusual. NaN when
- * either input is NaN. */
+ * the tables: Fisher's combination of the two scores' upper-tail probabilities,
+ *   ood_score = -ln(1 - P_nll) - ln(1 - P_corrected),   P = percentile / 100,
+ * each tail kept at least half a calibration image (0.5 / count) so that the score stays finite
+ * (0 .. 2 ln(2 count)). Large when either score is far out in its tail, larger when both are: the
+ * likelihood catches images unlike the training data that are complex (Fashion-MNIST under a digit
+ * model), the corrected score simple ones that the likelihood rates too well (digits under a
+ * Fashion-MNIST model). Chosen over the larger of the two percentiles and their sum by the AUROCs
+ * measured in both directions (README). NaN when an input is NaN or a table is missing. */
 float vae_score_ood_value(const vae_score_tables *t, float nll, float corrected);
 
 /* ood_score (vae_score_ood_value of s->nll and its corrected score) and ood_percentile (its

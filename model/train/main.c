@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "../util.h"
+#include "annotate.h"
+#include "measure.h"
 #include "options.h"
 #include "report.h"
 #include "vae/dataset.h"
@@ -48,6 +50,38 @@ static void load_shifted(const vae_dataset *ds, int idx, int dx, int dy, float *
             out[y * VAE_IMAGE_SIDE + x] = inside ? src[sy * VAE_IMAGE_SIDE + sx] / 255.0f : 0.0f;
         }
     }
+}
+
+/* The test set of a --binarize dynamic model is binarized once, from this offset of its seed. */
+#define TEST_BINARIZE_SEED 0xb1a7u
+/* The evaluation noise of the canonical test loss: the run's seed xor this. */
+#define EVAL_SEED 0x7e57u
+
+/* Replaces every pixel of ds by 0 or 255, drawn as Bernoulli of its grey value: the fixed binarized
+ * test set of a --binarize dynamic model. */
+static void binarize_dataset(vae_dataset *ds, unsigned long long seed) {
+    vae_rng rng;
+    vae_rng_seed(&rng, seed);
+    size_t n = (size_t)ds->count * VAE_INPUT_DIM;
+    for (size_t i = 0; i < n; i++) ds->pixels[i] = vae_rng_uniform(&rng) * 255.0 < ds->pixels[i] ? 255 : 0;
+}
+
+/* x (n) in [0,1] becomes 0 or 1 by Bernoulli draws from rng (dynamic binarization). */
+static void binarize_batch(float *x, size_t n, vae_rng *rng) {
+    for (size_t i = 0; i < n; i++) x[i] = vae_rng_uniform(rng) < x[i] ? 1.0f : 0.0f;
+}
+
+/* The KL weight at a step: beta, reached linearly over the first --kl-warmup epochs. */
+static float beta_at(const vae_train_options *o, long step, long steps_per_epoch) {
+    long warm = (long)o->kl_warmup * steps_per_epoch;
+    return step < warm ? o->beta * (float)(step + 1) / (float)warm : o->beta;
+}
+
+/* The metadata `normalize` of a dataset: fill for Fashion-MNIST (the images fill the frame), mnist
+ * for digits (centred by mass in a 20x20 box). */
+static const char *normalize_of(const vae_train_options *o, const char *dataset) {
+    if (o->normalize) return o->normalize;
+    return dataset && strstr(dataset, "fashion") ? "fill" : "mnist";
 }
 
 /* Learning rate at a step: optional linear warm-up, then constant or cosine decay to lr_min. */
@@ -95,6 +129,8 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     SET("batch", "%d", o->batch);
     SET("beta", "%g", o->beta);
     SET("seed", "%llu", o->seed);
+    if (o->binarize == VAE_BINARIZE_DYNAMIC) SET("binarize", "dynamic");
+    if (o->kl_warmup) SET("kl_warmup", "%d", o->kl_warmup);
     SET("train_loss", "%.3f", last->train_loss);
     SET("test_loss", "%.3f", last->test_loss);
     SET("test_bce", "%.3f", last->test_bce);
@@ -134,6 +170,7 @@ static int run_create(training_run *run, const vae_train_options *o) {
         return -1;
     }
     if (o->max_train && o->max_train < run->train.count) run->train.count = o->max_train;
+    if (o->binarize == VAE_BINARIZE_DYNAMIC) binarize_dataset(&run->test, o->seed + TEST_BINARIZE_SEED);
     const int d = o->model.latent_dim;
     run->model = vae_model_create(&o->model, &err);
     run->tr = run->model ? vae_trainer_create(run->model, o->batch, &err) : NULL;
@@ -194,8 +231,10 @@ static vae_loss train_epoch(training_run *run, int epoch, double started) {
     for (int start = 0; start < n; start += o->batch) {
         int B = n - start < o->batch ? n - start : o->batch;
         load_batch(run, start, B);
+        if (o->binarize == VAE_BINARIZE_DYNAMIC) binarize_batch(run->x, (size_t)B * VAE_INPUT_DIM, &run->rng);
         vae_rng_normal_fill(&run->rng, run->eps, (size_t)B * d, 1.0f);
-        vae_loss l = vae_trainer_forward_backward(run->tr, run->x, run->eps, B, o->beta);
+        float beta = beta_at(o, run->step, run->steps_per_epoch);
+        vae_loss l = vae_trainer_forward_backward(run->tr, run->x, run->eps, B, beta);
         run->adam.lr = lr_at(o, run->step++, run->steps_per_epoch);
         vae_trainer_adam_step(run->tr, &run->adam);
         sum.bce += l.bce;
@@ -214,7 +253,7 @@ static vae_loss train_epoch(training_run *run, int epoch, double started) {
 static vae_loss evaluate(training_run *run) {
     const int n = run->test.count, batch = run->o->batch;
     vae_rng eval_rng;
-    vae_rng_seed(&eval_rng, run->o->seed ^ 0x7e57u);
+    vae_rng_seed(&eval_rng, run->o->seed ^ EVAL_SEED);
     vae_loss t = {0};
     for (int start = 0; start < n; start += batch) {
         int B = n - start < batch ? n - start : batch;
@@ -268,20 +307,84 @@ static int train_all(training_run *run) {
     return 0;
 }
 
-/* After training: class centroids, metadata, the weights file, the summary line and the report.
+/* Writes evaluation.txt into the report directory: the figures of the summary line. */
+static vae_status write_evaluation(const char *dir, const vae_model *m, const vae_annotate_result *r, vae_error *err) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/evaluation.txt", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return vae_error_set(err, VAE_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+    fprintf(f, "test_loss: %.3f (BCE + KL, one z per image, %s)\n", m->diag.test_loss, "canonical");
+    if (m->diag.test_nll_k)
+        fprintf(f, "test_nll: %.3f (importance-weighted, K = %d; its K-sample mean loss %.3f)\n", m->diag.test_nll,
+                m->diag.test_nll_k, r->iwae_loss);
+    fprintf(f, "active_units: %d of %d (posterior-mean variance over the test set > %g)\n", m->diag.active_units,
+            m->config.latent_dim, (double)VAE_ACTIVE_UNIT_THRESHOLD);
+    fprintf(f, "kl_per_dim:");
+    for (int j = 0; j < m->config.latent_dim; j++) fprintf(f, " %.3f", m->diag.kl[j]);
+    fprintf(f, "\nscore tables: %d images, k = %d, seed %llu\n", r->calibration_images, m->scores.k, m->scores.seed);
+    if (fclose(f) != 0) return vae_error_set(err, VAE_ERR_IO, "cannot write %s", path);
+    return VAE_OK;
+}
+
+/* The statistics of a model (trained or loaded), the figures printed, and the measurements asked for;
+ * then the file. Returns 0, or -1 after printing the reason. */
+static int annotate_and_save(vae_model *model, const vae_train_options *o, const vae_dataset *train,
+                             const vae_dataset *test, const char *out_path) {
+    vae_error err = {0};
+    vae_annotate_options ao = {.score_k = o->score_k,
+                               .seed = o->seed,
+                               .iwae_k = o->eval_iwae,
+                               .normalize = normalize_of(o, vae_metadata_get(&model->metadata, "dataset"))};
+    vae_annotate_result r;
+    if (vae_annotate(model, train, test, &ao, &r, &err) != VAE_OK ||
+        vae_weights_save(model, out_path, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
+        return -1;
+    }
+    if (o->eval_iwae)
+        printf("vae-train: test NLL %.3f nats per image (importance-weighted, K = %d; the same samples' mean loss "
+               "%.3f; one-sample test loss %.3f; %.0f s)\n",
+               r.iwae_nll, o->eval_iwae, r.iwae_loss, model->diag.test_loss, r.iwae_seconds);
+    if (o->report_dir && write_evaluation(o->report_dir, model, &r, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: report: %s\n", err.message);
+        return -1;
+    }
+    if (o->ood_dir) {
+        vae_dataset other = {0};
+        char name[128];
+        const char *slash = strrchr(o->ood_dir, '/');
+        snprintf(name, sizeof name, "%s", slash && slash[1] ? slash + 1 : o->ood_dir);
+        vae_status st = vae_dataset_load(o->ood_dir, "t10k", &other, &err);
+        if (st == VAE_OK)
+            st = vae_measure_ood(model, test, &other, name, o->score_k, o->seed, o->report_dir, &err);
+        vae_dataset_free(&other);
+        if (st != VAE_OK) {
+            fprintf(stderr, "vae-train: --ood-data: %s\n", err.message);
+            return -1;
+        }
+    }
+    if (o->complete_steps &&
+        vae_measure_completion(model, train, test, o->complete_steps, o->seed, o->report_dir, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: --measure-completion: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+/* After training: metadata, statistics, the weights file, the summary line and the report.
  * Returns 0, or -1 after printing the reason. */
 static int finish(training_run *run) {
     const vae_train_options *o = run->o;
     const vae_epoch_stats *last = &run->history[o->epochs - 1];
     vae_error err = {0};
-    if (vae_latent_compute_centroids(run->model, &run->train, &err) != VAE_OK ||
-        set_metadata(run->model, o, run->train.count, last) != VAE_OK ||
-        vae_weights_save(run->model, o->out_path, &err) != VAE_OK) {
-        fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
+    if (set_metadata(run->model, o, run->train.count, last) != VAE_OK) {
+        fprintf(stderr, "vae-train: out of memory\n");
         return -1;
     }
+    run->model->diag.test_loss = last->test_loss;
     double mean_seconds = 0;
     for (int e = 0; e < o->epochs; e++) mean_seconds += run->history[e].seconds / o->epochs;
+    if (annotate_and_save(run->model, o, &run->train, &run->test, o->out_path) != 0) return -1;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("vae-train: wrote %s (test loss %.3f nats per image; %.2f s per epoch; peak memory %.1f MB)\n",
@@ -297,6 +400,68 @@ static int finish(training_run *run) {
     return 0;
 }
 
+/* --annotate FILE: the statistics of an existing model (one exported from PyTorch included) on --data,
+ * written into FILE (or --out) atomically. The canonical test loss is measured when the file lacks it.
+ * Returns the exit status. */
+static int annotate_file(vae_train_options *o) {
+    vae_error err = {0};
+    vae_model *model = NULL;
+    vae_dataset train = {0}, test = {0};
+    int status = 1;
+    if (vae_weights_load(o->annotate, &model, &err) != VAE_OK ||
+        vae_dataset_load(o->data_dir, "train", &train, &err) != VAE_OK ||
+        vae_dataset_load(o->data_dir, "t10k", &test, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: %s\n", err.message);
+        goto done;
+    }
+    /* the seed the file was trained with: its tables, its binarized test set, its evaluation noise */
+    const char *seed = vae_metadata_get(&model->metadata, "seed");
+    if (seed && strspn(seed, "0123456789") == strlen(seed) && *seed) o->seed = strtoull(seed, NULL, 10);
+    const char *bin = vae_metadata_get(&model->metadata, "binarize");
+    if (bin && !strcmp(bin, "dynamic")) binarize_dataset(&test, o->seed + TEST_BINARIZE_SEED);
+    if (!vae_metadata_get(&model->metadata, "dataset") &&
+        vae_metadata_set(&model->metadata, "dataset", o->dataset_name) != VAE_OK)
+        goto done;
+    if (isnan(model->diag.test_loss)) {
+        vae_trainer *tr = vae_trainer_create(model, o->batch, &err);
+        float *x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)test.count);
+        if (!tr || !x) {
+            fprintf(stderr, "vae-train: %s\n", tr ? "out of memory" : err.message);
+            vae_trainer_destroy(tr);
+            free(x);
+            goto done;
+        }
+        for (int i = 0; i < test.count; i++) vae_dataset_image(&test, i, x + (size_t)i * VAE_INPUT_DIM);
+        vae_rng rng;
+        vae_rng_seed(&rng, o->seed ^ EVAL_SEED);
+        vae_loss l = vae_trainer_evaluate(tr, x, test.count, &rng);
+        vae_trainer_destroy(tr);
+        free(x);
+        model->diag.test_loss = (l.bce + l.kl) / l.count;
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.3f", model->diag.test_loss);
+        vae_metadata_set(&model->metadata, "test_loss", buf);
+        snprintf(buf, sizeof buf, "%.3f", l.bce / l.count);
+        vae_metadata_set(&model->metadata, "test_bce", buf);
+        snprintf(buf, sizeof buf, "%.3f", l.kl / l.count);
+        vae_metadata_set(&model->metadata, "test_kl", buf);
+    }
+    const char *out = o->out_given ? o->out_path : o->annotate;
+    if (annotate_and_save(model, o, &train, &test, out) != 0) goto done;
+    if (o->report_dir && vae_report_write_latent(o->report_dir, model, &test, &err) != VAE_OK) {
+        fprintf(stderr, "vae-train: report: %s\n", err.message);
+        goto done;
+    }
+    printf("vae-train: wrote %s (statistics of %s on %s; test loss %.3f)\n", out, o->annotate, o->data_dir,
+           model->diag.test_loss);
+    status = 0;
+done:
+    vae_model_destroy(model);
+    vae_dataset_free(&train);
+    vae_dataset_free(&test);
+    return status;
+}
+
 int main(int argc, char **argv) {
     vae_train_options o;
     vae_error err = {0};
@@ -309,13 +474,15 @@ int main(int argc, char **argv) {
         vae_train_options_usage(stdout);
         return 0;
     }
-    if (check_writable(o.out_path, &err) != VAE_OK ||
+    const char *target = o.annotate && !o.out_given ? o.annotate : o.out_path;
+    if (check_writable(target, &err) != VAE_OK ||
         (o.report_dir && (vae_make_dirs(o.report_dir, &err) != VAE_OK ||
                           check_writable(o.report_dir, &err) != VAE_OK))) {
         fprintf(stderr, "vae-train: %s\n", err.message);
         return 1;
     }
     openblas_set_num_threads(o.threads);
+    if (o.annotate) return annotate_file(&o);
 
     training_run run;
     int status = 1;

@@ -31,8 +31,24 @@ void vae_train_options_usage(FILE *out) {
             "  --max-train N         use only the first N training images (default: all)\n"
             "  --seed N              seed of every random choice (default 1)\n"
             "  --threads N           OpenBLAS threads (default: online CPUs)\n"
-            "  --report DIR          write pictures (samples, reconstructions, morph, latent map, loss)\n"
-            "                        and per-epoch figures as CSV into DIR\n"
+            "  --kl-warmup N         epochs over which the KL weight rises linearly from 0 to --beta\n"
+            "                        (default 0: none)\n"
+            "  --binarize MODE       none, or dynamic: training pixels drawn as Bernoulli of their grey\n"
+            "                        values every epoch, the test set binarized once (default none)\n"
+            "  --eval-iwae K         after training: the test set's importance-weighted NLL with K\n"
+            "                        samples per image (Burda et al.), in the log and the metadata\n"
+            "  --score-k K           importance samples of the stored score tables (default 64)\n"
+            "  --normalize N         metadata key normalize: mnist or fill (default: fill when the\n"
+            "                        dataset name contains 'fashion', else mnist)\n"
+            "  --annotate FILE       no training: compute the statistics (class centroids and spreads,\n"
+            "                        principal plane, diagnostics, score tables; NLL with --eval-iwae)\n"
+            "                        of the model in FILE on --data and write them into FILE (or --out)\n"
+            "  --ood-data DIR        also measure how well the scores tell DIR's test images from the\n"
+            "                        model's own (AUROCs, ROC curves in --report)\n"
+            "  --measure-completion N  also compare the completion chains (N steps) on the test set\n"
+            "                        with the bottom half hidden\n"
+            "  --report DIR          write pictures (samples, reconstructions, morph, latent map,\n"
+            "                        manifold, traversals, loss) and per-epoch figures as CSV into DIR\n"
             "  --quiet               no progress bar\n"
             "  --help                this text\n");
 }
@@ -90,6 +106,7 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
     o->lr = 1e-3f;
     o->beta = 1.0f;
     o->seed = 1;
+    o->score_k = 64;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus > 0 ? (int)cpus : 1;
 
@@ -116,8 +133,30 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         if (i + 1 >= argc)
             return vae_error_set(err, VAE_ERR_ARG, "%s needs a value (see --help)", flag);
         const char *val = argv[++i];
+        static const char *training_only[] = {"--epochs", "--batch", "--lr", "--lr-schedule", "--lr-min",
+                                              "--warmup", "--weight-decay", "--hidden", "--latent",
+                                              "--activation", "--beta", "--shift", "--max-train",
+                                              "--kl-warmup", "--binarize"};
+        for (size_t t = 0; t < sizeof training_only / sizeof training_only[0] && !o->training_flag; t++)
+            if (!strcmp(flag, training_only[t])) o->training_flag = training_only[t];
         if (!strcmp(flag, "--data")) o->data_dir = val;
-        else if (!strcmp(flag, "--out")) o->out_path = val;
+        else if (!strcmp(flag, "--out")) o->out_path = val, o->out_given = 1;
+        else if (!strcmp(flag, "--annotate")) o->annotate = val;
+        else if (!strcmp(flag, "--ood-data")) o->ood_dir = val;
+        else if (!strcmp(flag, "--eval-iwae")) st = parse_int(flag, val, 1, 100000, &o->eval_iwae, err);
+        else if (!strcmp(flag, "--score-k")) st = parse_int(flag, val, 1, 5000, &o->score_k, err);
+        else if (!strcmp(flag, "--kl-warmup")) st = parse_int(flag, val, 0, 100000, &o->kl_warmup, err);
+        else if (!strcmp(flag, "--measure-completion"))
+            st = parse_int(flag, val, 1, 10000, &o->complete_steps, err);
+        else if (!strcmp(flag, "--normalize")) {
+            if (strcmp(val, "mnist") && strcmp(val, "fill"))
+                st = vae_error_set(err, VAE_ERR_ARG, "--normalize: '%s' is not mnist or fill", val);
+            o->normalize = val;
+        } else if (!strcmp(flag, "--binarize")) {
+            if (!strcmp(val, "none")) o->binarize = VAE_BINARIZE_NONE;
+            else if (!strcmp(val, "dynamic")) o->binarize = VAE_BINARIZE_DYNAMIC;
+            else st = vae_error_set(err, VAE_ERR_ARG, "--binarize: '%s' is not none or dynamic", val);
+        }
         else if (!strcmp(flag, "--report")) o->report_dir = val;
         else if (!strcmp(flag, "--dataset")) o->dataset_name = val;
         else if (!strcmp(flag, "--epochs")) st = parse_int(flag, val, 1, 100000, &o->epochs, err);
@@ -159,6 +198,12 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
     if (!o->data_dir)
         return vae_error_set(err, VAE_ERR_ARG,
                              "--data DIR is required (a directory of MNIST-style idx files)");
+    if (o->annotate && o->training_flag)
+        return vae_error_set(err, VAE_ERR_ARG,
+                             "--annotate takes the model from its file: %s does not apply", o->training_flag);
+    if (o->kl_warmup > o->epochs)
+        return vae_error_set(err, VAE_ERR_ARG, "--kl-warmup %d is longer than --epochs %d", o->kl_warmup,
+                             o->epochs);
     if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return vae_error_set(err, VAE_ERR_ARG, "--warmup %d must be shorter than --epochs %d",
                              o->warmup_epochs, o->epochs);

@@ -9,6 +9,10 @@
 
 typedef enum { VAE_LR_CONSTANT, VAE_LR_COSINE } vae_lr_schedule;
 
+/* --binarize: none (grey values as targets) or dynamic (each training image's pixels drawn as
+ * Bernoulli of their grey values every epoch; the test set binarized once, from a fixed seed). */
+typedef enum { VAE_BINARIZE_NONE, VAE_BINARIZE_DYNAMIC } vae_binarize;
+
 typedef struct {
     const char *data_dir;
     const char *out_path;
@@ -23,6 +27,16 @@ typedef struct {
     int max_train;          /* use only the first N training images (0 = all) */
     unsigned long long seed;
     int quiet;
+    int kl_warmup;          /* epochs over which the KL weight rises linearly from 0 to beta */
+    vae_binarize binarize;
+    int eval_iwae;          /* K: the test set's importance-weighted NLL with K samples (0: none) */
+    int score_k;            /* importance samples of the score calibration tables */
+    const char *annotate;   /* --annotate FILE: add the statistics to FILE, no training */
+    const char *ood_dir;    /* --ood-data DIR: measure out-of-distribution AUROCs against DIR */
+    const char *normalize;  /* metadata key `normalize`: "mnist" or "fill" (NULL: from the name) */
+    int complete_steps;     /* --measure-completion N: compare the completion chains, N steps */
+    int out_given;          /* --out was on the command line */
+    const char *training_flag; /* the first flag given that only training uses (NULL: none) */
     char command[2048];     /* the command line, recorded in the weights' metadata */
 } vae_train_options;
 

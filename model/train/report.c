@@ -537,6 +537,144 @@ static vae_status write_csv(const char *dir, const vae_epoch_stats *h, int n, va
     return VAE_OK;
 }
 
+/* The most active coordinates: model->diag's variances, or those of the test codes in s->mu. */
+static int active_order(const report_scratch *s, const vae_model *model, int count, int *order) {
+    const int d = model->config.latent_dim;
+    if (vae_latent_dims_by_activity(model, order, NULL) == VAE_OK) return d;
+    double *var = s->vec; /* 4 d doubles: the mean in the first d, the variance in the next */
+    for (int j = 0; j < d; j++) {
+        double mean = 0, sq = 0;
+        for (int i = 0; i < count; i++) mean += s->mu[(size_t)i * d + j] / count;
+        for (int i = 0; i < count; i++) sq += pow(s->mu[(size_t)i * d + j] - mean, 2) / count;
+        var[d + j] = sq;
+    }
+    for (int i = 0; i < d; i++) {
+        int j = i;
+        while (j > 0 && var[d + order[j - 1]] < var[d + i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    return d;
+}
+
+static vae_status write_manifold(report_scratch *s, const char *dir, const vae_model *model, int count,
+                                 vae_error *err) {
+    const int d = model->config.latent_dim, n = VAE_REPORT_MANIFOLD_N;
+    float *z = malloc(sizeof(float) * (size_t)n * n * d), *xhat = malloc(sizeof(float) * (size_t)n * n * VAE_INPUT_DIM);
+    float *base = calloc((size_t)d, sizeof(float)), *dirs = calloc((size_t)2 * d, sizeof(float));
+    uint8_t *grid = malloc((size_t)n * n * VAE_INPUT_DIM);
+    float scale[2] = {1.0f, 1.0f};
+    char caption[160];
+    vae_status st = VAE_OK;
+    vae_plot_canvas *c = NULL;
+    if (!z || !xhat || !base || !dirs || !grid) {
+        st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the manifold");
+        goto done;
+    }
+    if (d == 2) {
+        dirs[0] = dirs[3] = 1.0f;
+        snprintf(caption, sizeof caption, "the learned manifold: z = inverse Gaussian CDF of the unit square");
+    } else if (model->plane.mean) {
+        memcpy(base, model->plane.mean, sizeof(float) * d);
+        memcpy(dirs, model->plane.dirs, sizeof(float) * 2 * d);
+        scale[0] = model->plane.std[0], scale[1] = model->plane.std[1];
+        snprintf(caption, sizeof caption, "the principal plane of the test codes (spreads %.2f, %.2f)", scale[0], scale[1]);
+    } else {
+        float std[2];
+        if ((st = vae_latent_principal_plane(base, dirs, std, s->mu, count, d, err)) != VAE_OK) goto done;
+        scale[0] = std[0], scale[1] = std[1];
+        snprintf(caption, sizeof caption, "the principal plane of the test codes (spreads %.2f, %.2f)", scale[0], scale[1]);
+    }
+    vae_latent_manifold(z, base, dirs, scale[0], dirs + d, scale[1], d, n);
+    vae_decode(model, s->ws, z, n * n, xhat);
+    vae_image_grid(xhat, n * n, VAE_IMAGE_SIDE, n, grid);
+    c = vae_plot_create(VAE_REPORT_MANIFOLD_W, VAE_REPORT_MANIFOLD_H, VAE_PLOT_BLACK, err);
+    if (!c) {
+        st = err ? err->status : VAE_ERR_NOMEM;
+        goto done;
+    }
+    vae_plot_text(c, VAE_REPORT_MANIFOLD_W / 2, (VAE_REPORT_HEADER - vae_plot_text_height(2)) / 2 + 2, caption, 2,
+                  CAPTION_INK, VAE_PLOT_ALIGN_CENTER);
+    vae_plot_image_grey(c, 0, VAE_REPORT_HEADER, grid, n * VAE_IMAGE_SIDE, n * VAE_IMAGE_SIDE, VAE_REPORT_MANIFOLD_ZOOM);
+    st = save_canvas(c, dir, "manifold.png", err);
+done:
+    vae_plot_destroy(c);
+    free(z);
+    free(xhat);
+    free(base);
+    free(dirs);
+    free(grid);
+    return st;
+}
+
+static vae_status write_traversal(report_scratch *s, const char *dir, const vae_model *model, int count,
+                                  vae_error *err) {
+    const int d = model->config.latent_dim, steps = VAE_REPORT_TRAVERSE_STEPS;
+    const int rows = d < VAE_REPORT_TRAVERSE_ROWS ? d : VAE_REPORT_TRAVERSE_ROWS;
+    int *order = malloc(sizeof(int) * (size_t)d);
+    float *z = malloc(sizeof(float) * (size_t)rows * steps * d), *base = calloc((size_t)d, sizeof(float));
+    float *xhat = malloc(sizeof(float) * (size_t)rows * steps * VAE_INPUT_DIM);
+    uint8_t *grid = malloc((size_t)rows * steps * VAE_INPUT_DIM);
+    vae_status st = VAE_OK;
+    vae_plot_canvas *c = NULL;
+    if (!order || !z || !base || !xhat || !grid) {
+        st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the traversal");
+        goto done;
+    }
+    active_order(s, model, count, order);
+    for (int r = 0; r < rows; r++) vae_latent_traverse(z + (size_t)r * steps * d, base, d, order[r], -3.0f, 3.0f, steps);
+    vae_decode(model, s->ws, z, rows * steps, xhat);
+    vae_image_grid(xhat, rows * steps, VAE_IMAGE_SIDE, steps, grid);
+    c = vae_plot_create(VAE_REPORT_TRAVERSE_W, VAE_REPORT_TRAVERSE_H(d), VAE_PLOT_BLACK, err);
+    if (!c) {
+        st = err ? err->status : VAE_ERR_NOMEM;
+        goto done;
+    }
+    vae_plot_text(c, VAE_REPORT_TRAVERSE_W / 2, (VAE_REPORT_HEADER - vae_plot_text_height(2)) / 2 + 2,
+                  "each coordinate from -3 to +3, the others 0 (most active first)", 2, CAPTION_INK,
+                  VAE_PLOT_ALIGN_CENTER);
+    vae_plot_image_grey(c, VAE_REPORT_TRAVERSE_LABEL, VAE_REPORT_HEADER, grid, steps * VAE_IMAGE_SIDE,
+                        rows * VAE_IMAGE_SIDE, VAE_REPORT_ZOOM);
+    for (int r = 0; r < rows; r++) {
+        char label[16];
+        snprintf(label, sizeof label, "z%d", order[r] + 1);
+        vae_plot_text(c, VAE_REPORT_TRAVERSE_LABEL - 10,
+                      VAE_REPORT_HEADER + r * VAE_REPORT_CELL + (VAE_REPORT_CELL - vae_plot_text_height(2)) / 2, label,
+                      2, CAPTION_INK, VAE_PLOT_ALIGN_RIGHT);
+    }
+    st = save_canvas(c, dir, "traversal.png", err);
+done:
+    vae_plot_destroy(c);
+    free(order);
+    free(z);
+    free(base);
+    free(xhat);
+    free(grid);
+    return st;
+}
+
+/* The pictures of the latent space, from scratch that already holds the test codes. */
+static vae_status write_latent_pictures(report_scratch *s, const char *dir, const vae_model *model, int count,
+                                        vae_error *err) {
+    vae_status st = model->config.latent_dim >= 2 ? write_manifold(s, dir, model, count, err) : VAE_OK;
+    return st == VAE_OK ? write_traversal(s, dir, model, count, err) : st;
+}
+
+vae_status vae_report_write_latent(const char *dir, const vae_model *model, const vae_dataset *test,
+                                   vae_error *err) {
+    if (!dir || !model || !test || test->count < 1)
+        return vae_error_set(err, VAE_ERR_ARG, "report needs a directory, a model and test images");
+    report_scratch s;
+    vae_status st = scratch_alloc(&s, model, test->count, err);
+    if (st != VAE_OK) return st;
+    encode_test_set(&s, model, test);
+    st = write_latent_pictures(&s, dir, model, test->count, err);
+    scratch_free(&s);
+    return st;
+}
+
 vae_status vae_report_write(const char *dir, const vae_model *model, const vae_dataset *test,
                             const vae_epoch_stats *history, int n_epochs, unsigned long long seed,
                             vae_error *err) {
@@ -574,6 +712,8 @@ vae_status vae_report_write(const char *dir, const vae_model *model, const vae_d
         st = write_loss(dir, history, n_epochs, err);
     if (st == VAE_OK)
         st = write_csv(dir, history, n_epochs, err);
+    if (st == VAE_OK)
+        st = write_latent_pictures(&s, dir, model, test->count, err);
     scratch_free(&s);
     return st;
 }

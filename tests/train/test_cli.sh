@@ -29,7 +29,8 @@ expect() {
 
 checks=$((checks + 1))
 "$train" --help >"$tmp/help" 2>&1 || fail "--help exited non-zero"
-for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report; do
+for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report \
+    --eval-iwae --annotate --binarize --kl-warmup --ood-data --measure-completion --normalize --score-k; do
     grep -q -- "$flag " "$tmp/help" || fail "--help does not mention $flag"
 done
 
@@ -47,6 +48,14 @@ expect 2 "--latent: 0 is out of range" -- --data "$mini" --latent 0
 expect 2 "unknown option '--epoch'" -- --data "$mini" --epoch 3
 expect 2 "--out needs a value" -- --data "$mini" --out
 expect 2 "--seed: '-3' is not a non-negative integer" -- --data "$mini" --seed -3
+expect 2 "--binarize: 'static' is not none or dynamic" -- --data "$mini" --binarize static
+expect 2 "--eval-iwae: 0 is out of range" -- --data "$mini" --eval-iwae 0
+expect 2 "--score-k: 'many' is not an integer" -- --data "$mini" --score-k many
+expect 2 "--normalize: 'center' is not mnist or fill" -- --data "$mini" --normalize center
+expect 2 "--kl-warmup 5 is longer than --epochs 2" -- --data "$mini" --kl-warmup 5 --epochs 2
+expect 2 "--annotate takes the model from its file: --hidden does not apply" -- --data "$mini" --annotate x.st --hidden 8
+expect 2 "--measure-completion: 0 is out of range" -- --data "$mini" --measure-completion 0
+expect 1 "nowhere.safetensors: cannot open" -- --data "$mini" --annotate "$tmp/nowhere.safetensors" --out "$tmp/a.st"
 
 # bad data, found before training starts
 expect 1 "cannot open" -- --data "$tmp/nowhere" --out "$tmp/m.st"
@@ -90,12 +99,49 @@ grep -q '"command":"[^"]*--seed 7' "$tmp/a/m.st" || fail "metadata lacks the com
 checks=$((checks + 1))
 "$train" --data "$mini" --epochs 2 --hidden 64 --latent 2 --quiet --out "$tmp/r.st" --report "$tmp/report" \
     >"$tmp/out" 2>"$tmp/err" || fail "--report run failed: $(cat "$tmp/err")"
-for f in samples.png reconstructions.png morph_3_to_8.png latent_map.png loss.png epochs.csv; do
+for f in samples.png reconstructions.png morph_3_to_8.png latent_map.png loss.png epochs.csv manifold.png \
+    traversal.png evaluation.txt; do
     checks=$((checks + 1))
     [ -s "$tmp/report/$f" ] || fail "--report did not write $f"
 done
 [ "$(wc -l <"$tmp/report/epochs.csv")" -eq 3 ] || fail "epochs.csv should have a header and 2 rows"
 grep -q "^epoch   1/2  train" "$tmp/out" || fail "no per-epoch line: $(cat "$tmp/out")"
+
+# the statistics in every trained file; --eval-iwae, --binarize and --kl-warmup recorded
+checks=$((checks + 1))
+"$train" --data "$mini" --epochs 2 --hidden 32 --latent 3 --quiet --out "$tmp/s.st" --eval-iwae 20 \
+    --binarize dynamic --kl-warmup 1 >"$tmp/out" 2>"$tmp/err" || fail "--eval-iwae run failed: $(cat "$tmp/err")"
+grep -q "^vae-train: test NLL [0-9.]* nats per image (importance-weighted, K = 20" "$tmp/out" ||
+    fail "no NLL line: $(cat "$tmp/out")"
+for key in '"score.nll"' '"score.corrected"' '"score.ood"' '"class_std"' '"plane.dirs"' '"diag.mu_var"' \
+    '"test_nll_k":"20"' '"score_k":"64"' '"binarize":"dynamic"' '"kl_warmup":"1"' '"normalize":"mnist"'; do
+    checks=$((checks + 1))
+    grep -q -- "$key" "$tmp/s.st" || fail "trained file lacks $key"
+done
+
+# --annotate: a copy, then in place; the parameters stay, the tables are rewritten with the new settings
+checks=$((checks + 3))
+"$train" --annotate "$tmp/s.st" --data "$mini" --out "$tmp/s2.st" --normalize fill --score-k 8 --eval-iwae 5 \
+    >"$tmp/out" 2>"$tmp/err" || fail "--annotate failed: $(cat "$tmp/err")"
+grep -q '"normalize":"fill"' "$tmp/s2.st" && grep -q '"score_k":"8"' "$tmp/s2.st" && grep -q '"test_nll_k":"5"' "$tmp/s2.st" ||
+    fail "annotated copy lacks its settings"
+cp "$tmp/s.st" "$tmp/s3.st"
+"$train" --annotate "$tmp/s3.st" --data "$mini" --normalize fill --score-k 8 --eval-iwae 5 >/dev/null 2>"$tmp/err" ||
+    fail "--annotate in place failed: $(cat "$tmp/err")"
+cmp -s "$tmp/s2.st" "$tmp/s3.st" || fail "annotating in place and into a copy differ"
+[ -z "$(ls "$tmp" | grep '\.tmp\.')" ] || fail "temporary files left: $(ls "$tmp")"
+
+# measurements and the latent pictures of --report in annotate mode
+checks=$((checks + 1))
+"$train" --annotate "$tmp/s.st" --data "$mini" --out "$tmp/s4.st" --ood-data "$mini" --measure-completion 3 \
+    --report "$tmp/ann" >"$tmp/out" 2>"$tmp/err" || fail "--annotate with measurements failed: $(cat "$tmp/err")"
+for f in ood_auroc.csv roc.png completion.csv completion.png evaluation.txt manifold.png traversal.png; do
+    checks=$((checks + 1))
+    [ -s "$tmp/ann/$f" ] || fail "--annotate --report did not write $f"
+done
+checks=$((checks + 2))
+grep -q "Fisher's combination (ood_score)" "$tmp/out" || fail "no AUROC table: $(cat "$tmp/out")"
+grep -q "pseudo-Gibbs" "$tmp/out" && grep -q "MwG" "$tmp/out" || fail "no completion table: $(cat "$tmp/out")"
 
 if [ "$failures" -ne 0 ]; then
     echo "tests/train/test_cli.sh: $failures of $checks checks FAILED" >&2

@@ -469,6 +469,23 @@ static void check_report_files(const char *dir, int n_epochs) {
     free(csv);
 }
 
+/* The latent-space pictures: the manifold for d >= 2 only, the traversal with a row per coordinate
+ * up to 10. */
+static void check_latent_files(const char *dir, int d) {
+    char path[1024];
+    int w = 0, h = 0;
+    snprintf(path, sizeof path, "%s/manifold.png", dir);
+    if (d >= 2) {
+        CHECK(png_size(path, &w, &h) && w == VAE_REPORT_MANIFOLD_W && h == VAE_REPORT_MANIFOLD_H,
+              "%s is %dx%d, want %dx%d", path, w, h, VAE_REPORT_MANIFOLD_W, VAE_REPORT_MANIFOLD_H);
+    } else {
+        CHECK(access(path, F_OK) != 0, "%s written for d = 1", path);
+    }
+    snprintf(path, sizeof path, "%s/traversal.png", dir);
+    CHECK(png_size(path, &w, &h) && w == VAE_REPORT_TRAVERSE_W && h == VAE_REPORT_TRAVERSE_H(d),
+          "%s is %dx%d, want %dx%d", path, w, h, VAE_REPORT_TRAVERSE_W, VAE_REPORT_TRAVERSE_H(d));
+}
+
 /* A report for a small random model on synthetic images, for latent sizes 1, 2 and 5. */
 static void test_report(const char *tmp) {
     enum { N = 30 };
@@ -521,8 +538,10 @@ static void test_report(const char *tmp) {
         int epochs = k == 0 ? 1 : 3; /* one epoch: a one-point plot */
         vae_status st = vae_report_write(dir, model, &test, history, epochs, 7, &err);
         CHECK(st == VAE_OK, "report d=%d: %s", latents[k], err.message);
-        if (st == VAE_OK)
+        if (st == VAE_OK) {
             check_report_files(dir, epochs);
+            check_latent_files(dir, latents[k]);
+        }
         vae_model_destroy(model);
     }
 
