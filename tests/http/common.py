@@ -1,5 +1,6 @@
 """Shared pieces of the HTTP suite: configuration, an HTTP client (http.client and raw sockets), the
 base class whose tests share one server, the MNIST digits, and image helpers."""
+import atexit
 import base64
 import http.client
 import json
@@ -8,6 +9,7 @@ import os
 import re
 import socket
 import struct
+import tempfile
 import unittest
 
 import mnist
@@ -28,6 +30,40 @@ def mnist_dir():
 def model_args():
     """--model flags for the two shipped models: mnist (the default) and fashion."""
     return ["--model", "mnist=" + MNIST_WEIGHTS, "--model", "%s=%s" % (SECOND_MODEL, FASHION_WEIGHTS)]
+
+
+# The tensors of the network itself; the rest of a shipped file is the statistics vae-train
+# --annotate adds (class centroids, principal plane, diagnostics, score tables).
+NETWORK_TENSORS = ("enc.", "dec.")
+_bare = None
+
+
+def bare_weights():
+    """A copy of the shipped MNIST model with only its network tensors: the model a trainer of an
+    older version wrote, which every statistics-based method must refuse clearly. Written once per run
+    into a temporary directory."""
+    global _bare
+    if _bare is None:
+        with open(os.path.join(REPO, MNIST_WEIGHTS), "rb") as f:
+            data = f.read()
+        n = struct.unpack("<Q", data[:8])[0]
+        header = json.loads(data[8:8 + n])
+        body = data[8 + n:]
+        out, parts, off = {"__metadata__": header["__metadata__"]}, [], 0
+        for name, t in header.items():
+            if name == "__metadata__" or not name.startswith(NETWORK_TENSORS):
+                continue
+            a, b = t["data_offsets"]
+            parts.append(body[a:b])
+            out[name] = dict(t, data_offsets=[off, off + b - a])
+            off += b - a
+        text = json.dumps(out).encode()
+        text += b" " * (-len(text) % 8)
+        fd, _bare = tempfile.mkstemp(prefix="vae-bare-", suffix=".safetensors")
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"".join(parts))
+        atexit.register(os.unlink, _bare)
+    return _bare
 
 
 _digits = None

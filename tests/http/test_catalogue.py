@@ -22,7 +22,7 @@ from collections import namedtuple
 
 import pngutil
 import replies
-from common import TIMEOUT, RawResponse, ServerTestCase, b64, digits, png_of
+from common import TIMEOUT, RawResponse, ServerTestCase, b64, bare_weights, digits, png_of
 
 KEY = "catalogue-key"
 MAX_BODY = 65536
@@ -308,14 +308,14 @@ def catalogue(d, png):
         Case("manifold three dims", http("GET", "/manifold?dims=0,1,2"), 422, par, "two latent dimensions"),
         Case("manifold base not numbers", http("GET", "/manifold?dims=0,1&base=abc"), 422, par, "finite numbers"),
         Case("manifold base of the wrong size", http("GET", "/manifold?dims=0,1&base=1,2"), 422, par, "numbers, not 2"),
-        Case("manifold without a principal plane", http("GET", "/manifold"), 422, val, "vae-train --annotate"),
-        Case("traverse without diagnostics", http("GET", "/traverse?count=9"), 422, val, "diagnostics"),
+        Case("manifold without a principal plane", http("GET", "/manifold?model=bare"), 422, val, "vae-train --annotate"),
+        Case("traverse without diagnostics", http("GET", "/traverse?count=9&model=bare"), 422, val, "diagnostics"),
         Case("traverse steps=1", http("GET", "/traverse?dims=0&steps=1"), 422, par, "steps must be"),
         Case("traverse label and z", http("GET", "/traverse?dims=0&label=3&z=0"), 422, par, "not both"),
         Case("traverse two base points", post_json("/traverse", {"label": 3, "z": [0] * d, "dims": [0]}), 422, req,
              "one base point"),
         Case("traverse dims not a list", post_json("/traverse", {"dims": 3}), 422, req, "dims must be"),
-        Case("sample a class without class statistics", http("GET", "/sample?label=3"), 422, val, "class statistics"),
+        Case("sample a class without class statistics", http("GET", "/sample?label=3&model=bare"), 422, val, "class statistics"),
         Case("sample label=10", http("GET", "/sample?label=10"), 422, par, "label must be from 0 to 9"),
         Case("complete without a mask", post_json("/complete", {"image": good_b64}), 422, req, "known pixels"),
         Case("complete keep=middle", post_json("/complete", {"image": good_b64, "keep": "middle"}), 422, val,
@@ -479,6 +479,7 @@ class Catalogue(ServerTestCase):
 
     @classmethod
     def setUpClass(cls):
+        cls.server_args = cls.server_args + ["--model", "bare=" + bare_weights()]
         super().setUpClass()
         cls.png = png_of(digits().digit(5))
 

@@ -95,11 +95,12 @@ static void test_table(void) {
         const vae_route *r = &vae_routes[i];
         const int oip = !strncmp(r->path, "/v2", 3);
         CHECK(r->endpoint && r->endpoint->write, "%s has an endpoint with a write step", r->path);
-        CHECK(r->methods == VAE_GET || r->methods == VAE_POST, "%s: methods %u", r->path, r->methods);
+        CHECK(r->methods == VAE_GET || r->methods == VAE_POST || r->methods == (VAE_GET | VAE_POST),
+              "%s: methods %u", r->path, r->methods);
         CHECK(!!(r->flags & VAE_ROUTE_OIP) == oip, "%s: OIP flag", r->path);
         if (r->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG | VAE_ROUTE_BINARY))
-            CHECK(r->methods == VAE_POST, "%s: body on GET", r->path);
-        if (r->methods == VAE_POST) CHECK(r->flags & VAE_ROUTE_JSON, "%s: POST without JSON", r->path);
+            CHECK(r->methods & VAE_POST, "%s: a body route without POST", r->path);
+        if (r->methods & VAE_POST) CHECK(r->flags & VAE_ROUTE_JSON, "%s: POST without JSON", r->path);
         if (r->flags & VAE_ROUTE_READY) CHECK(r->flags & VAE_ROUTE_AUTH, "%s: READY without AUTH", r->path);
         for (int j = 0; j < i; j++) CHECK(strcmp(r->path, vae_routes[j].path), "%s twice", r->path);
         /* every route that runs a model (it has a run step) needs the key and the models */
@@ -109,9 +110,9 @@ static void test_table(void) {
                   "%s runs a model without AUTH|READY", r->path);
         }
     }
-    /* /encode, /reconstruct, /decode, /sample, /interpolate, the two infer routes, and the two
-     * repository routes that load and unload models */
-    CHECK(seen_model_routes == 9, "%d routes run a model", seen_model_routes);
+    /* /encode, /reconstruct, /decode, /sample, /interpolate, /score, /manifold, /traverse,
+     * /complete, the two infer routes, and the two repository routes that load and unload models */
+    CHECK(seen_model_routes == 13, "%d routes run a model", seen_model_routes);
     static const struct {
         const char *path;
         unsigned flags;
@@ -125,6 +126,10 @@ static void test_table(void) {
         {"/decode", VAE_ROUTE_AUTH | VAE_ROUTE_READY | VAE_ROUTE_JSON},
         {"/sample", VAE_ROUTE_AUTH | VAE_ROUTE_READY},
         {"/interpolate", VAE_ROUTE_AUTH | VAE_ROUTE_READY | VAE_ROUTE_JSON},
+        {"/score", VAE_ROUTE_AUTH | VAE_ROUTE_READY | VAE_ROUTE_JSON | VAE_ROUTE_PNG},
+        {"/manifold", VAE_ROUTE_AUTH | VAE_ROUTE_READY},
+        {"/traverse", VAE_ROUTE_AUTH | VAE_ROUTE_READY | VAE_ROUTE_JSON},
+        {"/complete", VAE_ROUTE_AUTH | VAE_ROUTE_READY | VAE_ROUTE_JSON},
         {"/v2/health/live", VAE_ROUTE_OIP},
         {"/v2/models/{model}/ready", VAE_ROUTE_OIP | VAE_ROUTE_AUTH},
         {"/v2/models/{model}/infer",
