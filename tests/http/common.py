@@ -67,6 +67,20 @@ def bare_weights():
 
 
 _digits = None
+_fashion = None
+
+
+def fashion():
+    """The Fashion-MNIST test set (Debian's dataset-fashion-mnist, which the test command installs;
+    VAE_TEST_FASHION names another directory), loaded once; a missing set is an error, not a skip."""
+    global _fashion
+    if _fashion is None:
+        where = os.environ.get("VAE_TEST_FASHION", "/usr/share/datasets/fashion-mnist")
+        images = os.path.join(where, "t10k-images-idx3-ubyte.gz")
+        if not os.path.exists(images):
+            raise AssertionError("%s not found: install dataset-fashion-mnist (tests/install-deps.sh does)" % images)
+        _fashion = mnist.Digits(images, os.path.join(where, "t10k-labels-idx1-ubyte.gz"), "Fashion-MNIST in " + where)
+    return _fashion
 
 
 def digits():
