@@ -1,8 +1,9 @@
 #!/bin/sh
 # make test-valgrind: the HTTP suite with every server it starts under valgrind memcheck
 # (--leak-check=full; any error, definite or possible leak makes that server exit 97 and its test
-# fail), then one line: servers run, errors, leaks. About 4 minutes on 2 cores; the 4 timing-based
-# tests (slow clients, drain under SIGTERM) skip themselves under valgrind.
+# fail), then one line: servers run, errors, leaks. About 4 minutes on 2 cores; the 5 timing-based
+# tests (slow clients, drain under SIGTERM, a burst filling batches) skip themselves under valgrind,
+# as tests/http/runner.py's ALLOWED_SKIPS lists.
 #
 #   tests/hardening/valgrind.sh [BUILD_DIR (build)] [MNIST_DIR] [-k NAME]...   (-k: a subset)
 set -eu

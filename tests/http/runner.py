@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ALLOWED_SKIPS = [
     ("test_faults.SlowClients.", "timing-based: too slow under valgrind", "valgrind"),
     ("test_faults.Drain.", "timing-based: too slow under valgrind", "valgrind"),
+    ("test_boundaries.BatchSizeCap.", "timing-based: too slow under valgrind", "valgrind"),
     ("test_config.Signals.test_sigterm_to_any_thread_drains_and_exits_zero", "valgrind runs the threads itself",
      "valgrind"),
 ]

@@ -16,7 +16,7 @@ import threading
 import unittest
 
 from common import Client, ServerTestCase, b64, digits, model_args, png_of, raw_exchange
-from server import REPO, ServerProcess, build_dir
+from server import REPO, ServerProcess, build_dir, under_valgrind
 
 SEED_MAX = 2 ** 53 - 1
 
@@ -126,6 +126,7 @@ class QueueOfOne(ServerTestCase):
         self.assertEqual(metric(lines, "vae_batches_total"), 24, "every call went through the batcher")
 
 
+@unittest.skipIf(under_valgrind(), "timing-based: too slow under valgrind")
 class BatchSizeCap(unittest.TestCase):
     """A burst of single-row calls four times --batch-size, meeting in the queue (a long window):
     batches fill up to --batch-size and never beyond, and every call gets the answer a server

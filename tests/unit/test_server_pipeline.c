@@ -371,6 +371,9 @@ static void test_model_calls_batched(void) {
         atomic_store(&fx_server.draining, 0);
         CHECK(same_reply(&inline_o, &draining_o) && draining_o.suspends == 0, "%s while draining: %d suspends",
               calls[i].url, draining_o.suspends);
+        /* another call first, so the job's buffers hold someone else's results */
+        CHECK(send("POST", "/decode", "format=json", "application/json", "{\"z\":[[9,-9,9,-9],[1,2,3,4]]}") == 200,
+              "the other call");
         vae_batcher_close(b); /* shutting down: the pipeline runs the refused call itself */
         run_outcome(&closed_o, calls[i].method, calls[i].url, calls[i].query, calls[i].ctype, body);
         CHECK(same_reply(&inline_o, &closed_o), "%s: reply through a closed batcher differs", calls[i].url);
@@ -547,6 +550,12 @@ static void test_body_sniffing(void) {
     fx_req_init(&f, "POST", "/decode");
     CHECK(fx_send(&f, png.data, png.len, 0, 1) == 400 && fx_is_native_error(&f, 400, "invalid_json"),
           "PNG bytes on /decode are not JSON: %s", reply_text());
+    /* a route that takes only JSON never sees a body typed PNG (request.h's contract for parse) */
+    CHECK(f.req.body_type == VAE_BODY_JSON, "a PNG signature typed the body of /decode as PNG");
+    fx_req_release(&f);
+    fx_req_init(&f, "POST", "/v2/models/mnist-decoder/infer");
+    CHECK(fx_send(&f, png.data, png.len, 0, 1) == 400 && fx_is_oip_error(&f, 400) && f.req.body_type == VAE_BODY_JSON,
+          "PNG bytes on infer: %s", reply_text());
     fx_req_release(&f);
     fx_req_init(&f, "POST", "/encode");
     fx_header(&f, "Content-Type", "image/png");
