@@ -169,6 +169,21 @@ class Latent(ServerTestCase):
             self.assertEqual(len(px), 20)
             right += sum(classify(p) == label for p in px)
         self.assertGreater(right / 200, 0.5)
+        # and by the nearest class centroid of their encodings, the centroids being the mean mu of 50
+        # even-indexed test images of each class (the check the issue names; 79% measured with these
+        # seeds, chance 10%)
+        d = digits()
+        centroids = []
+        for label in range(10):
+            imgs = [d.images[i] for i in range(0, len(d.images), 2) if d.labels[i] == label][:50]
+            mus = self.encode_json({"images": [b64(png_of(im)) for im in imgs]})["mu"]
+            centroids.append([statistics.mean(col) for col in zip(*mus)])
+        right = 0
+        for label in range(10):
+            px = self.get_json("/sample?label=%d&n=20&seed=%d" % (label, 60 + label))["pixels"]
+            for mu in self.encode_json({"pixels": px})["mu"]:
+                right += min(range(10), key=lambda c: sum((a - b) ** 2 for a, b in zip(mu, centroids[c]))) == label
+        self.assertGreater(right / 200, 0.6)
         # seeded: the same seed, the same samples; another label, other samples
         a = self.get_json("/sample?label=3&n=4&seed=5")
         self.assertEqual(a, self.get_json("/sample?label=3&n=4&seed=5"))
