@@ -247,6 +247,9 @@ vae_step vae_pipeline_begin(vae_request *req) {
  * Content-Type said. */
 static vae_err_kind finish_body(vae_request *req, vae_err *err) {
     const size_t max_body = req->server->opts.max_body;
+    if (req->body_no_memory)
+        return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory buffering the %zu-byte body; retry later",
+                        req->body_len + req->body_discarded);
     if (req->body_discarded)
         return vae_fail(err, VAE_E_PAYLOAD_TOO_LARGE, "the body exceeds the %zu-byte limit (--max-body)", max_body);
     const int takes_body = (req->route->flags & (VAE_ROUTE_JSON | VAE_ROUTE_PNG | VAE_ROUTE_BINARY)) != 0;

@@ -112,6 +112,7 @@ void vae_request_append_body(vae_request *req, const void *data, size_t n) {
         if (want > cap) want = cap;
         uint8_t *grown = realloc(req->body, want);
         if (!grown) {
+            req->body_no_memory = 1;
             req->body_discarded += n;
             return;
         }

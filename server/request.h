@@ -90,7 +90,8 @@ struct vae_request {
     vae_body_type body_type;
     uint8_t *body;
     size_t body_len, body_cap;
-    size_t body_discarded; /* bytes dropped after the cap was reached */
+    size_t body_discarded; /* bytes dropped after the cap was reached, or after memory ran out */
+    int body_no_memory;    /* the buffer could not grow: the body is answered 503, not 413 */
 
     /* routing */
     const struct vae_route *route;
@@ -134,7 +135,8 @@ int vae_request_hold(vae_request *req, const struct vae_served_model *sm);
 /* n zeroed bytes that live as long as the request; NULL when memory runs out. */
 void *vae_request_alloc(vae_request *req, size_t n);
 
-/* Appends body bytes, keeping at most --max-body (more is counted in body_discarded and dropped). */
+/* Appends body bytes, keeping at most --max-body (more is counted in body_discarded and dropped; a
+ * buffer that cannot grow sets body_no_memory and drops the rest the same way). */
 void vae_request_append_body(vae_request *req, const void *data, size_t n);
 
 /* Value of a query argument, or NULL (absent, or present without a value). Exact key. */

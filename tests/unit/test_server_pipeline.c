@@ -165,6 +165,21 @@ static void test_payload_too_large(void) {
     fx_server.opts.max_body = 4u << 20;
 }
 
+/* A body the buffer could not grow for (realloc failed in vae_request_append_body) is a 503 that says
+ * to retry, not a 413 that blames the client's size. */
+static void test_body_out_of_memory(void) {
+    fx_req_release(&f);
+    fx_req_init(&f, "POST", "/decode");
+    fx_header(&f, "Content-Type", "application/json");
+    CHECK(vae_pipeline_begin(&f.req) == VAE_STEP_CONTINUE, "begin");
+    vae_request_append_body(&f.req, Z4, 10);
+    f.req.body_no_memory = 1; /* what a failed realloc leaves */
+    f.req.body_discarded += strlen(Z4) - 10;
+    CHECK(vae_pipeline_step(&f.req) == VAE_STEP_REPLY && f.req.reply.status == 503 &&
+              fx_is_native_error(&f, 503, "out_of_memory") && fx_message_has(&f, "retry later"),
+          "body out of memory: %s", reply_text());
+}
+
 static void test_media_type(void) {
     CHECK(send("POST", "/decode", NULL, "text/plain", Z4) == 415 && fx_is_native_error(&f, 415, "unsupported_media_type") &&
               fx_message_has(&f, "Content-Type 'text/plain' is not accepted by /decode: send application/json"),
@@ -706,6 +721,7 @@ int main(void) {
     test_method_not_allowed();
     test_auth();
     test_payload_too_large();
+    test_body_out_of_memory();
     test_media_type();
     test_framing();
     test_options();
