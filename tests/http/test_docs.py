@@ -80,6 +80,17 @@ class ConfigurationTable(unittest.TestCase):
                 if flag != "--healthcheck [URL]":
                     self.assertIsNotNone(facts["env"], "--help gives no environment variable for %s" % flag)
 
+    def test_deployment_names_every_variable(self):
+        """The container's configuration bullet (README, Deployment) names every VAE_ variable."""
+        helped = help_options(run_server(["--help"]).stdout)
+        text = docsutil.section(docsutil.readme(), "## Deployment")
+        bullet = text[text.index("- **Configuration**"):]
+        bullet = bullet[:bullet.index("\n- ")]
+        named = set(re.findall(r"`(VAE_\w+)`", bullet))
+        for facts in helped.values():
+            if facts["env"]:
+                self.assertIn(facts["env"], named, "README Deployment does not name %s" % facts["env"])
+
     def test_help_lines_are_readable(self):
         for line in run_server(["--help"]).stdout.splitlines():
             with self.subTest(line=line):
