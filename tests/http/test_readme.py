@@ -22,6 +22,7 @@ The pictures the README shows (docs/api/*.png) are checked too: each is what the
 to its request (PICTURES) today, to within 2 grey levels; VAE_WRITE_PICTURES=1 rewrites them
 (`VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures`). docs/api/digit.png is an input (the
 first MNIST test image) and is not rewritten."""
+import base64
 import json
 import math
 import os
@@ -300,6 +301,9 @@ class ReadmeExamples(unittest.TestCase):
 
 
 # each picture the README shows, and the request whose reply it is
+with open(os.path.join(REPO, "docs", "api", "digit.png"), "rb") as _f:
+    DIGIT_B64 = base64.b64encode(_f.read()).decode("ascii")
+
 PICTURES = {
     "docs/api/sample16.png": ("GET", "/sample?n=16&seed=7", None),
     "docs/api/sample16-fashion.png": ("GET", "/sample?n=16&seed=7&model=fashion", None),
@@ -308,6 +312,11 @@ PICTURES = {
                                                 {"from": 7, "to": 9, "steps": 10, "method": "slerp"}),
     "docs/api/reconstruct.png": ("POST", "/reconstruct", "docs/api/digit.png"),
     "docs/api/decode-zero.png": ("POST", "/decode", {"z": [0.0] * 32}),
+    "docs/api/score-heat.png": ("POST", "/score?seed=1&format=png", "docs/api/digit.png"),
+    "docs/api/manifold.png": ("GET", "/manifold?n=12", None),
+    "docs/api/traverse.png": ("GET", "/traverse?count=6&steps=9", None),
+    "docs/api/sample-3.png": ("GET", "/sample?label=3&n=16&seed=7", None),
+    "docs/api/complete-chain.png": ("POST", "/complete", {"image": DIGIT_B64, "keep": "top", "seed": 1, "chain": True}),
 }
 
 
@@ -337,7 +346,7 @@ class ExamplePictures(unittest.TestCase):
                     with open(os.path.join(REPO, path), "rb") as f:
                         then = pngutil.decode(f.read())
                     self.assertEqual((then.width, then.height), (now.width, now.height), "%s: size" % path)
-                    worst = max(abs(a - b) for a, b in zip(then.grey8(), now.grey8()))
+                    worst = max(abs(a - b) for p, q in zip(then.rgba8(), now.rgba8()) for a, b in zip(p, q))
                     self.assertLessEqual(worst, 2, "%s is not what the server answers now (a pixel differs by %d): "
                                          "VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures" % (path, worst))
 
