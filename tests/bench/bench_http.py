@@ -11,6 +11,7 @@ usage: bench_http.py BUILD_DIR [--seconds S] [--connections C] [--model NAME=PAT
                      [--variant LABEL=[SERVER][,FLAG...] ...] [--peer] [--rounds R]
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -191,7 +192,20 @@ def main():
         ("GET /sample?n=16&format=json", "/sample?n=16&format=json", None, 16),
         ("POST /interpolate 3->8", "/interpolate",
          lua_post("/interpolate", '{"from":3,"to":8,"steps":10}', "application/json"), 10),
+        # the density and latent-space endpoints (bound: their decoded rows; /score's encoder row and
+        # /complete's 50 encoder calls are left out of it)
+        ("GET /manifold?n=20", "/manifold?n=20", None, 400),
+        ("GET /traverse (8 dims x 11)", "/traverse", None, 88),
+        ("GET /sample?label=3&n=16", "/sample?label=3&n=16", None, 16),
     ]
+    if digit:
+        b64 = base64.b64encode(digit).decode("ascii")
+        cases += [
+            ("POST /score (k=64)", "/score", lua_post("/score", digit, "image/png"), 65),
+            ("POST /score (k=8)", "/score?k=8", lua_post("/score?k=8", digit, "image/png"), 9),
+            ("POST /complete (50 MwG steps)", "/complete",
+             lua_post("/complete", json.dumps({"image": b64, "keep": "top"}), "application/json"), 50),
+        ]
     def serves(v, path):
         return not v.peer or path in PEER_PATHS
 
