@@ -210,6 +210,15 @@ class Latent(ServerTestCase):
                         for p in range(784):
                             if known(p):
                                 self.assertAlmostEqual(frame[p], img[p] / 255.0, delta=1e-6)
+        # a mask PNG: known where it is white (here the left half), whatever the image's size
+        from pngutil import grey8
+        mask_png = grey8([255 if x < 28 else 0 for y in range(56) for x in range(56)], 56, 56)
+        out = self.post_json("/complete", {"image": b64(png_of(img)), "mask": b64(mask_png), "seed": 2})
+        for p in range(784):
+            if p % 28 < 14:
+                self.assertAlmostEqual(out["pixels"][p], img[p] / 255.0, delta=1e-6)
+        self.assertNotEqual([out["pixels"][p] for p in range(784) if p % 28 >= 14],
+                            [img[p] / 255.0 for p in range(784) if p % 28 >= 14], "the hidden half was not filled")
         # an explicit mask: only the marked pixels are kept
         mask = [1 if (p // 28) % 2 == 0 else 0 for p in range(784)]
         out = self.post_json("/complete", {"image": b64(png_of(img)), "mask": mask, "seed": 2})
