@@ -1,5 +1,5 @@
-/* The model's grey images as bytes: quantisation, grids, and the area resize the tests check the
- * PNG decoder against. */
+/* The model's grey images as bytes: quantisation, grids, and the area resize (of pixel arrays, and
+ * the tests' check of the PNG decoder's own). */
 #include "vae/image.h"
 
 #include <stddef.h>
