@@ -13,6 +13,7 @@
 #include "report.h"
 #include "vae/dataset.h"
 #include "vae/latent.h"
+#include "vae/prepare.h"
 #include "vae/train.h"
 #include "vae/weights.h"
 
@@ -74,7 +75,7 @@ static void progress(int epoch, int epochs, int done, int total, double started)
 }
 
 static vae_status set_metadata(vae_model *model, const vae_train_options *o, int n_train,
-                               const vae_epoch_stats *last) {
+                               vae_normalize normalize, const vae_epoch_stats *last) {
     char buf[256];
     vae_metadata *md = &model->metadata;
     vae_status st = VAE_OK;
@@ -101,7 +102,37 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     SET("test_kl", "%.3f", last->test_kl);
 #undef SET
     if (st == VAE_OK) st = vae_metadata_set(md, "command", o->command);
+    /* last, so that --annotate (which appends it) writes the same header as a training run */
+    if (st == VAE_OK) st = vae_metadata_set(md, VAE_METADATA_NORMALIZE, vae_normalize_name(normalize));
     return st;
+}
+
+/* The preparation to record: --normalize, or recognised from the training images. */
+static vae_normalize normalize_of(const vae_train_options *o, const vae_dataset *train, const char **how) {
+    *how = o->normalize >= 0 ? "--normalize" : "recognised from the training images";
+    return o->normalize >= 0 ? (vae_normalize)o->normalize : vae_prepare_recognise(train->pixels, train->count);
+}
+
+/* --annotate FILE: records the preparation in FILE's metadata and writes it back (atomically, its
+ * tensors as they were). Returns 0, or 1 after printing the reason. */
+static int annotate(const vae_train_options *o) {
+    vae_error err = {0};
+    vae_dataset train = {0};
+    vae_model *model = NULL;
+    const char *how = "--normalize";
+    vae_normalize n = o->normalize >= 0 ? (vae_normalize)o->normalize : VAE_NORMALIZE_NONE;
+    int ok = (o->normalize >= 0 || vae_dataset_load(o->data_dir, "train", &train, &err) == VAE_OK) &&
+             vae_weights_load(o->annotate, &model, &err) == VAE_OK;
+    if (ok) {
+        n = normalize_of(o, &train, &how);
+        ok = vae_metadata_set(&model->metadata, VAE_METADATA_NORMALIZE, vae_normalize_name(n)) == VAE_OK &&
+             vae_weights_save(model, o->annotate, &err) == VAE_OK;
+    }
+    if (ok) printf("vae-train: %s: normalize = %s (%s)\n", o->annotate, vae_normalize_name(n), how);
+    else fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
+    vae_model_destroy(model);
+    vae_dataset_free(&train);
+    return ok ? 0 : 1;
 }
 
 /* Everything one training run holds: the data, the model and its trainer, the per-batch buffers, the
@@ -117,6 +148,8 @@ typedef struct {
     uint32_t *order;          /* (train.count): this epoch's order of the training images */
     vae_epoch_stats *history; /* (epochs) */
     vae_rng rng;              /* shuffling, augmentation and noise, in that order per batch */
+    vae_normalize normalize;  /* the training images' preparation, for the metadata */
+    const char *normalize_how;
     vae_adam_config adam;
     long step, steps_per_epoch;
     int show_bar;
@@ -134,6 +167,7 @@ static int run_create(training_run *run, const vae_train_options *o) {
         return -1;
     }
     if (o->max_train && o->max_train < run->train.count) run->train.count = o->max_train;
+    run->normalize = normalize_of(o, &run->train, &run->normalize_how);
     const int d = o->model.latent_dim;
     run->model = vae_model_create(&o->model, &err);
     run->tr = run->model ? vae_trainer_create(run->model, o->batch, &err) : NULL;
@@ -275,7 +309,7 @@ static int finish(training_run *run) {
     const vae_epoch_stats *last = &run->history[o->epochs - 1];
     vae_error err = {0};
     if (vae_latent_compute_centroids(run->model, &run->train, &err) != VAE_OK ||
-        set_metadata(run->model, o, run->train.count, last) != VAE_OK ||
+        set_metadata(run->model, o, run->train.count, run->normalize, last) != VAE_OK ||
         vae_weights_save(run->model, o->out_path, &err) != VAE_OK) {
         fprintf(stderr, "vae-train: %s\n", err.message[0] ? err.message : "out of memory");
         return -1;
@@ -309,6 +343,7 @@ int main(int argc, char **argv) {
         vae_train_options_usage(stdout);
         return 0;
     }
+    if (o.annotate) return annotate(&o);
     if (check_writable(o.out_path, &err) != VAE_OK ||
         (o.report_dir && (vae_make_dirs(o.report_dir, &err) != VAE_OK ||
                           check_writable(o.report_dir, &err) != VAE_OK))) {
@@ -323,9 +358,10 @@ int main(int argc, char **argv) {
         char arch[96];
         vae_config_architecture_string(&o.model, arch, sizeof arch);
         printf("vae-train: %s, %s %s, %zu parameters, %d training and %d test images, batch %d, "
-               "%d threads\n",
+               "%d threads, normalize %s (%s)\n",
                o.dataset_name, arch, vae_activation_name(o.model.activation), run.model->n_params,
-               run.train.count, run.test.count, o.batch, o.threads);
+               run.train.count, run.test.count, o.batch, o.threads, vae_normalize_name(run.normalize),
+               run.normalize_how);
         fflush(stdout);
         status = train_all(&run) == 0 && finish(&run) == 0 ? 0 : 1;
     }

@@ -1,6 +1,8 @@
 /* vae-train's flags: one table of options, strict number parsing, one clear error per mistake. */
 #include "options.h"
 
+#include "vae/prepare.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -29,6 +31,12 @@ void vae_train_options_usage(FILE *out) {
             "  --beta X              weight of the KL term; 1 is the VAE, other values a beta-VAE (default 1)\n"
             "  --shift N             augmentation: translate training images by up to N pixels (default 0)\n"
             "  --max-train N         use only the first N training images (default: all)\n"
+            "  --normalize P         how the training images were prepared, recorded in the weights for\n"
+            "                        the server's normalize=auto: mnist (fit 20x20, centred by mass), fill\n"
+            "                        (fill 28x28, as Fashion-MNIST), none, or auto: recognised from the\n"
+            "                        training images (default auto)\n"
+            "  --annotate FILE       instead of training, record --normalize (auto: recognised from --data)\n"
+            "                        in FILE's metadata; its tensors are left as they are\n"
             "  --seed N              seed of every random choice (default 1)\n"
             "  --threads N           OpenBLAS threads (default: online CPUs)\n"
             "  --report DIR          write pictures (samples, reconstructions, morph, latent map, loss)\n"
@@ -90,6 +98,7 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
     o->lr = 1e-3f;
     o->beta = 1.0f;
     o->seed = 1;
+    o->normalize = -1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = cpus > 0 ? (int)cpus : 1;
 
@@ -120,6 +129,13 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         else if (!strcmp(flag, "--out")) o->out_path = val;
         else if (!strcmp(flag, "--report")) o->report_dir = val;
         else if (!strcmp(flag, "--dataset")) o->dataset_name = val;
+        else if (!strcmp(flag, "--annotate")) o->annotate = val;
+        else if (!strcmp(flag, "--normalize")) {
+            vae_normalize n;
+            if (!strcmp(val, "auto")) o->normalize = -1;
+            else if (vae_normalize_parse(val, &n) == 0) o->normalize = (int)n;
+            else st = vae_error_set(err, VAE_ERR_ARG, "--normalize: '%s' is not mnist, fill, none or auto", val);
+        }
         else if (!strcmp(flag, "--epochs")) st = parse_int(flag, val, 1, 100000, &o->epochs, err);
         else if (!strcmp(flag, "--batch")) st = parse_int(flag, val, 1, 65536, &o->batch, err);
         else if (!strcmp(flag, "--threads")) st = parse_int(flag, val, 1, 1024, &o->threads, err);
@@ -156,9 +172,11 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         }
     }
     if (st != VAE_OK) return st;
+    if (o->annotate && o->normalize >= 0) return VAE_OK; /* nothing to read */
     if (!o->data_dir)
-        return vae_error_set(err, VAE_ERR_ARG,
-                             "--data DIR is required (a directory of MNIST-style idx files)");
+        return vae_error_set(err, VAE_ERR_ARG, o->annotate
+                                 ? "--annotate needs --normalize, or --data DIR to recognise it from"
+                                 : "--data DIR is required (a directory of MNIST-style idx files)");
     if (o->warmup_epochs >= o->epochs && o->warmup_epochs > 0)
         return vae_error_set(err, VAE_ERR_ARG, "--warmup %d must be shorter than --epochs %d",
                              o->warmup_epochs, o->epochs);

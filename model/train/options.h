@@ -21,6 +21,8 @@ typedef struct {
     int warmup_epochs;      /* linear learning-rate warm-up */
     int shift;              /* augmentation: random translation of up to this many pixels */
     int max_train;          /* use only the first N training images (0 = all) */
+    int normalize;          /* the training images' preparation (vae_normalize), -1: recognise it */
+    const char *annotate;   /* --annotate FILE: record the preparation in FILE instead of training */
     unsigned long long seed;
     int quiet;
     char command[2048];     /* the command line, recorded in the weights' metadata */

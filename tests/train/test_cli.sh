@@ -29,7 +29,8 @@ expect() {
 
 checks=$((checks + 1))
 "$train" --help >"$tmp/help" 2>&1 || fail "--help exited non-zero"
-for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report; do
+for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report \
+    --normalize --annotate; do
     grep -q -- "$flag " "$tmp/help" || fail "--help does not mention $flag"
 done
 
@@ -47,6 +48,9 @@ expect 2 "--latent: 0 is out of range" -- --data "$mini" --latent 0
 expect 2 "unknown option '--epoch'" -- --data "$mini" --epoch 3
 expect 2 "--out needs a value" -- --data "$mini" --out
 expect 2 "--seed: '-3' is not a non-negative integer" -- --data "$mini" --seed -3
+expect 2 "--normalize: 'sharpen' is not mnist, fill, none or auto" -- --data "$mini" --normalize sharpen
+expect 2 "--annotate needs --normalize, or --data DIR" -- --annotate "$tmp/x.st"
+expect 1 "cannot open" -- --annotate "$tmp/nowhere.st" --normalize fill
 
 # bad data, found before training starts
 expect 1 "cannot open" -- --data "$tmp/nowhere" --out "$tmp/m.st"
@@ -85,6 +89,25 @@ run c --seed 8
 cmp -s "$tmp/a/m.st" "$tmp/b/m.st" || fail "same seed and threads gave different weight files"
 cmp -s "$tmp/a/m.st" "$tmp/c/m.st" && fail "different seeds gave identical weight files"
 grep -q '"command":"[^"]*--seed 7' "$tmp/a/m.st" || fail "metadata lacks the command line"
+
+# the training images' preparation, recognised (the mini set is MNIST's) or given, recorded last
+checks=$((checks + 4))
+grep -q '"normalize":"mnist"}' "$tmp/a/m.st" || fail "metadata lacks normalize mnist (recognised from the images)"
+run d --seed 7 --normalize fill
+grep -q '"normalize":"fill"}' "$tmp/d/m.st" || fail "--normalize fill is not recorded"
+# --annotate rewrites the record and nothing else: the tensors' bytes are the same
+"$train" --annotate "$tmp/d/m.st" --data "$mini" >"$tmp/out" 2>"$tmp/err" || fail "--annotate failed: $(cat "$tmp/err")"
+grep -q "normalize = mnist (recognised from the training images)" "$tmp/out" || fail "--annotate said: $(cat "$tmp/out")"
+python3 - "$tmp/a/m.st" "$tmp/d/m.st" <<'PY' || fail "--annotate changed more than the record"
+import json, struct, sys
+def parts(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    return h.pop("__metadata__"), h, b[8 + n:]
+(ma, ha, da), (md, hd, dd) = parts(sys.argv[1]), parts(sys.argv[2])
+sys.exit(0 if da == dd and ha == hd and md["normalize"] == "mnist" and list(md)[-1] == "normalize" else 1)
+PY
 
 # the report: every picture and the CSV
 checks=$((checks + 1))
