@@ -85,6 +85,10 @@ static void model_json(vae_json_writer *w, const vae_served_model *sm) {
     }
     vae_jw_raw(w, "],\"architecture\":");
     vae_jw_string(w, sm->architecture);
+    /* what a request that names neither option gets, and what normalize=auto means for this model */
+    vae_jw_printf(w, ",\"preparation\":{\"normalize\":\"%s\",\"invert\":%s,\"auto\":\"%s\"}",
+                  VAE_IMAGE_DEFAULT_NORMALIZE, VAE_IMAGE_DEFAULT_INVERT == VAE_INVERT_NO ? "false" : "true",
+                  vae_normalize_name(vae_normalize_of_model(m)));
     vae_jw_raw(w, ",\"metadata\":{");
     for (int i = 0; i < m->metadata.count; i++) {
         if (i) vae_jw_raw(w, ",");
