@@ -36,7 +36,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(if $(SERVER_SRC),$(BUILD)/vae-server)
 
-.PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
+.PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train bench-prepare \
         container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-valgrind load soak
 all: $(BINS)
 
@@ -179,6 +179,20 @@ bench:
 	@echo
 	@$(BUILD)/vae-train --data $(MNIST) --out $(BUILD)/bench/t.safetensors --epochs 3 --threads 2 --quiet \
 	    | sed -n 's/.*; \([0-9.]*\) s per epoch.*/trainer: 784-400-20, batch 128, 2 threads: \1 s per epoch (3 epochs)/p'
+
+# make bench-prepare: the cost of each image preparation option (normalize, invert=auto): microseconds
+# per PNG in the library (tests/bench/bench_prepare.c), then requests/s through the server under wrk
+# (tests/bench/bench_prepare.py). tests/bench/prepare_accuracy.py measures what they buy.
+$(BUILD)/bench/bench_prepare: tests/bench/bench_prepare.c $(LIBVAE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBVAE) $(LDLIBS)
+
+bench-prepare:
+	@tests/install-deps.sh build bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench_prepare
+	@$(BUILD)/bench/bench_prepare
+	@echo
+	@tests/bench/bench_prepare.py $(BUILD)
 
 bench-train:
 	@tests/install-deps.sh build bench

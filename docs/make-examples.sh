@@ -52,6 +52,22 @@ open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
 PY
 ex encode-png curl -s -X POST "$base/encode" -H 'Content-Type: image/png' --data-binary @"$out/digit.png"
 curl -s -X POST "$base/reconstruct" -H 'Content-Type: image/png' --data-binary @"$out/digit.png" -o "$out/reconstruct.png"
+# a picture of a test digit: dark ink on a light 112x112 page, at half size, a little noise (as a
+# phone or a scanner gives it), prepared with normalize=auto&invert=auto
+/usr/bin/python3 - "$out/picture.png" <<'PY'
+import random, sys
+sys.path.insert(0, "tests/http")
+import mnist, pngutil, scenes
+digit = mnist.load(None).digit(3)
+grey, _ = scenes.scene(digit, random.Random(15), size=(0.5, 0.5), dark=1.0, noise=0.03)
+open(sys.argv[1], "wb").write(pngutil.grey8(grey, scenes.CANVAS, scenes.CANVAS))
+PY
+ex encode-picture curl -s -X POST "$base/encode?normalize=auto&invert=auto" -H 'Content-Type: image/png' \
+     --data-binary @"$out/picture.png"
+curl -s -X POST "$base/reconstruct?normalize=auto&invert=auto&with_input=1" -H 'Content-Type: image/png' \
+     --data-binary @"$out/picture.png" -o "$out/reconstruct-picture.png"
+curl -s -X POST "$base/reconstruct?invert=1&with_input=1" -H 'Content-Type: image/png' \
+     --data-binary @"$out/picture.png" -o "$out/reconstruct-picture-plain.png"
 ex decode-json curl -s -X POST "$base/decode?format=json" -H 'Content-Type: application/json' \
      -d "{\"z\": $(/usr/bin/python3 -c 'print([0.5]*32)')}"
 ex sample-json curl -s "$base/sample?n=2&seed=1&format=json"
