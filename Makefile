@@ -46,7 +46,7 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 LIBVAE     := $(BUILD)/libvae.a
 BINS       := $(BUILD)/vae-train $(BUILD)/vae-server
 
-.PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train \
+.PHONY: all test test-unit test-train test-http test-fuzz-regressions test-pytorch deps clean install run bench bench-train bench-prepare \
         container-test scaleout-test browser-test fuzz fuzz-ci test-asan test-tsan test-valgrind load soak reload-test mutation bench-pipeline
 all: $(BINS)
 
@@ -231,6 +231,20 @@ bench-pipeline:
 	@tests/bench/bench_pipeline.py --variant "$(BEFORE)=$(BUILD)/bench/before/build/vae-server" \
 	    --variant "this tree=$(BUILD)/vae-server" --variant "batching off=$(BUILD)/vae-server,--batching=off"
 	@git worktree remove --force $(BUILD)/bench/before
+
+# make bench-prepare: the cost of each image preparation option (normalize, invert=auto): microseconds
+# per PNG in the library (tests/bench/bench_prepare.c), then requests/s through the server under wrk
+# (tests/bench/bench_prepare.py). tests/bench/prepare_accuracy.py measures what they buy.
+$(BUILD)/bench/bench_prepare: tests/bench/bench_prepare.c $(LIBVAE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBVAE) $(LDLIBS)
+
+bench-prepare:
+	@tests/install-deps.sh build bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench_prepare
+	@$(BUILD)/bench/bench_prepare
+	@echo
+	@tests/bench/bench_prepare.py $(BUILD)
 
 bench-train:
 	@tests/install-deps.sh build bench

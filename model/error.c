@@ -47,6 +47,7 @@ const char *vae_status_name(vae_status status) {
     case VAE_ERR_FORMAT: return "format";
     case VAE_ERR_LIMIT: return "limit";
     case VAE_ERR_UNSUPPORTED: return "unsupported";
+    case VAE_ERR_EMPTY: return "empty";
     }
     return "unknown";
 }

@@ -1,5 +1,5 @@
-/* The model's grey images as bytes: quantisation, grids, the area resize the tests check the PNG
- * decoder against, and the complexity of an image as the size of its PNG. */
+/* The model's grey images as bytes: quantisation, grids, the area resize (of pixel arrays, and the
+ * tests' check of the PNG decoder's own), and the complexity of an image as the size of its PNG. */
 #include "vae/image.h"
 
 #include <math.h>

@@ -1,5 +1,6 @@
 /* PNG to model input: signature and header checks done by hand (to name the problem, and to refuse
- * huge images before libpng allocates anything), then libpng row by row into 28x28 area sums. */
+ * huge images before libpng allocates anything), then libpng row by row into area sums over a grid:
+ * 28x28, or the preparation's grid (prepare_core.h) for the MNIST and fill normalisations. */
 #include <inttypes.h>
 #include <png.h>
 #include <setjmp.h>
@@ -10,11 +11,12 @@
 #include <zlib.h>
 
 #include "libpng_glue.h"
+#include "prepare_core.h"
 #include "util.h"
 #include "vae/png.h"
 
 #define VAE_PNG_CHUNK_MAX (2u << 20) /* largest chunk libpng may buffer; PLTE/tRNS are < 1 KiB */
-#define SIDE VAE_IMAGE_SIDE          /* the model input's side: the area sums are SIDE x SIDE */
+#define SIDE VAE_IMAGE_SIDE          /* the model input's side */
 
 /* Records a refusal: the kind in *problem (when not NULL), the status and message in err. */
 #define REFUSE(problem, kind, err, status, ...) \
@@ -108,15 +110,20 @@ typedef struct {
     vae_libpng_failure fail;
     const uint8_t *bytes; /* the whole input; libpng pulls from pos */
     size_t len, pos;
-    int invert;
+    int invert;              /* the ink is accumulated inverted (else the light: alpha * luma) */
     int ran_out;             /* libpng asked for bytes past the end */
     decode_phase phase;
     vae_png_problem problem; /* set by a check of our own after libpng's */
     uint8_t small_row[1024]; /* rows of typical inputs fit here: no allocation */
     uint8_t *heap_row;       /* else; freed by the caller on every path */
-    /* Scaled coordinates make overlaps exact integers: a source pixel is 28 units wide (tall) and
-     * an output pixel is width (height) units, so each output pixel's area is width*height. */
-    double sums[SIDE * SIDE];
+    /* Scaled coordinates make overlaps exact integers: a source pixel is gw (gh) units wide (tall)
+     * and an output pixel is width (height) units, so each output pixel's area is width*height. */
+    int gw, gh;              /* the grid: 28x28, or the preparation's */
+    double *sums;            /* (gh, gw): the ink (or light) */
+    double *cover;           /* (gh, gw): alpha, when wanted and the image has it; else NULL */
+    int want_cover;
+    double line[VAE_PREPARE_MAX_SIDE], cover_line[VAE_PREPARE_MAX_SIDE]; /* one source row's sums */
+    double small_sums[SIDE * SIDE]; /* the 28x28 grid's sums: no allocation */
 } decode_state;
 
 static void read_from_bytes(png_structp png, png_bytep data, size_t n) {
@@ -134,47 +141,58 @@ static void read_from_bytes(png_structp png, png_bytep data, size_t n) {
  * inversion (base 1, sign -1) turns back into 0: transparent pixels are background either way.
  * p holds `channels` samples (grey, grey+alpha, RGB, RGBA) of `depth` bits, 16-bit big-endian. */
 static inline __attribute__((always_inline)) double pixel_ink(const uint8_t *p, int channels,
-                                                              int depth, double base, double sign) {
+                                                              int depth, double base, double sign,
+                                                              double *alpha_out) {
     double s[4];
     for (int c = 0; c < channels; c++)
         s[c] = depth == 16 ? (double)(p[2 * c] << 8 | p[2 * c + 1]) * (1.0 / 65535.0)
                            : (double)p[c] * (1.0 / 255.0);
     double luma = channels <= 2 ? s[0] : 0.2126 * s[0] + 0.7152 * s[1] + 0.0722 * s[2];
     double alpha = channels == 2 ? s[1] : channels == 4 ? s[3] : 1.0;
+    *alpha_out = alpha;
     return alpha * (base + sign * luma);
 }
 
 /* Adds count pixels of one row, at columns x0, x0+dx, ..., to line[] (one entry per output
- * column, weighted by overlap in units). Inlined per pixel layout so the loop is specialised. */
-static inline __attribute__((always_inline)) void add_pixels(double *line, const uint8_t *row,
-                                                             uint32_t count, uint32_t x0, uint32_t dx,
-                                                             uint32_t width, int channels, int depth,
+ * column of the gw, weighted by overlap in units), and their alpha to cover_line[] unless it is
+ * NULL. Inlined per pixel layout so the loop is specialised. */
+static inline __attribute__((always_inline)) void add_pixels(double *line, double *cover_line,
+                                                             const uint8_t *row, uint32_t count,
+                                                             uint32_t x0, uint32_t dx, uint32_t width,
+                                                             int gw, int channels, int depth,
                                                              double base, double sign) {
     const size_t step = (size_t)channels * (size_t)(depth / 8);
-    const int64_t W = width;
-    int64_t j = 0, next = W;        /* output column of the current pixel and its right edge */
-    int64_t a = (int64_t)x0 * SIDE; /* current pixel spans [a, a+28) */
-    for (uint32_t k = 0; k < count; k++, a += (int64_t)dx * SIDE) {
-        double ink = pixel_ink(row + (size_t)k * step, channels, depth, base, sign);
-        int64_t b = a + SIDE;
+    const int64_t W = width, G = gw;
+    int64_t j = 0, next = W;     /* output column of the current pixel and its right edge */
+    int64_t a = (int64_t)x0 * G; /* current pixel spans [a, a+gw) */
+    for (uint32_t k = 0; k < count; k++, a += (int64_t)dx * G) {
+        double alpha;
+        double ink = pixel_ink(row + (size_t)k * step, channels, depth, base, sign, &alpha);
+        int64_t b = a + G;
         while (next <= a) j++, next += W;
         if (b <= next) { /* the whole pixel falls in one output column: the usual case */
-            line[j] += ink * SIDE;
+            line[j] += ink * (double)G;
+            if (cover_line) cover_line[j] += alpha * (double)G;
             continue;
         }
-        for (int64_t jj = j; jj < SIDE && jj * W < b; jj++) {
+        for (int64_t jj = j; jj < G && jj * W < b; jj++) {
             int64_t lo = a > jj * W ? a : jj * W, hi = b < (jj + 1) * W ? b : (jj + 1) * W;
             line[jj] += ink * (double)(hi - lo);
+            if (cover_line) cover_line[jj] += alpha * (double)(hi - lo);
         }
     }
 }
 
-/* Adds one decoded row (count pixels at columns x0, x0+dx, ... of image row y) to r->sums. */
+/* Adds one decoded row (count pixels at columns x0, x0+dx, ... of image row y) to r->sums (and
+ * its alpha to r->cover). */
 static void add_row(decode_state *r, const uint8_t *row, int channels, int depth, uint32_t count,
                     uint32_t x0, uint32_t dx, uint32_t y, uint32_t width, uint32_t height) {
-    double line[SIDE] = {0};
+    const int gw = r->gw, gh = r->gh;
+    double *line = r->line, *cover_line = r->cover ? r->cover_line : NULL;
+    memset(line, 0, sizeof(double) * (size_t)gw);
+    if (cover_line) memset(cover_line, 0, sizeof(double) * (size_t)gw);
     double base = r->invert ? 1.0 : 0.0, sign = r->invert ? -1.0 : 1.0;
-#define VAE_ADD(C, D) add_pixels(line, row, count, x0, dx, width, C, D, base, sign)
+#define VAE_ADD(C, D) add_pixels(line, cover_line, row, count, x0, dx, width, gw, C, D, base, sign)
     if (depth == 8) {
         switch (channels) {
         case 1: VAE_ADD(1, 8); break;
@@ -191,11 +209,15 @@ static void add_row(decode_state *r, const uint8_t *row, int channels, int depth
         }
     }
 #undef VAE_ADD
-    int64_t H = height, a = (int64_t)y * SIDE, b = a + SIDE;
-    for (int64_t i = a / H; i < SIDE && i * H < b; i++) {
+    int64_t H = height, a = (int64_t)y * gh, b = a + gh;
+    for (int64_t i = a / H; i < gh && i * H < b; i++) {
         int64_t lo = a > i * H ? a : i * H, hi = b < (i + 1) * H ? b : (i + 1) * H;
-        double *dst = r->sums + i * SIDE;
-        for (int jj = 0; jj < SIDE; jj++) dst[jj] += line[jj] * (double)(hi - lo);
+        double *dst = r->sums + i * gw;
+        for (int jj = 0; jj < gw; jj++) dst[jj] += line[jj] * (double)(hi - lo);
+        if (cover_line) {
+            double *cov = r->cover + i * gw;
+            for (int jj = 0; jj < gw; jj++) cov[jj] += cover_line[jj] * (double)(hi - lo);
+        }
     }
 }
 
@@ -226,6 +248,8 @@ static vae_status decode_run(png_structp png, png_infop info, decode_state *r, l
     if (channels < 1 || channels > 4 || (depth != 8 && depth != 16) ||
         rowbytes < (size_t)width * (size_t)channels * (size_t)(depth / 8))
         png_error(png, "unexpected pixel layout after expansion");
+    if (!r->want_cover || (channels != 2 && channels != 4)) r->cover = NULL; /* opaque */
+    if (r->cover) memset(r->cover, 0, sizeof(double) * (size_t)r->gw * (size_t)r->gh);
 
     uint8_t *row = r->small_row;
     if (rowbytes > sizeof r->small_row) {
@@ -323,47 +347,119 @@ static vae_png_problem libpng_problem(const decode_state *r) {
     return VAE_PNG_INVALID;
 }
 
+/* Where the sums go when they are not the 28x28 ones in the state: the work buffer, laid out as
+ * sums and cover (doubles), the planes handed to the preparation (floats), then its own work. */
+typedef struct {
+    double *sums, *cover;
+    float *plane, *cover_plane;
+    void *core;
+} grid_memory;
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static vae_status reserve_grid(vae_buf *work, int gw, int gh, grid_memory *m) {
+    const size_t n = (size_t)gw * (size_t)gh, d = round16(n * sizeof(double)), f = round16(n * sizeof(float));
+    work->len = 0;
+    if (vae_buf_reserve(work, 2 * d + 2 * f + vae_prepare_work_bytes(gw, gh)) != VAE_OK) return VAE_ERR_NOMEM;
+    uint8_t *p = work->data;
+    memset(p, 0, d); /* the cover's sums are zeroed when the image turns out to have alpha */
+    m->sums = (double *)p;
+    m->cover = (double *)(p + d);
+    m->plane = (float *)(p + 2 * d);
+    m->cover_plane = (float *)(p + 2 * d + f);
+    m->core = p + 2 * d + 2 * f;
+    return VAE_OK;
+}
+
+/* sums[0..n) * norm, clamped to [0,1], into plane. */
+static void to_plane(const double *sums, size_t n, double norm, float *plane) {
+    for (size_t i = 0; i < n; i++) {
+        double v = sums[i] * norm;
+        plane[i] = (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
+    }
+}
+
 /* Trailing chunks after the image data (normally just IEND) are not read: bytes cut after the end
  * of the zlib stream still decode, while bytes cut anywhere in the image data fail. */
-vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixels, int invert,
-                                float out[VAE_INPUT_DIM], vae_png_problem *problem, vae_error *err) {
+vae_status vae_png_decode_prepared(const uint8_t *bytes, size_t len, long max_pixels,
+                                   const vae_prepare_options *opts, vae_buf *work, float out[VAE_INPUT_DIM],
+                                   vae_prepare_info *info, vae_png_problem *problem, vae_error *err) {
     if (problem) *problem = VAE_PNG_NONE;
-    if (!out || (!bytes && len > 0))
+    if (!out || !opts || (!bytes && len > 0))
         return vae_error_set(err, VAE_ERR_ARG, "png decode: NULL argument");
     if (max_pixels <= 0)
         return vae_error_set(err, VAE_ERR_ARG, "png decode: max_pixels %ld is not positive", max_pixels);
+    if ((unsigned)opts->normalize > VAE_NORMALIZE_FILL || (unsigned)opts->invert > VAE_INVERT_AUTO)
+        return vae_error_set(err, VAE_ERR_ARG, "png decode: preparation options out of range");
     vae_status st = check_header(bytes, len, max_pixels, problem, err);
     if (st != VAE_OK) return st;
 
-    decode_state *r = calloc(1, sizeof *r); /* ~7 KiB: off the (possibly small) thread stack */
+    /* the plain 28x28 average with a given polarity sums the ink itself, in the state; the rest sums
+     * the light (and alpha) on the preparation's grid, in work memory */
+    const int plain = opts->normalize == VAE_NORMALIZE_NONE && opts->invert != VAE_INVERT_AUTO;
+    const uint32_t width = read_be32(bytes + VAE_PNG_SIGNATURE_LEN + 8);
+    const uint32_t height = read_be32(bytes + VAE_PNG_SIGNATURE_LEN + 12);
+    decode_state *r = calloc(1, sizeof *r); /* ~17 KiB: off the (possibly small) thread stack */
     if (!r) return vae_error_set(err, VAE_ERR_NOMEM, "png decode: out of memory");
+    vae_buf local = {0}, *buf = work ? work : &local;
+    grid_memory m = {0};
     r->bytes = bytes;
     r->len = len;
-    r->invert = invert != 0;
+    r->invert = opts->invert == VAE_INVERT_YES;
+    r->gw = r->gh = SIDE;
+    r->sums = r->small_sums;
+    if (!plain) {
+        vae_prepare_grid_size((int)width, (int)height, opts->normalize, &r->gw, &r->gh);
+        if (reserve_grid(buf, r->gw, r->gh, &m) != VAE_OK) {
+            free(r);
+            return vae_error_set(err, VAE_ERR_NOMEM, "png decode: out of memory");
+        }
+        r->sums = m.sums;
+        r->want_cover = opts->invert == VAE_INVERT_AUTO;
+        r->cover = r->want_cover ? m.cover : NULL;
+    }
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->fail, vae_libpng_on_error,
                                              vae_libpng_on_warning);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
+    png_infop info_ptr = png ? png_create_info_struct(png) : NULL;
+    if (!info_ptr) {
         png_destroy_read_struct(&png, NULL, NULL);
         free(r);
+        vae_buf_free(&local);
         return vae_error_set(err, VAE_ERR_NOMEM, "png decode: out of memory");
     }
-    st = decode_run(png, info, r, max_pixels);
+    st = decode_run(png, info_ptr, r, max_pixels);
     if (st == VAE_OK) st = verify_image_data(r);
-    uint32_t width = png_get_image_width(png, info), height = png_get_image_height(png, info);
-    png_destroy_read_struct(&png, &info, NULL);
+    png_destroy_read_struct(&png, &info_ptr, NULL);
     free(r->heap_row);
-    if (st == VAE_OK) {
-        double norm = 1.0 / ((double)width * (double)height);
+    const double norm = 1.0 / ((double)width * (double)height);
+    if (st == VAE_OK && plain) {
         for (int i = 0; i < SIDE * SIDE; i++) {
             double v = r->sums[i] * norm;
             out[i] = (float)(v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v);
         }
+        if (info)
+            *info = (vae_prepare_info){.normalize = VAE_NORMALIZE_NONE, .inverted = r->invert,
+                                       .polarity = VAE_POLARITY_ASKED, .width = (int)width, .height = (int)height};
+    } else if (st == VAE_OK) {
+        const size_t n = (size_t)r->gw * (size_t)r->gh;
+        to_plane(m.sums, n, norm, m.plane);
+        if (r->cover) to_plane(m.cover, n, norm, m.cover_plane);
+        vae_prepare_grid g = {.plane = m.plane, .cover = r->cover ? m.cover_plane : NULL, .gw = r->gw, .gh = r->gh,
+                              .width = (int)width, .height = (int)height,
+                              .polarised = opts->invert != VAE_INVERT_AUTO};
+        st = vae_prepare_finish(&g, opts, m.core, out, info, err);
     } else if (st == VAE_ERR_NOMEM || vae_libpng_out_of_memory(&r->fail)) {
         st = vae_error_set(err, VAE_ERR_NOMEM, "png decode: out of memory");
     } else {
         st = REFUSE(problem, libpng_problem(r), err, VAE_ERR_FORMAT, "invalid PNG: %s", r->fail.msg);
     }
     free(r);
+    vae_buf_free(&local);
     return st;
+}
+
+vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixels, int invert,
+                                float out[VAE_INPUT_DIM], vae_png_problem *problem, vae_error *err) {
+    const vae_prepare_options plain = {VAE_NORMALIZE_NONE, invert ? VAE_INVERT_YES : VAE_INVERT_NO};
+    return vae_png_decode_prepared(bytes, len, max_pixels, &plain, NULL, out, NULL, problem, err);
 }

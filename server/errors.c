@@ -25,6 +25,7 @@ static const vae_err_info TABLE[VAE_E_COUNT] = {
     [VAE_E_INVALID_PARAMETER] = {422, "invalid_parameter", 400, 0},
     [VAE_E_IMAGE_TOO_LARGE] = {422, "image_too_large", 400, 0},
     [VAE_E_TOO_MANY_ITEMS] = {422, "too_many_items", 400, 0},
+    [VAE_E_NO_INK] = {422, "no_ink", 400, 0},
     [VAE_E_MODEL_LOAD_FAILED] = {422, "model_load_failed", 400, 0},
     [VAE_E_INTERNAL] = {500, "internal", 500, 0},
     [VAE_E_NOT_IMPLEMENTED] = {501, "not_implemented", 501, 0},

@@ -27,6 +27,7 @@ typedef enum {
     VAE_E_INVALID_PARAMETER,  /* 422: a query parameter that is unknown, repeated or out of range */
     VAE_E_IMAGE_TOO_LARGE,    /* 422: a PNG larger than --max-pixels */
     VAE_E_TOO_MANY_ITEMS,     /* 422: more images or vectors than --max-batch */
+    VAE_E_NO_INK,             /* 422: an image the normalisation finds no ink in */
     VAE_E_MODEL_LOAD_FAILED,  /* 422: a weights file that cannot be served (the old model keeps serving) */
     VAE_E_INTERNAL,           /* 500: a bug */
     VAE_E_NOT_IMPLEMENTED,    /* 501: a Transfer-Encoding other than chunked */

@@ -111,6 +111,10 @@ static void model_json(vae_json_writer *w, const vae_served_model *sm) {
     else vae_jw_raw(w, "null");
     vae_jw_printf(w, ",\"class_stats\":%s,\"principal_plane\":%s", m->class_std ? "true" : "false",
                   m->plane.mean ? "true" : "false");
+    /* what a request that names neither option gets, and what normalize=auto means for this model */
+    vae_jw_printf(w, ",\"preparation\":{\"normalize\":\"%s\",\"invert\":%s,\"auto\":\"%s\"}",
+                  VAE_IMAGE_DEFAULT_NORMALIZE, VAE_IMAGE_DEFAULT_INVERT == VAE_INVERT_NO ? "false" : "true",
+                  vae_normalize_name(vae_normalize_of_model(m)));
     vae_jw_raw(w, ",\"metadata\":{");
     for (int i = 0; i < m->metadata.count; i++) {
         if (i) vae_jw_raw(w, ",");

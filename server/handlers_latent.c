@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "inputs.h"
 #include "json_write.h"
+#include "prepared.h"
 #include "server.h"
 #include "vae/complete.h"
 #include "vae/image.h"
@@ -212,6 +213,7 @@ const vae_endpoint vae_ep_manifold = {sizeof(manifold_call), manifold_parse, man
 typedef struct {
     const vae_served_model *sm;
     int want_json, steps, count, from_image;
+    vae_images im;     /* the image whose mu is the base, and how it was prepared (from_image) */
     int dims[VAE_MAX_LATENT];
     float range;
     float base[VAE_MAX_LATENT];
@@ -260,9 +262,8 @@ static vae_err_kind traverse_dims(traverse_call *c, const char *dims_text, const
 
 static vae_err_kind traverse_parse(vae_request *req, void *call, vae_err *err) {
     static const char *const query_get[] = {"model", "label", "z", "dims", "count", "range", "steps", "format", NULL};
-    static const char *const query_post[] = {"model", "invert", "format", NULL};
-    static const char *const fields[] = {"image", "pixels", "z", "label", "dims", "count", "range", "steps",
-                                         "invert", NULL};
+    static const char *const query_post[] = {"model", VAE_IMAGE_QUERY, "format", NULL};
+    static const char *const fields[] = {VAE_IMAGE_FIELDS, "z", "label", "dims", "count", "range", "steps", NULL};
     traverse_call *c = call;
     const int post = req->method == VAE_POST;
     if (vae_input_query_check(req, post ? query_post : query_get, err) || vae_input_model(req, &c->sm, err) ||
@@ -291,19 +292,20 @@ static vae_err_kind traverse_parse(vae_request *req, void *call, vae_err *err) {
         if (traverse_dims(c, vae_req_query(req, "dims"), NULL, count_given, err)) return err->kind;
     } else {
         cJSON *root;
-        int invert;
-        if (vae_input_query_bool(req, "invert", 0, &invert, err) ||
-            vae_input_json_object(req->body, req->body_len, fields, &root, err))
-            return err->kind;
+        vae_image_options opts;
+        if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
         const cJSON *image = cJSON_GetObjectItemCaseSensitive(root, "image");
+        const cJSON *images = cJSON_GetObjectItemCaseSensitive(root, "images");
         const cJSON *pixels = cJSON_GetObjectItemCaseSensitive(root, "pixels");
         const cJSON *z = cJSON_GetObjectItemCaseSensitive(root, "z");
         const cJSON *label = cJSON_GetObjectItemCaseSensitive(root, "label");
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(root, "steps");
         const cJSON *jc = cJSON_GetObjectItemCaseSensitive(root, "count");
         const cJSON *jr = cJSON_GetObjectItemCaseSensitive(root, "range");
-        int batched = 0, n = 0;
-        if (!!image + !!pixels + !!z + !!label > 1)
+        int batched = 0;
+        if (images)
+            vae_fail(err, VAE_E_INVALID_REQUEST, "give one image (\"image\"), not a list");
+        else if (!!image + !!pixels + !!z + !!label > 1)
             vae_fail(err, VAE_E_INVALID_REQUEST, "give one base point: image, pixels, z or label");
         else if (js && (!cJSON_IsNumber(js) || js->valuedouble != floor(js->valuedouble) || js->valuedouble < 2 ||
                         js->valuedouble > TRAVERSE_MAX_STEPS))
@@ -313,8 +315,7 @@ static vae_err_kind traverse_parse(vae_request *req, void *call, vae_err *err) {
             vae_fail(err, VAE_E_INVALID_VALUE, "count must be an integer from 1 to %d", d);
         else if (jr && (!cJSON_IsNumber(jr) || !(jr->valuedouble >= 0) || jr->valuedouble > 100))
             vae_fail(err, VAE_E_INVALID_VALUE, "range must be a number from 0 to 100");
-        else if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert, &invert,
-                                      err)) {
+        else if (!vae_input_image_options(req, root, c->sm, &opts, err)) {
             if (js) steps = (long long)js->valuedouble;
             if (jc) c->count = (int)jc->valuedouble, count_given = 1;
             if (jr) range = jr->valuedouble;
@@ -330,7 +331,7 @@ static vae_err_kind traverse_parse(vae_request *req, void *call, vae_err *err) {
                 if (!err->kind && batched) vae_fail(err, VAE_E_INVALID_REQUEST, "z must be one latent vector");
             } else if (image || pixels) {
                 c->from_image = 1;
-                if (!vae_input_images(req, root, invert, req->scratch->x, 1, &n, &batched, err) && batched)
+                if (!vae_input_images(req, root, &opts, req->scratch->x, 1, &c->im, err) && c->im.batched)
                     vae_fail(err, VAE_E_INVALID_REQUEST, "give one image");
             }
             if (!err->kind) traverse_dims(c, NULL, cJSON_GetObjectItemCaseSensitive(root, "dims"), count_given, err);
@@ -374,7 +375,11 @@ static vae_err_kind traverse_run(vae_request *req, void *call, int stage, const 
 static vae_err_kind traverse_write(vae_request *req, void *call, vae_err *err) {
     const traverse_call *c = call;
     const int d = c->sm->model->config.latent_dim, rows = c->count * c->steps;
-    if (!c->want_json) return reply_grid(req, c->xhat, rows, c->steps, err);
+    if (!c->want_json) {
+        if (reply_grid(req, c->xhat, rows, c->steps, err)) return err->kind;
+        if (c->from_image) vae_reply_prepared_header(req, c->im.info, 1);
+        return VAE_E_NONE;
+    }
     vae_json_writer w;
     vae_jw_start(&w, &req->scratch->out);
     vae_jw_raw(&w, "{\"dims\":[");
@@ -387,6 +392,7 @@ static vae_err_kind traverse_write(vae_request *req, void *call, vae_err *err) {
     vae_jw_float_rows(&w, c->z, (size_t)rows, (size_t)d);
     vae_jw_raw(&w, ",\"pixels\":");
     vae_jw_float_rows(&w, c->xhat, (size_t)rows, VAE_INPUT_DIM);
+    if (c->from_image) vae_reply_prepared(&w, &c->im);
     vae_jw_raw(&w, "}");
     return vae_reply_json(req, 200, &w, err);
 }
@@ -398,6 +404,7 @@ const vae_endpoint vae_ep_traverse = {sizeof(traverse_call), traverse_parse, tra
 typedef struct {
     const vae_served_model *sm;
     int want_json, steps, chain_wanted, done_steps;
+    vae_images im; /* the one image, and how it was prepared */
     vae_complete_method method;
     uint64_t seed;
     vae_rng rng;
@@ -432,8 +439,10 @@ static vae_err_kind parse_mask(vae_request *req, complete_call *c, const cJSON *
     }
     float m[VAE_INPUT_DIM];
     if (cJSON_IsString(mask)) {
-        if (vae_input_png_base64(mask->valuestring, "mask", &req->scratch->aux, req->server->opts.max_pixels, 0, m, err))
-            return err->kind;
+        /* a mask is taken as it is: white = known, area-averaged to 28x28, never normalised or inverted */
+        const vae_prepare_options plain = {VAE_NORMALIZE_NONE, VAE_INVERT_NO};
+        vae_prepare_info info;
+        if (vae_input_png_base64(req, mask->valuestring, "mask", &plain, m, &info, err)) return err->kind;
         for (int p = 0; p < VAE_INPUT_DIM; p++) c->mask[p] = m[p] > 0.5f;
         return VAE_E_NONE;
     }
@@ -448,19 +457,18 @@ static vae_err_kind parse_mask(vae_request *req, complete_call *c, const cJSON *
 }
 
 static vae_err_kind complete_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "invert", "format", NULL};
-    static const char *const fields[] = {"image", "pixels", "keep", "mask", "steps", "seed", "method", "chain",
-                                         "invert", NULL};
+    static const char *const query[] = {"model", VAE_IMAGE_QUERY, "format", NULL};
+    static const char *const fields[] = {VAE_IMAGE_FIELDS, "keep", "mask", "steps", "seed", "method", "chain", NULL};
     complete_call *c = call;
-    int invert;
+    vae_image_options opts;
     if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
-        vae_input_query_bool(req, "invert", 0, &invert, err) || vae_input_wants_json(req, &c->want_json, err))
+        vae_input_wants_json(req, &c->want_json, err))
         return err->kind;
     cJSON *root;
     if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");
-    int seed_given = 0, n = 0, batched = 0;
+    int seed_given = 0;
     c->steps = COMPLETE_DEFAULT_STEPS;
     c->method = VAE_COMPLETE_MWG;
     if (steps && (!cJSON_IsNumber(steps) || steps->valuedouble != floor(steps->valuedouble) || steps->valuedouble < 1 ||
@@ -469,13 +477,13 @@ static vae_err_kind complete_parse(vae_request *req, void *call, vae_err *err) {
     else if (method && (!cJSON_IsString(method) || vae_complete_method_parse(method->valuestring, &c->method) != 0))
         vae_fail(err, VAE_E_INVALID_VALUE, "method must be \"mwg\" (Metropolis-within-Gibbs) or \"pseudo_gibbs\"");
     else if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "chain"), "chain", 0, &c->chain_wanted, err) &&
-             !vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert, &invert, err) &&
+             !vae_input_image_options(req, root, c->sm, &opts, err) &&
              !vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &c->seed, &seed_given, err) &&
              !parse_mask(req, c, cJSON_GetObjectItemCaseSensitive(root, "keep"),
                          cJSON_GetObjectItemCaseSensitive(root, "mask"), err)) {
         if (cJSON_GetObjectItemCaseSensitive(root, "images"))
             vae_fail(err, VAE_E_INVALID_REQUEST, "give one image");
-        else if (!vae_input_images(req, root, invert, req->scratch->x, 1, &n, &batched, err) && batched)
+        else if (!vae_input_images(req, root, &opts, req->scratch->x, 1, &c->im, err) && c->im.batched)
             vae_fail(err, VAE_E_INVALID_REQUEST, "give one image, not a list");
     }
     if (steps && !err->kind) c->steps = (int)steps->valuedouble;
@@ -543,10 +551,14 @@ static vae_err_kind complete_write(vae_request *req, void *call, vae_err *err) {
             vae_jw_raw(&w, ",\"chain\":");
             vae_jw_float_rows(&w, c->chain, (size_t)c->frames + 1, VAE_INPUT_DIM);
         }
+        vae_reply_prepared(&w, &c->im);
         vae_jw_raw(&w, "}");
         k = vae_reply_json(req, 200, &w, err);
     }
-    if (k == VAE_E_NONE) vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
+    if (k == VAE_E_NONE) {
+        vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
+        if (!c->want_json) vae_reply_prepared_header(req, c->im.info, 1);
+    }
     return k;
 }
 

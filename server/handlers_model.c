@@ -8,6 +8,7 @@
 #include "handlers.h"
 #include "inputs.h"
 #include "json_write.h"
+#include "prepared.h"
 #include "server.h"
 #include "vae/image.h"
 #include "vae/latent.h"
@@ -41,6 +42,30 @@ static vae_err_kind reply_png(vae_request *req, const float *images, int n, int 
     return VAE_E_NONE;
 }
 
+/* n inputs beside their n reconstructions as one PNG reply: pairs (input, reconstruction) in a grid of
+ * ceil(sqrt(n)) pairs a row. */
+static vae_err_kind reply_png_pairs(vae_request *req, const float *in, const float *out, int n, vae_err *err) {
+    vae_scratch *s = req->scratch;
+    const int cols = grid_columns(n), rows = (n + cols - 1) / cols, side = VAE_IMAGE_SIDE;
+    const size_t width = (size_t)2 * cols * side;
+    memset(s->pixels, 0, width * (size_t)rows * side);
+    for (int k = 0; k < n; k++) {
+        uint8_t *cell = s->pixels + (size_t)(k / cols) * side * width + (size_t)(k % cols) * 2 * side;
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++) {
+                cell[(size_t)y * width + x] = vae_pixel_to_u8(in[(size_t)k * VAE_INPUT_DIM + y * side + x]);
+                cell[(size_t)y * width + side + x] = vae_pixel_to_u8(out[(size_t)k * VAE_INPUT_DIM + y * side + x]);
+            }
+    }
+    vae_error e = {0};
+    s->out.len = 0;
+    vae_status st = vae_png_encode(s->pixels, (int)width, rows * side, 1, -1, &s->out, &e);
+    if (st == VAE_ERR_NOMEM) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory encoding the PNG");
+    if (st != VAE_OK) return vae_fail(err, VAE_E_INTERNAL, "PNG encoding failed: %s", e.message);
+    vae_reply_buffer(req, 200, "image/png");
+    return VAE_E_NONE;
+}
+
 /* Writes "key": rows (a list of lists when batched, else the first row alone), after a comma unless
  * it is the first member. */
 static void json_rows(vae_json_writer *w, const char *key, const float *v, int n, int cols, int batched,
@@ -66,50 +91,57 @@ static uint64_t fresh_seed(vae_request *req) { return vae_rng_u64(&req->scratch-
 
 typedef struct {
     const vae_served_model *sm;
-    int n, batched, want_json;
+    vae_images im;        /* how many, list or not, and how each was prepared */
+    int want_json, with_input;
     int sample, seed_given;
     uint64_t seed;
-    const float *mu, *logvar, *xhat; /* the results */
+    const float *x, *mu, *logvar, *xhat; /* the prepared inputs (as queued) and the results */
 } image_call;
 
-/* The inputs /encode and /reconstruct share: model and options into c, images into scratch->x. */
-static vae_err_kind parse_images(vae_request *req, image_call *c, const char *const *query, vae_err *err) {
-    static const char *const fields[] = {"image", "images", "pixels", "invert", "sample", "seed", NULL};
-    int invert;
+/* The inputs /encode and /reconstruct share: model and options into c, images into scratch->x;
+ * with_input (for /reconstruct) also reads that option. */
+static vae_err_kind parse_images(vae_request *req, image_call *c, const char *const *query, const char *const *fields,
+                                 int with_input, vae_err *err) {
     long long seed = 0;
+    vae_image_options opts;
     if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
-        vae_input_query_bool(req, "invert", 0, &invert, err) ||
         vae_input_query_bool(req, "sample", 0, &c->sample, err) ||
-        vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err))
+        vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err) ||
+        (with_input && vae_input_query_bool(req, "with_input", 0, &c->with_input, err)))
         return err->kind;
     if (seed >= 0) {
         c->seed = (uint64_t)seed;
         c->seed_given = 1;
     }
     vae_scratch *s = req->scratch;
-    if (req->body_type == VAE_BODY_PNG)
-        return vae_input_images(req, NULL, invert, s->x, s->max_batch, &c->n, &c->batched, err);
+    if (req->body_type == VAE_BODY_PNG) {
+        if (vae_input_image_options(req, NULL, c->sm, &opts, err)) return err->kind;
+        return vae_input_images(req, NULL, &opts, s->x, s->max_batch, &c->im, err);
+    }
     cJSON *root = NULL;
     if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
     int json_seed_given = 0;
     uint64_t json_seed = 0;
-    if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert, &invert, err) &&
-        !vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "sample"), "sample", c->sample, &c->sample,
+    if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "sample"), "sample", c->sample, &c->sample,
                              err) &&
-        !vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed, &json_seed_given, err)) {
+        !vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed, &json_seed_given, err) &&
+        !(with_input && vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "with_input"), "with_input",
+                                            c->with_input, &c->with_input, err)) &&
+        !vae_input_image_options(req, root, c->sm, &opts, err)) {
         if (json_seed_given) {
             c->seed = json_seed;
             c->seed_given = 1;
         }
-        vae_input_images(req, root, invert, s->x, s->max_batch, &c->n, &c->batched, err);
+        vae_input_images(req, root, &opts, s->x, s->max_batch, &c->im, err);
     }
     cJSON_Delete(root);
     return err->kind;
 }
 
 static vae_err_kind encode_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "invert", "sample", "seed", NULL};
-    return parse_images(req, call, query, err);
+    static const char *const query[] = {"model", VAE_IMAGE_QUERY, "sample", "seed", NULL};
+    static const char *const fields[] = {VAE_IMAGE_FIELDS, "sample", "seed", NULL};
+    return parse_images(req, call, query, fields, 0, err);
 }
 
 static vae_err_kind encode_run(vae_request *req, void *call, int stage, const vae_model_call *done,
@@ -118,7 +150,7 @@ static vae_err_kind encode_run(vae_request *req, void *call, int stage, const va
     image_call *c = call;
     vae_scratch *s = req->scratch;
     if (stage == 0) {
-        *next = vae_call_of(VAE_OP_ENCODE, c->sm, c->n, s->x, s->mu, s->logvar);
+        *next = vae_call_of(VAE_OP_ENCODE, c->sm, c->im.n, s->x, s->mu, s->logvar);
         return VAE_E_NONE;
     }
     c->mu = done->out;
@@ -132,17 +164,19 @@ static vae_err_kind encode_write(vae_request *req, void *call, vae_err *err) {
     const int d = c->sm->model->config.latent_dim;
     vae_json_writer w;
     vae_jw_start(&w, &s->out);
-    json_rows(&w, "mu", c->mu, c->n, d, c->batched, 1);
-    json_rows(&w, "logvar", c->logvar, c->n, d, c->batched, 0);
+    const int n = c->im.n, batched = c->im.batched;
+    json_rows(&w, "mu", c->mu, n, d, batched, 1);
+    json_rows(&w, "logvar", c->logvar, n, d, batched, 0);
     if (c->sample) {
         /* z = mu + eps * exp(logvar / 2), the reparameterisation the model was trained with */
         if (!c->seed_given) c->seed = fresh_seed(req);
-        size_t count = (size_t)c->n * d;
+        size_t count = (size_t)n * d;
         seeded_normals(c->seed, s->z, count, 1.0f);
         vae_reparam_forward(s->z, c->mu, c->logvar, s->z, count);
-        json_rows(&w, "z", s->z, c->n, d, c->batched, 0);
+        json_rows(&w, "z", s->z, n, d, batched, 0);
         vae_jw_printf(&w, ",\"seed\":%llu", (unsigned long long)c->seed);
     }
+    vae_reply_prepared(&w, &c->im);
     vae_jw_raw(&w, "}");
     return vae_reply_json(req, 200, &w, err);
 }
@@ -150,9 +184,10 @@ static vae_err_kind encode_write(vae_request *req, void *call, vae_err *err) {
 const vae_endpoint vae_ep_encode = {sizeof(image_call), encode_parse, encode_run, encode_write};
 
 static vae_err_kind reconstruct_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "invert", "sample", "seed", "format", NULL};
+    static const char *const query[] = {"model", VAE_IMAGE_QUERY, "sample", "seed", "format", "with_input", NULL};
+    static const char *const fields[] = {VAE_IMAGE_FIELDS, "sample", "seed", "with_input", NULL};
     image_call *c = call;
-    if (parse_images(req, c, query, err)) return err->kind;
+    if (parse_images(req, c, query, fields, 1, err)) return err->kind;
     return vae_input_wants_json(req, &c->want_json, err);
 }
 
@@ -162,19 +197,30 @@ static vae_err_kind reconstruct_run(vae_request *req, void *call, int stage, con
     image_call *c = call;
     vae_scratch *s = req->scratch;
     if (stage == 0) {
-        *next = vae_call_of(VAE_OP_RECONSTRUCT, c->sm, c->n, s->x, s->xhat, NULL);
+        *next = vae_call_of(VAE_OP_RECONSTRUCT, c->sm, c->im.n, s->x, s->xhat, NULL);
         return VAE_E_NONE;
     }
+    c->x = done->in;
     c->xhat = done->out;
     return VAE_E_NONE;
 }
 
+/* PNG: the reconstructions (a grid for several), or with_input each prepared input on the left of
+ * its reconstruction; JSON: "pixels", "input" with with_input, and "prepared". */
 static vae_err_kind reconstruct_write(vae_request *req, void *call, vae_err *err) {
     image_call *c = call;
-    if (!c->want_json) return reply_png(req, c->xhat, c->n, grid_columns(c->n), err);
+    const int n = c->im.n;
+    if (!c->want_json) {
+        vae_err_kind k = c->with_input ? reply_png_pairs(req, c->x, c->xhat, n, err)
+                                       : reply_png(req, c->xhat, n, grid_columns(n), err);
+        if (k == VAE_E_NONE) vae_reply_prepared_header(req, c->im.info, n);
+        return k;
+    }
     vae_json_writer w;
     vae_jw_start(&w, &req->scratch->out);
-    json_rows(&w, "pixels", c->xhat, c->n, VAE_INPUT_DIM, 1, 1);
+    json_rows(&w, "pixels", c->xhat, n, VAE_INPUT_DIM, 1, 1);
+    if (c->with_input) json_rows(&w, "input", c->x, n, VAE_INPUT_DIM, 1, 0);
+    vae_reply_prepared(&w, &c->im);
     vae_jw_raw(&w, "}");
     return vae_reply_json(req, 200, &w, err);
 }
@@ -295,6 +341,7 @@ typedef struct {
     int want_json, steps, slerp;
     int n_images;         /* ends given as PNGs, in scratch->x, encoded first */
     int image_row[2];     /* for each end: its row in scratch->x, or -1 */
+    vae_prepare_info prepared[2]; /* for each PNG end: how it was prepared */
     float ends[2][VAE_MAX_LATENT];
     const float *z, *xhat; /* the path and its images */
 } interpolate_call;
@@ -302,7 +349,7 @@ typedef struct {
 /* One end of an interpolation: a class label, a base64 PNG (decoded into scratch->x for the
  * encoder), or a latent vector. */
 static vae_err_kind parse_end(vae_request *req, interpolate_call *c, const cJSON *item, int end,
-                              int invert, vae_err *err) {
+                              const vae_prepare_options *prep, vae_err *err) {
     const char *where = end ? "to" : "from";
     const vae_model *m = c->sm->model;
     const int d = m->config.latent_dim;
@@ -328,8 +375,8 @@ static vae_err_kind parse_end(vae_request *req, interpolate_call *c, const cJSON
                             v, v);
         int row = c->n_images++;
         c->image_row[end] = row;
-        return vae_input_png_base64(v, where, &req->scratch->aux, req->server->opts.max_pixels, invert,
-                                    req->scratch->x + (size_t)row * VAE_INPUT_DIM, err);
+        return vae_input_png_base64(req, v, where, prep, req->scratch->x + (size_t)row * VAE_INPUT_DIM,
+                                    &c->prepared[end], err);
     }
     if (cJSON_IsArray(item)) {
         if (item->child && cJSON_IsArray(item->child))
@@ -342,8 +389,8 @@ static vae_err_kind parse_end(vae_request *req, interpolate_call *c, const cJSON
 }
 
 static vae_err_kind interpolate_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "format", NULL};
-    static const char *const fields[] = {"from", "to", "steps", "method", "invert", NULL};
+    static const char *const query[] = {"model", "format", VAE_IMAGE_QUERY, NULL};
+    static const char *const fields[] = {"from", "to", "steps", "method", "normalize", "invert", NULL};
     interpolate_call *c = call;
     if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
         vae_input_wants_json(req, &c->want_json, err))
@@ -354,7 +401,7 @@ static vae_err_kind interpolate_parse(vae_request *req, void *call, vae_err *err
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(root, "method");
     const int max_steps = req->scratch->max_batch < INTERPOLATE_MAX_STEPS ? req->scratch->max_batch
                                                                           : INTERPOLATE_MAX_STEPS;
-    int invert = 0;
+    vae_image_options opts;
     c->steps = INTERPOLATE_DEFAULT_STEPS;
     if (steps && (!cJSON_IsNumber(steps) || steps->valuedouble != floor(steps->valuedouble) ||
                   steps->valuedouble < 2 || steps->valuedouble > max_steps))
@@ -362,9 +409,9 @@ static vae_err_kind interpolate_parse(vae_request *req, void *call, vae_err *err
     else if (method && (!cJSON_IsString(method) ||
                         (strcmp(method->valuestring, "linear") && strcmp(method->valuestring, "slerp"))))
         vae_fail(err, VAE_E_INVALID_VALUE, "method must be \"linear\" or \"slerp\"");
-    else if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", 0, &invert, err) &&
-             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "from"), 0, invert, err) &&
-             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "to"), 1, invert, err)) {
+    else if (!vae_input_image_options(req, root, c->sm, &opts, err) &&
+             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "from"), 0, &opts.prep, err) &&
+             !parse_end(req, c, cJSON_GetObjectItemCaseSensitive(root, "to"), 1, &opts.prep, err)) {
         if (steps) c->steps = (int)steps->valuedouble;
         c->slerp = method && !strcmp(method->valuestring, "slerp");
     }
@@ -413,13 +460,32 @@ static vae_err_kind interpolate_run(vae_request *req, void *call, int stage, con
     return VAE_E_NONE;
 }
 
+/* PNG: a strip one image high (with X-Prepared for the ends given as PNGs); JSON: "z", "pixels" and,
+ * when an end was a PNG, "prepared": {"from": {...}, "to": {...}} for those ends. */
 static vae_err_kind interpolate_write(vae_request *req, void *call, vae_err *err) {
     interpolate_call *c = call;
-    if (!c->want_json) return reply_png(req, c->xhat, c->steps, c->steps, err); /* one row, both ends */
+    if (!c->want_json) {
+        vae_err_kind k = reply_png(req, c->xhat, c->steps, c->steps, err); /* one row, both ends */
+        vae_prepare_info ends[2];
+        int n = 0;
+        for (int end = 0; end < 2; end++)
+            if (c->image_row[end] >= 0) ends[n++] = c->prepared[end];
+        if (k == VAE_E_NONE) vae_reply_prepared_header(req, ends, n);
+        return k;
+    }
     vae_json_writer w;
     vae_jw_start(&w, &req->scratch->out);
     json_rows(&w, "z", c->z, c->steps, c->sm->model->config.latent_dim, 1, 1);
     json_rows(&w, "pixels", c->xhat, c->steps, VAE_INPUT_DIM, 1, 0);
+    const char *sep = ",\"prepared\":{";
+    for (int end = 0; end < 2; end++) {
+        if (c->image_row[end] < 0 || !vae_prepared_reported(&c->prepared[end])) continue;
+        vae_jw_raw(&w, sep);
+        vae_jw_raw(&w, end ? "\"to\":" : "\"from\":");
+        vae_prepared_json(&w, &c->prepared[end]);
+        sep = ",";
+    }
+    if (sep[0] == ',' && sep[1] == '\0') vae_jw_raw(&w, "}");
     vae_jw_raw(&w, "}");
     return vae_reply_json(req, 200, &w, err);
 }

@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "inputs.h"
 #include "json_write.h"
+#include "prepared.h"
 #include "server.h"
 #include "vae/png.h"
 #include "vae/score.h"
@@ -21,6 +22,7 @@
 
 typedef struct {
     const vae_served_model *sm;
+    vae_images im;        /* how many images, list or not, and how each was prepared */
     int n, batched, want_png, k;
     uint64_t seed;
     float *x;             /* (n, 784): the inputs, kept past the first model call */
@@ -32,14 +34,14 @@ typedef struct {
 } score_call;
 
 static vae_err_kind score_parse(vae_request *req, void *call, vae_err *err) {
-    static const char *const query[] = {"model", "invert", "k", "seed", "format", NULL};
-    static const char *const fields[] = {"image", "images", "pixels", "invert", "k", "seed", NULL};
+    static const char *const query[] = {"model", VAE_IMAGE_QUERY, "k", "seed", "format", NULL};
+    static const char *const fields[] = {VAE_IMAGE_FIELDS, "k", "seed", NULL};
     score_call *c = call;
     vae_scratch *s = req->scratch;
-    int invert, want_json;
+    vae_image_options opts;
+    int want_json;
     long long k, seed;
     if (vae_input_query_check(req, query, err) || vae_input_model(req, &c->sm, err) ||
-        vae_input_query_bool(req, "invert", 0, &invert, err) ||
         vae_input_query_int(req, "k", 1, SCORE_MAX_K, VAE_SCORE_DEFAULT_K, &k, err) ||
         vae_input_query_int(req, "seed", 0, VAE_SEED_MAX, -1, &seed, err) ||
         vae_input_wants_json(req, &want_json, err))
@@ -48,7 +50,9 @@ static vae_err_kind score_parse(vae_request *req, void *call, vae_err *err) {
     const char *format = vae_req_query(req, "format"), *accept = vae_req_header(req, "Accept");
     c->want_png = format ? !want_json : (accept && strstr(accept, "image/png") && !strstr(accept, "application/json"));
     if (req->body_type == VAE_BODY_PNG) {
-        if (vae_input_images(req, NULL, invert, s->x, s->max_batch, &c->n, &c->batched, err)) return err->kind;
+        if (vae_input_image_options(req, NULL, c->sm, &opts, err) ||
+            vae_input_images(req, NULL, &opts, s->x, s->max_batch, &c->im, err))
+            return err->kind;
     } else {
         cJSON *root;
         if (vae_input_json_object(req->body, req->body_len, fields, &root, err)) return err->kind;
@@ -58,16 +62,17 @@ static vae_err_kind score_parse(vae_request *req, void *call, vae_err *err) {
         if (jk && (!cJSON_IsNumber(jk) || jk->valuedouble != floor(jk->valuedouble) || jk->valuedouble < 1 ||
                    jk->valuedouble > SCORE_MAX_K))
             vae_fail(err, VAE_E_INVALID_VALUE, "k must be an integer from 1 to %d", SCORE_MAX_K);
-        else if (!vae_input_json_bool(cJSON_GetObjectItemCaseSensitive(root, "invert"), "invert", invert, &invert,
-                                      err) &&
-                 !vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed, &seed_given, err) &&
-                 !vae_input_images(req, root, invert, s->x, s->max_batch, &c->n, &c->batched, err)) {
+        else if (!vae_input_json_seed(cJSON_GetObjectItemCaseSensitive(root, "seed"), &json_seed, &seed_given, err) &&
+                 !vae_input_image_options(req, root, c->sm, &opts, err) &&
+                 !vae_input_images(req, root, &opts, s->x, s->max_batch, &c->im, err)) {
             if (jk) k = (long long)jk->valuedouble;
             if (seed_given) seed = (long long)json_seed;
         }
         cJSON_Delete(root);
         if (err->kind) return err->kind;
     }
+    c->n = c->im.n;
+    c->batched = c->im.batched;
     c->k = (int)k;
     const long long rows = (long long)c->n * c->k, limit = req->server->opts.max_score_rows;
     if (rows > limit)
@@ -196,6 +201,7 @@ static vae_err_kind reply_heat_map(vae_request *req, const score_call *c, vae_er
     if (st != VAE_OK) return vae_fail(err, VAE_E_INTERNAL, "PNG encoding failed: %s", e.message);
     vae_reply_buffer(req, 200, "image/png");
     vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
+    vae_reply_prepared_header(req, c->im.info, c->n);
     return VAE_E_NONE;
 }
 
@@ -216,8 +222,10 @@ static vae_err_kind score_write(vae_request *req, void *call, vae_err *err) {
     } else {
         score_json(&w, m, &c->scores[0], c->x); /* one image: its figures at the top level */
     }
-    vae_jw_printf(&w, ",\"k\":%d,\"seed\":%llu,\"calibrated\":%s}", c->k, (unsigned long long)c->seed,
+    vae_jw_printf(&w, ",\"k\":%d,\"seed\":%llu,\"calibrated\":%s", c->k, (unsigned long long)c->seed,
                   m->scores.nll.values ? "true" : "false");
+    vae_reply_prepared(&w, &c->im);
+    vae_jw_raw(&w, "}");
     vae_err_kind k = vae_reply_json(req, 200, &w, err);
     if (k == VAE_E_NONE) vae_reply_header(req, "X-Seed", "%llu", (unsigned long long)c->seed);
     return k;

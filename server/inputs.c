@@ -228,20 +228,36 @@ vae_err_kind vae_input_json_seed(const cJSON *item, uint64_t *out, int *given, v
     return VAE_E_NONE;
 }
 
-vae_err_kind vae_input_png(const uint8_t *png, size_t len, const char *where, long max_pixels,
-                           int invert, float *out, vae_err *err) {
-    vae_error e = {0};
-    vae_png_problem problem;
-    if (vae_png_decode_input(png, len, max_pixels, invert, out, &problem, &e) == VAE_OK) return VAE_E_NONE;
-    /* bad bytes are 400, a refused size is 422; the server words the advice for its clients */
-    if (e.status == VAE_ERR_LIMIT) return vae_fail(err, VAE_E_IMAGE_TOO_LARGE, "%s: %s", where, e.message);
-    if (e.status == VAE_ERR_NOMEM) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "%s: out of memory decoding the image", where);
-    const char *advice = vae_png_advice(problem);
-    return vae_fail(err, VAE_E_INVALID_PNG, "%s: %s%s%s", where, e.message, advice ? "; " : "", advice ? advice : "");
+/* The server's words for a preparation that failed: bad bytes are 400, a refused size 422, no ink 422. */
+static vae_err_kind prepare_failed(const vae_error *e, vae_png_problem problem, const char *where, vae_err *err) {
+    switch (e->status) {
+    case VAE_ERR_LIMIT: return vae_fail(err, VAE_E_IMAGE_TOO_LARGE, "%s: %s", where, e->message);
+    case VAE_ERR_NOMEM: return vae_fail(err, VAE_E_OUT_OF_MEMORY, "%s: out of memory decoding the image", where);
+    case VAE_ERR_EMPTY:
+        return vae_fail(err, VAE_E_NO_INK, "%s: %s (normalize=none takes it as it is)", where, e->message);
+    case VAE_ERR_FORMAT: {
+        const char *advice = vae_png_advice(problem);
+        return vae_fail(err, VAE_E_INVALID_PNG, "%s: %s%s%s", where, e->message, advice ? "; " : "",
+                        advice ? advice : "");
+    }
+    default: return vae_fail(err, VAE_E_INTERNAL, "%s: %s", where, e->message);
+    }
 }
 
-vae_err_kind vae_input_png_base64(const char *b64, const char *where, vae_buf *aux, long max_pixels,
-                                  int invert, float *out, vae_err *err) {
+vae_err_kind vae_input_png(vae_request *req, const uint8_t *png, size_t len, const char *where,
+                           const vae_prepare_options *prep, float *out, vae_prepare_info *info, vae_err *err) {
+    vae_error e = {0};
+    vae_png_problem problem;
+    if (vae_png_decode_prepared(png, len, req->server->opts.max_pixels, prep, &req->scratch->prep, out, info,
+                                &problem, &e) == VAE_OK)
+        return VAE_E_NONE;
+    return prepare_failed(&e, problem, where, err);
+}
+
+vae_err_kind vae_input_png_base64(vae_request *req, const char *b64, const char *where,
+                                  const vae_prepare_options *prep, float *out, vae_prepare_info *info,
+                                  vae_err *err) {
+    vae_buf *aux = &req->scratch->aux;
     size_t len = strlen(b64), cap = vae_base64_decoded_size(len), got = 0;
     vae_error e = {0};
     aux->len = 0;
@@ -249,7 +265,63 @@ vae_err_kind vae_input_png_base64(const char *b64, const char *where, vae_buf *a
         return vae_fail(err, VAE_E_OUT_OF_MEMORY, "%s: out of memory decoding base64", where);
     if (vae_base64_decode(b64, len, aux->data, cap + 1, &got, &e) != VAE_OK)
         return vae_fail(err, VAE_E_INVALID_BASE64, "%s is not valid base64: %s", where, e.message);
-    return vae_input_png(aux->data, got, where, max_pixels, invert, out, err);
+    return vae_input_png(req, aux->data, got, where, prep, out, info, err);
+}
+
+/* --- preparation options ------------------------------------------------------------------------ */
+
+static const char NORMALIZE_CHOICES[] = "none, mnist, fill or auto";
+
+/* name into *n (auto: *is_auto); -1 for an unknown name. */
+static int parse_normalize(const char *name, vae_normalize *n, int *is_auto) {
+    if (!strcmp(name, "auto")) {
+        *is_auto = 1;
+        return 0;
+    }
+    *is_auto = 0;
+    return vae_normalize_parse(name, n);
+}
+
+vae_err_kind vae_input_image_options(const vae_request *req, const cJSON *root, const vae_served_model *sm,
+                                     vae_image_options *out, vae_err *err) {
+    vae_normalize normalize = VAE_NORMALIZE_NONE;
+    int is_auto = 0;
+    vae_invert invert = VAE_IMAGE_DEFAULT_INVERT;
+    parse_normalize(VAE_IMAGE_DEFAULT_NORMALIZE, &normalize, &is_auto);
+    const char *q = vae_req_query(req, "normalize");
+    if (q || vae_req_query_present(req, "normalize")) {
+        if (!q || parse_normalize(q, &normalize, &is_auto) != 0)
+            return vae_fail(err, VAE_E_INVALID_PARAMETER, "normalize must be %s, not '%.32s'", NORMALIZE_CHOICES,
+                            q ? q : "");
+    }
+    q = vae_req_query(req, "invert");
+    if (q && !strcasecmp(q, "auto")) {
+        invert = VAE_INVERT_AUTO;
+    } else {
+        int flag;
+        if (vae_input_query_bool(req, "invert", invert == VAE_INVERT_YES, &flag, err))
+            return vae_fail(err, VAE_E_INVALID_PARAMETER, "invert must be 1 or 0 (true or false), or auto, not '%.32s'",
+                            q);
+        if (q || vae_req_query_present(req, "invert")) invert = flag ? VAE_INVERT_YES : VAE_INVERT_NO;
+    }
+    const cJSON *jn = root ? cJSON_GetObjectItemCaseSensitive(root, "normalize") : NULL;
+    if (jn) {
+        if (!cJSON_IsString(jn))
+            return vae_fail(err, VAE_E_INVALID_REQUEST, "normalize must be a string: %s", NORMALIZE_CHOICES);
+        if (parse_normalize(jn->valuestring, &normalize, &is_auto) != 0)
+            return vae_fail(err, VAE_E_INVALID_VALUE, "normalize must be %s, not \"%.32s\"", NORMALIZE_CHOICES,
+                            jn->valuestring);
+    }
+    const cJSON *ji = root ? cJSON_GetObjectItemCaseSensitive(root, "invert") : NULL;
+    if (ji) {
+        if (cJSON_IsBool(ji)) invert = cJSON_IsTrue(ji) ? VAE_INVERT_YES : VAE_INVERT_NO;
+        else if (cJSON_IsString(ji) && !strcmp(ji->valuestring, "auto")) invert = VAE_INVERT_AUTO;
+        else return vae_fail(err, VAE_E_INVALID_REQUEST, "invert must be true or false, or \"auto\"");
+    }
+    if (is_auto) normalize = vae_normalize_of_model(sm->model);
+    out->prep = (vae_prepare_options){normalize, invert};
+    out->normalize_auto = is_auto;
+    return VAE_E_NONE;
 }
 
 vae_number_check vae_input_number(const cJSON *v, float lo, float hi, float *out) {
@@ -313,16 +385,75 @@ static vae_err_kind read_rows(const cJSON *item, const char *where, int cols, fl
     return VAE_E_NONE;
 }
 
-vae_err_kind vae_input_images(const vae_request *req, const cJSON *root, int invert, float *x,
-                              int max_batch, int *n, int *batched, vae_err *err) {
-    const long max_pixels = req->server->opts.max_pixels;
+/* "width" and "height" of pixel arrays: both or neither (28x28). */
+static vae_err_kind read_pixel_size(const vae_request *req, const cJSON *root, int *w, int *h, vae_err *err) {
+    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(root, "width");
+    const cJSON *jh = cJSON_GetObjectItemCaseSensitive(root, "height");
+    *w = *h = VAE_IMAGE_SIDE;
+    if (!jw && !jh) return VAE_E_NONE;
+    if (!jw || !jh)
+        return vae_fail(err, VAE_E_INVALID_REQUEST,
+                        "give both \"width\" and \"height\" of the pixels, or neither (28x28)");
+    const cJSON *sides[2] = {jw, jh};
+    int *dims[2] = {w, h};
+    for (int i = 0; i < 2; i++) {
+        double v = cJSON_IsNumber(sides[i]) ? sides[i]->valuedouble : -1;
+        if (!(v >= 1 && v <= VAE_PNG_MAX_SIDE && v == floor(v)))
+            return vae_fail(err, VAE_E_INVALID_VALUE, "%s must be an integer from 1 to %d", i ? "height" : "width",
+                            VAE_PNG_MAX_SIDE);
+        *dims[i] = (int)v;
+    }
+    long long values = (long long)*w * *h;
+    if (values > req->server->opts.max_pixels)
+        return vae_fail(err, VAE_E_IMAGE_TOO_LARGE, "pixels of %dx%d = %lld values, more than the limit of %ld (--max-pixels)",
+                        *w, *h, values, req->server->opts.max_pixels);
+    return VAE_E_NONE;
+}
+
+/* "pixels": one image (a flat array of w*h numbers) or a list of them, each prepared into x. */
+static vae_err_kind read_pixel_images(vae_request *req, const cJSON *pixels, int w, int h,
+                                      const vae_image_options *opts, float *x, int max_batch, vae_images *out,
+                                      vae_err *err) {
+    const int cols = w * h;
+    if (!cJSON_IsArray(pixels) || !pixels->child)
+        return vae_fail(err, VAE_E_INVALID_REQUEST, "pixels must be an array of %d numbers, or an array of such arrays",
+                        cols);
+    const int batched = cJSON_IsArray(pixels->child), rows = batched ? cJSON_GetArraySize(pixels) : 1;
+    if (rows > max_batch)
+        return vae_fail(err, VAE_E_TOO_MANY_ITEMS, "pixels has %d rows; at most %d per request (--max-batch)", rows,
+                        max_batch);
+    vae_prepare_info *info = vae_request_alloc(req, sizeof *info * (size_t)rows);
     vae_buf *aux = &req->scratch->aux;
+    aux->len = 0;
+    if (!info || vae_buf_reserve(aux, sizeof(float) * (size_t)cols) != VAE_OK)
+        return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory reading pixels");
+    float *grey = (float *)aux->data;
+    int r = 0;
+    for (const cJSON *row = batched ? pixels->child : pixels; row && r < rows; row = row->next, r++) {
+        if (read_number_row(row, "pixels", batched ? r : -1, cols, 0.0f, 1.0f, "pixel values", grey, err))
+            return err->kind;
+        char where[32];
+        if (batched) snprintf(where, sizeof where, "pixels[%d]", r);
+        else snprintf(where, sizeof where, "pixels");
+        vae_error e = {0};
+        if (vae_prepare_image(grey, w, h, &opts->prep, &req->scratch->prep, x + (size_t)r * VAE_INPUT_DIM, &info[r],
+                              &e) != VAE_OK)
+            return prepare_failed(&e, VAE_PNG_NONE, where, err);
+    }
+    *out = (vae_images){.n = rows, .batched = batched, .info = info};
+    return VAE_E_NONE;
+}
+
+vae_err_kind vae_input_images(vae_request *req, const cJSON *root, const vae_image_options *opts, float *x,
+                              int max_batch, vae_images *out, vae_err *err) {
     if (req->body_type == VAE_BODY_PNG) {
         if (req->body_len == 0) return vae_fail(err, VAE_E_INVALID_PNG, "the body is empty: send a PNG image");
-        *n = 1;
-        *batched = 0;
-        return vae_input_png(req->body, req->body_len, "the body", max_pixels, invert, x, err);
+        vae_prepare_info *info = vae_request_alloc(req, sizeof *info);
+        if (!info) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory reading the image");
+        *out = (vae_images){.n = 1, .batched = 0, .info = info};
+        return vae_input_png(req, req->body, req->body_len, "the body", &opts->prep, x, info, err);
     }
+    if (!root) return vae_fail(err, VAE_E_INTERNAL, "images: a JSON body without its parsed root");
     const cJSON *image = cJSON_GetObjectItemCaseSensitive(root, "image");
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(root, "images");
     const cJSON *pixels = cJSON_GetObjectItemCaseSensitive(root, "pixels");
@@ -330,12 +461,15 @@ vae_err_kind vae_input_images(const vae_request *req, const cJSON *root, int inv
         return vae_fail(err, VAE_E_INVALID_REQUEST,
                         "give exactly one of \"image\" (a base64 PNG), \"images\" (a list of them) or "
                         "\"pixels\" (784 numbers in 0..1, or a list of such lists)");
+    if (!pixels && (cJSON_GetObjectItemCaseSensitive(root, "width") || cJSON_GetObjectItemCaseSensitive(root, "height")))
+        return vae_fail(err, VAE_E_INVALID_REQUEST, "width and height describe \"pixels\"; a PNG carries its own size");
     if (image) {
         if (!cJSON_IsString(image))
             return vae_fail(err, VAE_E_INVALID_REQUEST, "image must be a base64-encoded PNG string");
-        *n = 1;
-        *batched = 0;
-        return vae_input_png_base64(image->valuestring, "image", aux, max_pixels, invert, x, err);
+        vae_prepare_info *info = vae_request_alloc(req, sizeof *info);
+        if (!info) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory reading the image");
+        *out = (vae_images){.n = 1, .batched = 0, .info = info};
+        return vae_input_png_base64(req, image->valuestring, "image", &opts->prep, x, info, err);
     }
     if (images) {
         int count = cJSON_IsArray(images) ? cJSON_GetArraySize(images) : -1;
@@ -344,26 +478,24 @@ vae_err_kind vae_input_images(const vae_request *req, const cJSON *root, int inv
         if (count > max_batch)
             return vae_fail(err, VAE_E_TOO_MANY_ITEMS, "images has %d entries; at most %d per request (--max-batch)",
                             count, max_batch);
+        vae_prepare_info *info = vae_request_alloc(req, sizeof *info * (size_t)count);
+        if (!info) return vae_fail(err, VAE_E_OUT_OF_MEMORY, "out of memory reading the images");
         int i = 0;
         for (const cJSON *it = images->child; it; it = it->next, i++) {
             char where[32];
             snprintf(where, sizeof where, "images[%d]", i);
             if (!cJSON_IsString(it))
                 return vae_fail(err, VAE_E_INVALID_REQUEST, "%s must be a base64-encoded PNG string", where);
-            if (vae_input_png_base64(it->valuestring, where, aux, max_pixels, invert,
-                                     x + (size_t)i * VAE_INPUT_DIM, err) != VAE_E_NONE)
+            if (vae_input_png_base64(req, it->valuestring, where, &opts->prep, x + (size_t)i * VAE_INPUT_DIM, &info[i],
+                                     err) != VAE_E_NONE)
                 return err->kind;
         }
-        *n = count;
-        *batched = 1;
+        *out = (vae_images){.n = count, .batched = 1, .info = info};
         return VAE_E_NONE;
     }
-    if (read_rows(pixels, "pixels", VAE_INPUT_DIM, 0.0f, 1.0f, "pixel values", x, max_batch, n, batched, err) !=
-        VAE_E_NONE)
-        return err->kind;
-    if (invert)
-        for (size_t i = 0; i < (size_t)*n * VAE_INPUT_DIM; i++) x[i] = 1.0f - x[i];
-    return VAE_E_NONE;
+    int w, h;
+    if (read_pixel_size(req, root, &w, &h, err)) return err->kind;
+    return read_pixel_images(req, pixels, w, h, opts, x, max_batch, out, err);
 }
 
 vae_err_kind vae_input_latents(const cJSON *item, const char *where, int d, float *out, int max_rows,

@@ -11,6 +11,7 @@
 #include "errors.h"
 #include "registry.h"
 #include "request.h"
+#include "vae/prepare.h"
 
 /* The largest seed: seeds are returned in JSON, whose numbers are exact integers only to 2^53-1. */
 #define VAE_SEED_MAX 9007199254740991LL
@@ -62,20 +63,68 @@ vae_err_kind vae_input_json_bool(const cJSON *item, const char *where, int def, 
 /* An integer seed 0..VAE_SEED_MAX from a JSON field; *given says whether it was there. */
 vae_err_kind vae_input_json_seed(const cJSON *item, uint64_t *out, int *given, vae_err *err);
 
-/* Decodes PNG bytes into the model input out[784]; `where` names them in errors ("the body",
- * "images[2]"). */
-vae_err_kind vae_input_png(const uint8_t *png, size_t len, const char *where, long max_pixels,
-                           int invert, float *out, vae_err *err);
+/* --- images: how they are prepared, and reading them ---------------------------------------------
+ *
+ * Every endpoint that takes images takes the same preparation options and reads its images through
+ * vae_input_images (or vae_input_png*), so a new endpoint gets them by listing the names below and
+ * passing a vae_image_options:
+ *
+ *     static const char *const query[] = {"model", VAE_IMAGE_QUERY, NULL};
+ *     static const char *const fields[] = {VAE_IMAGE_FIELDS, "mine", NULL};
+ *     vae_image_options o;  vae_images im;
+ *     vae_input_image_options(req, root, c->sm, &o, err)          (root NULL for a PNG body)
+ *     vae_input_images(req, root, &o, s->x, s->max_batch, &im, err)
+ *
+ * then keeps `im` in its call struct and writes vae_reply_prepared(...) into its reply (prepared.h). */
 
-/* Decodes a base64 PNG string into out[784], using aux (the thread's scratch) for the bytes. */
-vae_err_kind vae_input_png_base64(const char *b64, const char *where, vae_buf *aux, long max_pixels,
-                                  int invert, float *out, vae_err *err);
+/* The query parameters and JSON fields of images, for an endpoint's accepted lists. */
+#define VAE_IMAGE_QUERY "normalize", "invert"
+#define VAE_IMAGE_FIELDS "image", "images", "pixels", "width", "height", "normalize", "invert"
 
-/* Images for encode/reconstruct: from a PNG body, or a JSON body with one of "image", "images",
- * "pixels" (flat or nested). Writes up to max_batch images into x (max_batch, 784), sets *n and
- * *batched (whether the reply takes the list form). root is NULL for a PNG body. */
-vae_err_kind vae_input_images(const vae_request *req, const cJSON *root, int invert, float *x,
-                              int max_batch, int *n, int *batched, vae_err *err);
+/* What a request asks for its images when it names neither option. */
+#define VAE_IMAGE_DEFAULT_NORMALIZE "none"
+#define VAE_IMAGE_DEFAULT_INVERT VAE_INVERT_NO
+
+/* How a request's images are prepared: prep.normalize already resolved (never "auto"). */
+typedef struct {
+    vae_prepare_options prep;
+    int normalize_auto; /* the request asked for "auto" (prep.normalize is the model's record) */
+} vae_image_options;
+
+/* Reads ?normalize= (none, mnist, fill, auto) and ?invert= (a boolean, or auto), then the JSON fields
+ * of the same names from root when it is not NULL (they win: "normalize" a string, "invert" true,
+ * false or "auto"), and resolves "auto" against sm's model (vae_normalize_of_model). Absent options
+ * take the defaults above. */
+vae_err_kind vae_input_image_options(const vae_request *req, const cJSON *root, const vae_served_model *sm,
+                                     vae_image_options *out, vae_err *err);
+
+/* The images a request gave: how many, whether it gave a list (the reply then takes the list form),
+ * and what was done to each (n entries in request memory: valid until the request completes,
+ * suspensions included). */
+typedef struct {
+    int n, batched;
+    const vae_prepare_info *info;
+} vae_images;
+
+/* Decodes PNG bytes into the model input out[784], prepared as prep says, with what was done in
+ * *info; `where` names them in errors ("the body", "images[2]"): 400 invalid_png for bytes that do
+ * not decode, 422 image_too_large past --max-pixels, 422 no_ink when the normalisation finds none.
+ * Uses req's --max-pixels and its thread's scratch. */
+vae_err_kind vae_input_png(vae_request *req, const uint8_t *png, size_t len, const char *where,
+                           const vae_prepare_options *prep, float *out, vae_prepare_info *info, vae_err *err);
+
+/* The same from a base64 PNG string (a data: URL prefix is accepted), decoded into scratch->aux. */
+vae_err_kind vae_input_png_base64(vae_request *req, const char *b64, const char *where,
+                                  const vae_prepare_options *prep, float *out, vae_prepare_info *info,
+                                  vae_err *err);
+
+/* Images for an endpoint: from a PNG body (root NULL), or a JSON body with exactly one of "image" (a
+ * base64 PNG), "images" (a list of them) or "pixels" (grey values in 0..1, 0 = background: 784 of
+ * them, 28x28, or "width" x "height" of them when both are given; flat for one image, a list of such
+ * lists for several). Each is prepared as opts says into x (max_batch, 784); *out says how many,
+ * whether a list was given and what was done to each. */
+vae_err_kind vae_input_images(vae_request *req, const cJSON *root, const vae_image_options *opts, float *x,
+                              int max_batch, vae_images *out, vae_err *err);
 
 /* Latent vectors of size d from a JSON array (flat: one vector; nested: several) into out (room for
  * max_rows). `where` names the field in errors. */

@@ -18,6 +18,7 @@ static void scratch_free(vae_scratch *s) {
     free(s->pixels);
     vae_buf_free(&s->out);
     vae_buf_free(&s->aux);
+    vae_buf_free(&s->prep);
     vae_encoding_free_inflater(s->inflater);
     vae_encoding_free_deflater(s->deflater);
     memset(s, 0, sizeof *s);
@@ -43,10 +44,11 @@ vae_status vae_scratch_pool_prepare(vae_scratch_pool *pool, int max_batch, int m
                                     int max_latent) {
     const size_t images = (size_t)max_batch * VAE_INPUT_DIM;
     const size_t latents = (size_t)max_batch * (size_t)max_latent;
-    /* a grid of n images has ceil(sqrt(n)) columns and may have more cells than n */
+    /* a grid of n images has ceil(sqrt(n)) columns and may have more cells than n; a grid of pairs
+     * (an input beside its reconstruction) twice as many */
     size_t grid_side = 1;
     while (grid_side * grid_side < (size_t)max_batch) grid_side++;
-    const size_t grid_bytes = grid_side * grid_side * VAE_INPUT_DIM;
+    const size_t grid_bytes = 2 * grid_side * grid_side * VAE_INPUT_DIM;
     for (int i = 0; i < pool->count; i++) {
         vae_scratch *s = &pool->slots[i];
         s->max_batch = max_batch;
@@ -78,8 +80,8 @@ vae_scratch *vae_scratch_for_thread(vae_scratch_pool *pool) {
 }
 
 void vae_scratch_trim(vae_scratch *s) {
-    vae_buf *bufs[2] = {&s->out, &s->aux};
-    for (int i = 0; i < 2; i++) {
+    vae_buf *bufs[3] = {&s->out, &s->aux, &s->prep};
+    for (int i = 0; i < 3; i++) {
         if (bufs[i]->cap > VAE_SCRATCH_KEEP_BYTES) vae_buf_free(bufs[i]);
         bufs[i]->len = 0;
     }

@@ -16,9 +16,10 @@ typedef struct {
     float *x;           /* (max_batch, 784) model inputs */
     float *xhat;        /* (max_batch, 784) decoded images */
     float *mu, *logvar, *z; /* (max_batch, max_latent) */
-    uint8_t *pixels;    /* PNG grids: ceil(sqrt(max_batch))^2 cells of 784 bytes */
+    uint8_t *pixels;    /* PNG grids: 2 ceil(sqrt(max_batch))^2 cells of 784 bytes (pairs of images) */
     vae_buf out;        /* the reply body; keeps its capacity between requests */
     vae_buf aux;        /* second buffer (e.g. a decoded base64 PNG) */
+    vae_buf prep;       /* the image preparation's work memory (vae/prepare.h) */
     vae_rng rng;
     void *inflater, *deflater; /* zlib streams for content codings (encoding.c), made on first use */
 } vae_scratch;

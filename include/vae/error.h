@@ -12,6 +12,7 @@ typedef enum {
     VAE_ERR_FORMAT,      /* bytes that do not parse: corrupt file, bad PNG, bad idx */
     VAE_ERR_LIMIT,       /* input larger than a configured bound */
     VAE_ERR_UNSUPPORTED, /* well-formed but a variant this project does not handle */
+    VAE_ERR_EMPTY,       /* well-formed but nothing to work on: an image without ink (the server: 422) */
 } vae_status;
 
 /* The reason for a failure, written by the callee, read by the caller.

@@ -15,9 +15,9 @@ uint8_t vae_pixel_to_u8(float v);
 void vae_image_grid(const float *images, int n, int side, int cols, uint8_t *out);
 
 /* Area-averaging resize of a grey float image (each output pixel is the mean of the source area it
- * covers, fractional overlaps weighted). Works for up- and down-scaling.
- * Test oracle: no production code calls it; tests/unit/test_image.c checks the PNG decoder's own
- * area averaging (done row by row as it decodes) against it. */
+ * covers, fractional overlaps weighted). Works for up- and down-scaling. The preparation of pixel
+ * arrays (vae_prepare_image) uses it; tests/unit/test_image.c checks the PNG decoder's own area
+ * averaging (done row by row as it decodes) against it. */
 void vae_image_resize_area(const float *src, int src_w, int src_h, float *dst, int dst_w, int dst_h);
 
 /* The image's complexity in bits (Serra et al., ICLR 2020: the length of a lossless compression of

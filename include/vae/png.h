@@ -1,6 +1,7 @@
 /* PNG in and out of the model: encoding grey or RGB pixels (libpng, or a run-length writer for the
  * server's small images), and decoding a PNG of any colour type into the model's 28x28 [0,1] input,
- * with the kind of problem when the bytes are not a usable PNG. */
+ * plainly or prepared as the training images were (vae/prepare.h), with the kind of problem when the
+ * bytes are not a usable PNG. */
 #ifndef VAE_PNG_H
 #define VAE_PNG_H
 
@@ -10,6 +11,7 @@
 #include "vae/buf.h"
 #include "vae/error.h"
 #include "vae/model.h"
+#include "vae/prepare.h"
 
 /* The 8 bytes every PNG starts with (a string literal: use VAE_PNG_SIGNATURE_LEN, not strlen). */
 #define VAE_PNG_SIGNATURE "\x89PNG\r\n\x1a\n"
@@ -70,5 +72,18 @@ typedef enum {
  * and VAE_ERR_NOMEM (with *problem = VAE_PNG_NONE). out is written only on success. */
 vae_status vae_png_decode_input(const uint8_t *bytes, size_t len, long max_pixels, int invert,
                                 float out[VAE_INPUT_DIM], vae_png_problem *problem, vae_error *err);
+
+/* Decodes like vae_png_decode_input, then prepares the image as opts says (vae_prepare_image: the
+ * polarity given or detected, the MNIST or fill normalisation): the grey is composited over the
+ * background as above, and the sums are made on the preparation's grid (the image itself up to
+ * VAE_PREPARE_MAX_SIDE a side, else area-averaged to fit), so nothing the size of a large image is
+ * allocated. With {VAE_NORMALIZE_NONE, VAE_INVERT_NO or _YES} the result is vae_png_decode_input's,
+ * to the bit. work (may be NULL: then memory is allocated and freed here) is reused scratch; info
+ * (may be NULL) says what was done. Errors: those of vae_png_decode_input, and VAE_ERR_EMPTY (with
+ * *problem = VAE_PNG_NONE) when the normalisation finds no ink. out and info are written only on
+ * success. */
+vae_status vae_png_decode_prepared(const uint8_t *bytes, size_t len, long max_pixels,
+                                   const vae_prepare_options *opts, vae_buf *work, float out[VAE_INPUT_DIM],
+                                   vae_prepare_info *info, vae_png_problem *problem, vae_error *err);
 
 #endif

@@ -15,6 +15,7 @@
 #include "report.h"
 #include "vae/dataset.h"
 #include "vae/latent.h"
+#include "vae/prepare.h"
 #include "vae/train.h"
 #include "vae/weights.h"
 
@@ -77,11 +78,11 @@ static float beta_at(const vae_train_options *o, long step, long steps_per_epoch
     return step < warm ? o->beta * (float)(step + 1) / (float)warm : o->beta;
 }
 
-/* The metadata `normalize` of a dataset: fill for Fashion-MNIST (the images fill the frame), mnist
- * for digits (centred by mass in a 20x20 box). */
-static const char *normalize_of(const vae_train_options *o, const char *dataset) {
+/* The metadata `normalize`: --normalize, or what the training images show of their preparation
+ * (mnist for digits fitted to 20x20 and centred by mass, fill for Fashion-MNIST's, none otherwise). */
+static const char *normalize_of(const vae_train_options *o, const vae_dataset *train) {
     if (o->normalize) return o->normalize;
-    return dataset && strstr(dataset, "fashion") ? "fill" : "mnist";
+    return vae_normalize_name(vae_prepare_recognise(train->pixels, train->count));
 }
 
 /* Learning rate at a step: optional linear warm-up, then constant or cosine decay to lr_min. */
@@ -334,7 +335,7 @@ static int annotate_and_save(vae_model *model, const vae_train_options *o, const
     vae_annotate_options ao = {.score_k = o->score_k,
                                .seed = o->seed,
                                .iwae_k = o->eval_iwae,
-                               .normalize = normalize_of(o, vae_metadata_get(&model->metadata, "dataset"))};
+                               .normalize = normalize_of(o, train)};
     vae_annotate_result r;
     if (vae_annotate(model, train, test, &ao, &r, &err) != VAE_OK ||
         vae_weights_save(model, out_path, &err) != VAE_OK) {

@@ -1,6 +1,8 @@
 /* vae-train's flags: one table of options, strict number parsing, one clear error per mistake. */
 #include "options.h"
 
+#include "vae/prepare.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -38,8 +40,9 @@ void vae_train_options_usage(FILE *out) {
             "  --eval-iwae K         after training: the test set's importance-weighted NLL with K\n"
             "                        samples per image (Burda et al.), in the log and the metadata\n"
             "  --score-k K           importance samples of the stored score tables (default 64)\n"
-            "  --normalize N         metadata key normalize: mnist or fill (default: fill when the\n"
-            "                        dataset name contains 'fashion', else mnist)\n"
+            "  --normalize P         how the training images were prepared, recorded for the server's\n"
+            "                        normalize=auto: mnist (fit 20x20, centred by mass), fill (fill the\n"
+            "                        frame, as Fashion-MNIST) or none (default: recognised from the images)\n"
             "  --annotate FILE       no training: compute the statistics (class centroids and spreads,\n"
             "                        principal plane, diagnostics, score tables; NLL with --eval-iwae)\n"
             "                        of the model in FILE on --data and write them into FILE (or --out)\n"
@@ -149,8 +152,9 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         else if (!strcmp(flag, "--measure-completion"))
             st = parse_int(flag, val, 1, 10000, &o->complete_steps, err);
         else if (!strcmp(flag, "--normalize")) {
-            if (strcmp(val, "mnist") && strcmp(val, "fill"))
-                st = vae_error_set(err, VAE_ERR_ARG, "--normalize: '%s' is not mnist or fill", val);
+            vae_normalize n;
+            if (vae_normalize_parse(val, &n) != 0)
+                st = vae_error_set(err, VAE_ERR_ARG, "--normalize: '%s' is not mnist, fill or none", val);
             o->normalize = val;
         } else if (!strcmp(flag, "--binarize")) {
             if (!strcmp(val, "none")) o->binarize = VAE_BINARIZE_NONE;

@@ -33,7 +33,7 @@ typedef struct {
     int score_k;            /* importance samples of the score calibration tables */
     const char *annotate;   /* --annotate FILE: add the statistics to FILE, no training */
     const char *ood_dir;    /* --ood-data DIR: measure out-of-distribution AUROCs against DIR */
-    const char *normalize;  /* metadata key `normalize`: "mnist" or "fill" (NULL: from the name) */
+    const char *normalize;  /* metadata key `normalize`: "mnist", "fill" or "none" (NULL: recognised) */
     int complete_steps;     /* --measure-completion N: compare the completion chains, N steps */
     int out_given;          /* --out was on the command line */
     const char *training_flag; /* the first flag given that only training uses (NULL: none) */

@@ -45,6 +45,12 @@ def digit_rows(side, maxval, channels=1):
     return rows
 
 
+def dark_page(side):
+    """A dark bar on a light page (a '1' written in ink), side x side grey."""
+    rows = digit_rows(side, 255)
+    return pngutil.encode(side, side, [[255 - v for v in r] for r in rows], pngutil.GREY, 8)
+
+
 def pngs():
     G, RGB, P, GA, RGBA = pngutil.GREY, pngutil.RGB, pngutil.PALETTE, pngutil.GREY_ALPHA, pngutil.RGBA
     out = {}
@@ -118,6 +124,14 @@ def main():
     write("png", "opt_limit784_grey8_28.png", b"\x06" + ps["grey8_28.png"])
     write("png", "huge_header.png", b"\x00" + pngutil.SIGNATURE + pngutil.ihdr(100000, 100000, 8, 0)
           + pngutil.chunk(b"IDAT", b"x\x9c\x03\x00\x00\x00\x00\x01"))
+    # the preparation: option bit 7, then normalize + 3 * invert (mnist/fill, auto), through the handler
+    page = dark_page(40)
+    write("png", "prep_mnist_auto_page40.png", b"\x90" + bytes([1 + 3 * 2]) + page)
+    write("png", "prep_fill_auto_page40.png", b"\x80" + bytes([2 + 3 * 2]) + page)
+    write("png", "prep_mnist_yes_page40.png", b"\x80" + bytes([1 + 3 * 1]) + page)
+    write("png", "prep_none_auto_grey8_28.png", b"\x80" + bytes([0 + 3 * 2]) + ps["grey8_28.png"])
+    write("png", "prep_mnist_auto_blank_6.png", b"\x90" + bytes([1 + 3 * 2]) + pngutil.encode(6, 6, [[255] * 6] * 6))
+    write("png", "prep_fill_auto_rgba8_4.png", b"\x80" + bytes([2 + 3 * 2]) + ps["rgba8_4.png"])
 
     small = base64.b64encode(ps["grey8_28.png"]).decode()
     tiny = base64.b64encode(ps["grey1_6.png"]).decode()
@@ -130,6 +144,12 @@ def main():
     write("encode_json", "pixels.json", json.dumps({"pixels": px}))
     write("encode_json", "pixels_batch.json", json.dumps({"pixels": [[0] * 784, [1] * 784]}))
     write("encode_json", "wrong.json", '{"pixels": [0.5, "x"], "seed": -1}')
+    write("encode_json", "prep_image_auto.json", json.dumps({"image": small, "normalize": "auto", "invert": "auto"}))
+    write("encode_json", "prep_images_fill.json", json.dumps({"images": [tiny, small], "normalize": "fill",
+                                                              "invert": True, "with_input": True}))
+    write("encode_json", "prep_pixels_sized.json", json.dumps({"pixels": [[0, 1, 0, 1, 1, 0], [1] * 6], "width": 3,
+                                                               "height": 2, "normalize": "mnist", "invert": "auto"}))
+    write("encode_json", "prep_wrong.json", '{"pixels": [0], "width": 1, "normalize": "sharpen", "invert": "maybe"}')
 
     # /decode
     write("decode_json", "one.json", '{"z": [0.5, -1.25]}')
@@ -144,6 +164,8 @@ def main():
     write("interpolate_json", "vectors3.json", '{"from": [1, 0, 2], "to": [0, 1, -1], "method": "linear"}')
     write("interpolate_json", "png_ends.json", json.dumps({"from": tiny, "to": 2, "invert": True, "steps": 2}))
     write("interpolate_json", "opposite.json", '{"from": [1, 1], "to": [-1, -1], "method": "slerp"}')
+    write("interpolate_json", "png_ends_prepared.json", json.dumps({"from": small, "to": tiny, "normalize": "auto",
+                                                                    "invert": "auto", "steps": 3}))
 
     # OIP infer
     write("oip_json", "encoder.json", json.dumps({"id": "a", "inputs": [
@@ -209,7 +231,10 @@ def main():
                    (8, "n=257"), (16, "n=2&n=3"), (0, "n=1e9&seed=-1"), (0, "model=%6d%6e%69st&n=%31"),
                    (1, "format=json&model=fashion"), (2, "invert&sample=1&seed=3"),
                    (3, "format=png&invert=false"), (4, "model=mnist&format=json"),
-                   (6, ""), (0, "temperature=nan&x=1&&="), (24, "n=+1&seed=9007199254740991"))):
+                   (6, ""), (0, "temperature=nan&x=1&&="), (24, "n=+1&seed=9007199254740991"),
+                   (2, "normalize=auto&invert=auto"), (3, "normalize=fill&invert=auto&with_input=1&format=json"),
+                   (3, "normalize=mnist&with_input&normalize=x"), (4, "normalize=auto&invert=auto&format=json"),
+                   (2, "normalize=&invert=automatic"))):
         write("query", "q%02d" % i, bytes([sel]) + q.encode())
 
     # safetensors

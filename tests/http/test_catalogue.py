@@ -141,6 +141,8 @@ def catalogue(d, png):
     bad_ihdr_crc = bytearray(png)
     bad_ihdr_crc[29] ^= 0xFF
     huge = pngutil.SIGNATURE + pngutil.ihdr(100000, 100000, 8, 0) + pngutil.chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    blank = pngutil.grey8(bytes([255] * 64 * 64), 64, 64)
+    noise = pngutil.grey8(bytes((i * 7919 + (i // 64) * 104729) % 41 + 214 for i in range(96 * 96)), 96, 96)
     jpeg = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffdb004300") + b"\x08" * 64 + b"\xff\xd9"
     gif = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
     req, val, par = "invalid_request", "invalid_value", "invalid_parameter"
@@ -256,6 +258,39 @@ def catalogue(d, png):
         Case("invert is a string", post_json("/encode", {"image": good_b64, "invert": "yes"}), 422, req,
              "invert must be true or false"),
         Case("negative seed", post_json("/encode", {"image": good_b64, "seed": -1}), 422, req, "seed"),
+        # --- preparing images (normalize, invert=auto, pixels of any size, with_input) ---
+        Case("normalize is a number", post_json("/encode", {"image": good_b64, "normalize": 1}), 422, req,
+             "normalize must be a string"),
+        Case("unknown normalize", post_json("/encode", {"image": good_b64, "normalize": "sharpen"}), 422, val,
+             "none, mnist, fill or auto"),
+        Case("invert is another string", post_json("/encode", {"image": good_b64, "invert": "sometimes"}), 422, req,
+             "or \"auto\""),
+        Case("blank PNG with normalize=mnist", post_png("/encode?normalize=mnist&invert=auto", blank), 422, "no_ink",
+             "no ink"),
+        Case("noise only with normalize=fill", post_json("/reconstruct", {"images": [good_b64, b64(noise)],
+                                                                          "normalize": "fill", "invert": "auto"}),
+             422, "no_ink", "images[1]"),
+        Case("blank pixels with normalize=auto", post_json("/encode", {"pixels": [0] * 784, "normalize": "auto"}), 422,
+             "no_ink", "pixels"),
+        Case("interpolate from a blank PNG", post_json("/interpolate", {"from": b64(blank), "to": 3,
+                                                                        "normalize": "mnist"}), 422, "no_ink", "from"),
+        Case("width without height", post_json("/encode", {"pixels": [0] * 784, "width": 28}), 422, req,
+             "both \"width\" and \"height\""),
+        Case("width 0", post_json("/encode", {"pixels": [0], "width": 0, "height": 1}), 422, val,
+             "width must be an integer"),
+        Case("fractional height", post_json("/encode", {"pixels": [0] * 4, "width": 2, "height": 2.5}), 422, val,
+             "height must be an integer"),
+        Case("pixels fewer than width x height", post_json("/encode", {"pixels": [0] * 10, "width": 4, "height": 3}),
+             422, val, "needs 12"),
+        Case("width x height over --max-pixels", post_json("/encode", {"pixels": [0], "width": 16384,
+                                                                       "height": 16384}), 422, "image_too_large",
+             "--max-pixels"),
+        Case("width with a PNG", post_json("/encode", {"image": good_b64, "width": 28, "height": 28}), 422, req,
+             "a PNG carries its own size"),
+        Case("with_input is a string", post_json("/reconstruct", {"image": good_b64, "with_input": "yes"}), 422, req,
+             "with_input must be true or false"),
+        Case("with_input on /encode", post_json("/encode", {"image": good_b64, "with_input": True}), 422, req,
+             "unknown field 'with_input'"),
         Case("label 10", post_json("/interpolate", {"from": 10, "to": 8}), 422, val, "not a class label"),
         Case("label as a string", post_json("/interpolate", {"from": "3", "to": 8}), 422, val, "class labels are numbers"),
         Case("fractional label", post_json("/interpolate", {"from": 2.5, "to": 8}), 422, val, "2.5"),
@@ -281,6 +316,15 @@ def catalogue(d, png):
         Case("seed=-5", http("GET", "/sample?seed=-5"), 422, par, "seed"),
         Case("format=xml", http("GET", "/sample?format=xml"), 422, par, "format must be png or json"),
         Case("invert=maybe", post_png("/encode?invert=maybe", png), 422, par, "invert"),
+        Case("normalize=sharpen", post_png("/encode?normalize=sharpen", png), 422, par, "normalize must be none"),
+        Case("normalize empty", post_png("/reconstruct?normalize=", png), 422, par, "normalize must be"),
+        Case("normalize repeated", post_png("/encode?normalize=mnist&normalize=fill", png), 422, par, "more than once"),
+        Case("invert=automatic", post_png("/encode?invert=automatic", png), 422, par, "or auto"),
+        Case("normalize on /decode", post_json("/decode?normalize=mnist", {"z": z}), 422, par,
+             "unknown query parameter 'normalize'"),
+        Case("with_input=maybe", post_png("/reconstruct?with_input=maybe", png), 422, par, "with_input"),
+        Case("interpolate normalize=bogus", post_json("/interpolate?normalize=bogus", {"from": 3, "to": 8}), 422, par,
+             "normalize must be"),
         Case("unknown model", http("GET", "/sample?model=nope"), 404, "model_not_found", "loaded models"),
         # --- body size (--max-body %d) ---
         Case("declared length over the limit", http("POST", "/decode", b"{", "application/json",
@@ -329,7 +373,13 @@ def catalogue(d, png):
         Case("complete unknown method", post_json("/complete", {"image": good_b64, "keep": "top", "method": "gibbs"}),
              422, val, "method must be"),
         Case("complete a list of images", post_json("/complete", {"images": [good_b64], "keep": "top"}), 422, req,
-             "unknown field 'images'"),
+             "give one image"),
+        Case("traverse from a list of images", post_json("/traverse", {"images": [good_b64], "dims": [0]}), 422, req,
+             "give one image (\"image\"), not a list"),
+        Case("score a blank page with normalize", http("POST", "/score?normalize=mnist", png_of(bytes(784)), "image/png"),
+             422, "no_ink", "no ink"),
+        Case("complete with normalize=sideways", post_json("/complete?normalize=sideways", {"image": good_b64, "keep": "top"}),
+             422, par, "normalize"),
         # --- compressed bodies (Content-Encoding) ---
         Case("gzip body cut short", http("POST", "/decode", gzip.compress(json.dumps({"z": z}).encode())[:-9],
                                           "application/json", headers=["Content-Encoding: gzip"]), 400,
@@ -434,6 +484,12 @@ def must_succeed(d, png):
         ("float32 max", post_json("/decode", ('{"z": [3.4028234e38%s]}' % (", 0" * (d - 1))).encode())),
         ("n=256", http("GET", "/sample?n=256&seed=1")),
         ("query parameter without a value (invert)", post_png("/encode?invert", png)),
+        ("normalize=auto&invert=auto on a 28x28 digit", post_png("/encode?normalize=auto&invert=auto", png)),
+        ("normalize=fill on /reconstruct with the input", post_png("/reconstruct?normalize=fill&with_input", png)),
+        ("pixels 3x2 with normalize=mnist", post_json("/encode", {"pixels": [0, 1, 0, 0, 1, 0], "width": 3,
+                                                                  "height": 2, "normalize": "mnist"})),
+        ("pixels 1x1 with normalize=none", post_json("/encode", {"pixels": [0.5], "width": 1, "height": 1})),
+        ("a 1x1 PNG with invert=auto", post_png("/encode?invert=auto", pngutil.grey8(b"\x80", 1, 1))),
         ("interpolate linearly between float32 extremes", post_json("/interpolate?format=json", {
             "from": [3e38] * d, "to": [-3e38] * d, "steps": 3})),
         ("interpolate by slerp between float32 extremes", post_json("/interpolate?format=json", {

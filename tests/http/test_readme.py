@@ -20,8 +20,9 @@ found relative to the repository root.
 
 The pictures the README shows (docs/api/*.png) are checked too: each is what the server answers
 to its request (PICTURES) today, to within 2 grey levels; VAE_WRITE_PICTURES=1 rewrites them
-(`VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures`). docs/api/digit.png is an input (the
-first MNIST test image) and is not rewritten."""
+(`VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures`). docs/api/digit.png (the first MNIST test
+image) and docs/api/picture.png (a test digit drawn small, dark on a light page) are inputs and are not
+rewritten."""
 import base64
 import json
 import math
@@ -304,6 +305,9 @@ class ReadmeExamples(unittest.TestCase):
 with open(os.path.join(REPO, "docs", "api", "digit.png"), "rb") as _f:
     DIGIT_B64 = base64.b64encode(_f.read()).decode("ascii")
 
+# pictures the README shows as inputs of its examples, not replies
+INPUTS = {"docs/api/digit.png", "docs/api/picture.png"}
+
 PICTURES = {
     "docs/api/sample16.png": ("GET", "/sample?n=16&seed=7", None),
     "docs/api/sample16-fashion.png": ("GET", "/sample?n=16&seed=7&model=fashion", None),
@@ -312,6 +316,9 @@ PICTURES = {
                                                 {"from": 7, "to": 9, "steps": 10, "method": "slerp"}),
     "docs/api/reconstruct.png": ("POST", "/reconstruct", "docs/api/digit.png"),
     "docs/api/decode-zero.png": ("POST", "/decode", {"z": [0.0] * 32}),
+    "docs/api/reconstruct-picture-plain.png": ("POST", "/reconstruct?invert=1&with_input=1", "docs/api/picture.png"),
+    "docs/api/reconstruct-picture.png": ("POST", "/reconstruct?normalize=auto&invert=auto&with_input=1",
+                                         "docs/api/picture.png"),
     "docs/api/score-heat.png": ("POST", "/score?seed=1&format=png", "docs/api/digit.png"),
     "docs/api/manifold.png": ("GET", "/manifold?n=12", None),
     "docs/api/traverse.png": ("GET", "/traverse?count=6&steps=9", None),
@@ -325,7 +332,7 @@ class ExamplePictures(unittest.TestCase):
 
     def test_pictures_are_current(self):
         shown = set(re.findall(r"(docs/api/[\w.-]+\.png)", docsutil.readme()))
-        self.assertEqual(sorted(shown - {"docs/api/digit.png"}), sorted(PICTURES),
+        self.assertEqual(sorted(shown - INPUTS), sorted(PICTURES),
                          "the pictures the README shows and the ones this test checks differ")
         write = os.environ.get("VAE_WRITE_PICTURES") == "1"
         with ServerProcess(model_args() + ["--log-format", "off"], name="vae-server(pictures)") as srv:

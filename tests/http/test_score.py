@@ -169,3 +169,28 @@ class Score(ServerTestCase):
                     self.assertLess(sum(heat[:3]), 10, (i, p, bce, heat))
                     dark += 1
         self.assertGreater(dark, 500)
+
+    def test_pictures_are_prepared(self):
+        """/score takes normalize and invert as /encode does: a digit drawn small and dark on a light
+        page (docs/api/picture.png), prepared the way MNIST's were, scores exactly as its prepared
+        28x28 input (what /reconstruct?with_input=1 shows) sent as pixels, and the reply says what
+        was done; the plain reply carries no "prepared"."""
+        import os
+        from server import REPO
+        with open(os.path.join(REPO, "docs", "api", "picture.png"), "rb") as f:
+            picture = f.read()
+        plain = self.client.post_png("/score?invert=1&seed=1", picture).json()
+        prepared = self.client.post_png("/score?normalize=auto&invert=auto&seed=1", picture).json()
+        self.assertNotIn("prepared", plain)
+        self.assertEqual((prepared["prepared"]["normalize"], prepared["prepared"]["invert"]), ("mnist", True))
+        seen = self.client.post_png("/reconstruct?normalize=auto&invert=auto&with_input=1&format=json", picture)
+        self.assertEqual(seen.status, 200, seen)
+        seen_input = seen.json()["input"]
+        self.assertEqual((len(seen_input), len(seen_input[0])), (1, 784))
+        again = self.client.post("/score", {"pixels": seen_input[0], "seed": 1}).json()
+        for key in ("loss", "nll", "kl", "percentile"):
+            self.assertAlmostEqual(again[key], prepared[key], delta=1e-4 * abs(prepared[key]) + 1e-4, msg=key)
+        self.assertNotAlmostEqual(plain["nll"], prepared["nll"], delta=1.0)
+        # the heat map of a prepared picture says so in its header
+        resp = self.client.post_png("/score?normalize=auto&invert=auto&format=png", picture)
+        self.assertIn("normalize=mnist", resp.header("X-Prepared") or "")

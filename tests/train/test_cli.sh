@@ -51,7 +51,7 @@ expect 2 "--seed: '-3' is not a non-negative integer" -- --data "$mini" --seed -
 expect 2 "--binarize: 'static' is not none or dynamic" -- --data "$mini" --binarize static
 expect 2 "--eval-iwae: 0 is out of range" -- --data "$mini" --eval-iwae 0
 expect 2 "--score-k: 'many' is not an integer" -- --data "$mini" --score-k many
-expect 2 "--normalize: 'center' is not mnist or fill" -- --data "$mini" --normalize center
+expect 2 "--normalize: 'center' is not mnist, fill or none" -- --data "$mini" --normalize center
 expect 2 "--kl-warmup 5 is longer than --epochs 2" -- --data "$mini" --kl-warmup 5 --epochs 2
 expect 2 "--annotate takes the model from its file: --hidden does not apply" -- --data "$mini" --annotate x.st --hidden 8
 expect 2 "--measure-completion: 0 is out of range" -- --data "$mini" --measure-completion 0
@@ -94,6 +94,28 @@ run c --seed 8
 cmp -s "$tmp/a/m.st" "$tmp/b/m.st" || fail "same seed and threads gave different weight files"
 cmp -s "$tmp/a/m.st" "$tmp/c/m.st" && fail "different seeds gave identical weight files"
 grep -q '"command":"[^"]*--seed 7' "$tmp/a/m.st" || fail "metadata lacks the command line"
+
+# the training images' preparation, recognised (the mini set is MNIST's) or given
+checks=$((checks + 3))
+grep -q '"normalize":"mnist"' "$tmp/a/m.st" || fail "metadata lacks normalize mnist (recognised from the images)"
+run d --seed 7 --normalize fill
+grep -q '"normalize":"fill"' "$tmp/d/m.st" || fail "--normalize fill is not recorded"
+# --annotate recomputes the statistics and the record, and leaves the network's tensors as they are
+"$train" --annotate "$tmp/d/m.st" --data "$mini" --quiet >"$tmp/out" 2>"$tmp/err" ||
+    fail "--annotate failed: $(cat "$tmp/err")"
+python3 - "$tmp/a/m.st" "$tmp/d/m.st" <<'PY' || fail "--annotate changed the network or did not record normalize"
+import json, struct, sys
+def parts(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    md = h.pop("__metadata__")
+    net = {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items()
+           if k.startswith(("enc.", "dec."))}
+    return md, net
+(ma, na), (md, nd) = parts(sys.argv[1]), parts(sys.argv[2])
+sys.exit(0 if na == nd and len(na) >= 8 and md["normalize"] == "mnist" else 1)
+PY
 
 # the report: every picture and the CSV
 checks=$((checks + 1))

@@ -56,6 +56,7 @@ static void test_rows(void) {
         {VAE_E_INVALID_PARAMETER, 422, "invalid_parameter"},
         {VAE_E_IMAGE_TOO_LARGE, 422, "image_too_large"},
         {VAE_E_TOO_MANY_ITEMS, 422, "too_many_items"},
+        {VAE_E_NO_INK, 422, "no_ink"},
         {VAE_E_MODEL_LOAD_FAILED, 422, "model_load_failed"},
         {VAE_E_INTERNAL, 500, "internal"},
         {VAE_E_NOT_IMPLEMENTED, 501, "not_implemented"},

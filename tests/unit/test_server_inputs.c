@@ -323,7 +323,10 @@ static void test_latents(void) {
 static void test_images(void) {
     vae_scratch *s = vae_scratch_for_thread(&fx_server.scratch);
     float *x = s->x;
-    int n = 0, batched = 77;
+    vae_images im = {77, 77, NULL};
+    /* the plain average, as given and inverted: what every image was before the preparation options */
+    const vae_image_options as_given = {{VAE_NORMALIZE_NONE, VAE_INVERT_NO}, 0};
+    const vae_image_options inverted = {{VAE_NORMALIZE_NONE, VAE_INVERT_YES}, 0};
     /* pixels: flat, nested, ranges, invert */
     char *flat = malloc(784 * 8 + 64), *p = flat;
     p += sprintf(p, "{\"pixels\":[");
@@ -331,36 +334,36 @@ static void test_images(void) {
     sprintf(p, "]}");
     cJSON *root = cJSON_Parse(flat);
     vae_request *r = query(0);
-    CHECK(vae_input_images(r, root, 0, x, 4, &n, &batched, &err) == VAE_E_NONE && n == 1 && !batched && x[1] == 0.25f &&
+    CHECK(vae_input_images(r, root, &as_given, x, 4, &im, &err) == VAE_E_NONE && im.n == 1 && !im.batched && x[1] == 0.25f &&
               x[4] == 1.0f,
           "flat pixels: %s", err.message);
-    CHECK(vae_input_images(r, root, 1, x, 4, &n, &batched, &err) == VAE_E_NONE && x[1] == 0.75f && x[4] == 0.0f,
+    CHECK(vae_input_images(r, root, &inverted, x, 4, &im, &err) == VAE_E_NONE && x[1] == 0.75f && x[4] == 0.0f,
           "inverted pixels");
     cJSON_Delete(root);
-    CHECK(vae_input_images(r, js("{\"pixels\":[[0.5]]}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_VALUE &&
+    CHECK(vae_input_images(r, js("{\"pixels\":[[0.5]]}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_VALUE &&
               strstr(err.message, "pixels[0] has 1 numbers; it needs 784"),
           "short row: %s", err.message);
-    CHECK(vae_input_images(r, js("{}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_REQUEST &&
+    CHECK(vae_input_images(r, js("{}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_REQUEST &&
               strstr(err.message, "give exactly one of"),
           "none: %s", err.message);
-    CHECK(vae_input_images(r, js("{\"image\":\"\",\"pixels\":[]}"), 0, x, 4, &n, &batched, &err) ==
+    CHECK(vae_input_images(r, js("{\"image\":\"\",\"pixels\":[]}"), &as_given, x, 4, &im, &err) ==
               VAE_E_INVALID_REQUEST,
           "two");
-    CHECK(vae_input_images(r, js("{\"image\":3}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_REQUEST, "image 3");
-    CHECK(vae_input_images(r, js("{\"image\":\"@@@\"}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_BASE64,
+    CHECK(vae_input_images(r, js("{\"image\":3}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_REQUEST, "image 3");
+    CHECK(vae_input_images(r, js("{\"image\":\"@@@\"}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_BASE64,
           "bad base64: %s", err.message);
-    CHECK(vae_input_images(r, js("{\"image\":\"aGVsbG8=\"}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_PNG &&
+    CHECK(vae_input_images(r, js("{\"image\":\"aGVsbG8=\"}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_PNG &&
               strstr(err.message, "image: "),
           "not a PNG: %s", err.message);
-    CHECK(vae_input_images(r, js("{\"images\":[]}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_REQUEST,
+    CHECK(vae_input_images(r, js("{\"images\":[]}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_REQUEST,
           "no images");
-    CHECK(vae_input_images(r, js("{\"images\":\"x\"}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_REQUEST,
+    CHECK(vae_input_images(r, js("{\"images\":\"x\"}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_REQUEST,
           "images not a list");
-    CHECK(vae_input_images(r, js("{\"images\":[\"a\",\"a\",\"a\",\"a\",\"a\"]}"), 0, x, 4, &n, &batched, &err) ==
+    CHECK(vae_input_images(r, js("{\"images\":[\"a\",\"a\",\"a\",\"a\",\"a\"]}"), &as_given, x, 4, &im, &err) ==
                   VAE_E_TOO_MANY_ITEMS &&
               strstr(err.message, "images has 5 entries; at most 4"),
           "too many: %s", err.message);
-    CHECK(vae_input_images(r, js("{\"images\":[1]}"), 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_REQUEST &&
+    CHECK(vae_input_images(r, js("{\"images\":[1]}"), &as_given, x, 4, &im, &err) == VAE_E_INVALID_REQUEST &&
               strstr(err.message, "images[0] must be"),
           "images[0] a number: %s", err.message);
 
@@ -377,11 +380,11 @@ static void test_images(void) {
     const char *b64 = (const char *)b64buf.data;
     char *body = malloc(strlen(b64) * 2 + 64);
     sprintf(body, "{\"images\":[\"%s\",\"%s\"]}", b64, b64);
-    CHECK(vae_input_images(r, js(body), 0, x, 4, &n, &batched, &err) == VAE_E_NONE && n == 2 && batched &&
+    CHECK(vae_input_images(r, js(body), &as_given, x, 4, &im, &err) == VAE_E_NONE && im.n == 2 && im.batched &&
               fabsf(x[1] - 1 / 255.0f) < 1e-6f && fabsf(x[784 + 255] - 1.0f) < 1e-6f,
           "two images: %s", err.message);
     sprintf(body, "{\"image\":\"%s\"}", b64);
-    CHECK(vae_input_images(r, js(body), 1, x, 4, &n, &batched, &err) == VAE_E_NONE && n == 1 && !batched &&
+    CHECK(vae_input_images(r, js(body), &inverted, x, 4, &im, &err) == VAE_E_NONE && im.n == 1 && !im.batched &&
               fabsf(x[0] - 1.0f) < 1e-6f,
           "one inverted image: %s", err.message);
     /* a PNG body */
@@ -389,19 +392,19 @@ static void test_images(void) {
     f.req.body = malloc(png.len);
     memcpy(f.req.body, png.data, png.len);
     f.req.body_len = png.len;
-    CHECK(vae_input_images(r, NULL, 0, x, 4, &n, &batched, &err) == VAE_E_NONE && n == 1 && !batched, "PNG body");
+    CHECK(vae_input_images(r, NULL, &as_given, x, 4, &im, &err) == VAE_E_NONE && im.n == 1 && !im.batched, "PNG body");
     f.req.body_len = 0;
-    CHECK(vae_input_images(r, NULL, 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_PNG &&
+    CHECK(vae_input_images(r, NULL, &as_given, x, 4, &im, &err) == VAE_E_INVALID_PNG &&
               strstr(err.message, "the body is empty"),
           "empty PNG body: %s", err.message);
     f.req.body_len = 20;
-    CHECK(vae_input_images(r, NULL, 0, x, 4, &n, &batched, &err) == VAE_E_INVALID_PNG &&
+    CHECK(vae_input_images(r, NULL, &as_given, x, 4, &im, &err) == VAE_E_INVALID_PNG &&
               strstr(err.message, "the body: "),
           "cut PNG body: %s", err.message);
     /* larger than --max-pixels: 422, not 400 */
     fx_server.opts.max_pixels = 783;
     f.req.body_len = png.len;
-    CHECK(vae_input_images(r, NULL, 0, x, 4, &n, &batched, &err) == VAE_E_IMAGE_TOO_LARGE, "max pixels: %s",
+    CHECK(vae_input_images(r, NULL, &as_given, x, 4, &im, &err) == VAE_E_IMAGE_TOO_LARGE, "max pixels: %s",
           err.message);
     fx_server.opts.max_pixels = 4096L * 4096L;
     vae_buf_free(&png);

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "vae/dataset.h"
+#include "vae/prepare.h"
 #include "vae/train.h"
 #include "vae/weights.h"
 
@@ -55,6 +56,15 @@ int main(void) {
     if (fashion) {
         const char *ds = vae_metadata_get(&fashion->metadata, "dataset");
         CHECK(ds && strstr(ds, "fashion"), "fashion model's dataset is '%s'", ds ? ds : "(none)");
+    }
+    /* normalize=auto needs the training data's preparation in the file; a file trained before the
+     * trainer recorded it gets it with vae-train --annotate FILE --data DIR (the tensors unchanged) */
+    const struct { vae_model *m; const char *want; } prep[] = {{mnist, "mnist"}, {fashion, "fill"}};
+    for (int i = 0; i < 2; i++) {
+        const char *v = prep[i].m ? vae_metadata_get(&prep[i].m->metadata, VAE_METADATA_NORMALIZE) : NULL;
+        CHECK(prep[i].m && v && !strcmp(v, prep[i].want) && vae_normalize_of_model(prep[i].m) != VAE_NORMALIZE_NONE,
+              "the %s weights record normalize '%s', not '%s' (vae-train --annotate FILE --data DIR adds it)",
+              prep[i].want, prep[i].want, v ? v : "(none)");
     }
     vae_dataset test = {0};
     vae_error err = {0};
