@@ -217,6 +217,8 @@ bench:
 	@echo
 	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
 	@echo
+	@$(MAKE) --no-print-directory bench-prepare
+	@echo
 	@EPOCHS=10 tests/bench/bench_train.sh $(BUILD)/vae-train $(MNIST) $(BUILD)/bench/peak_flops
 
 # The server at another commit (BEFORE, default the one before the request pipeline) against this
