@@ -179,6 +179,8 @@ export default {
   },
 
   modelChanged() {
+    // a completion still under way belongs to the model before: cancelled
+    job(async () => {});
     clearResult();
     showKnown();
   },
