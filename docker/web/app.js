@@ -15,11 +15,14 @@ import { announce } from './lib/announce.js';
 import { $, busy } from './lib/ui.js';
 import { on, state } from './lib/state.js';
 import draw from './panels/draw.js';
+import complete from './panels/complete.js';
 import latent from './panels/latent.js';
+import manifold from './panels/manifold.js';
+import traverse from './panels/traverse.js';
 import sample from './panels/sample.js';
 import morph from './panels/morph.js';
 
-const PANELS = [draw, latent, sample, morph];
+const PANELS = [draw, complete, latent, manifold, traverse, sample, morph];
 const RETRY_SECONDS = 5;
 
 /* ---------- the model switch: native radio buttons (one Tab stop, arrow keys select) ---------- */

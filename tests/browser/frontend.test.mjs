@@ -1,12 +1,13 @@
 // make browser-test: Debian's Chromium, headless and driven by playwright-core, uses the web
 // frontend through nginx (FRONTEND_URL, set by tests/scaleout/stack.py) the way people do: with
 // the mouse, with a finger, and with the keyboard alone. It starts the page with no replica
-// answering and then starts one (the page must recover by itself), draws, operates every control
-// of every panel from the keyboard (checked by its effect), provokes errors, takes the service
-// away and brings it back. In each state, at 1280x900 and at 390x844, axe-core must find no
-// violation, the page must have one live region and show no raw exception text; a screenshot of
-// each goes to ARTIFACTS. Any console error fails the test, except the HTTP errors provoked on
-// purpose.
+// answering and then starts one (the page must recover by itself), draws (scored live, stale calls
+// cancelled), completes a drawing, walks the manifold and the traversal, operates every control
+// of every panel from the keyboard (checked by its effect), uses a 2-D model and a model without
+// the trainer's statistics, provokes errors, takes the service away and brings it back. In each
+// state, at 1280x900 and at 390x844, axe-core must find no violation, the page must have one live
+// region and show no raw exception text; a screenshot of each goes to ARTIFACTS. Any console error
+// fails the test, except the HTTP errors provoked on purpose.
 //
 // A new panel is covered by one entry in PANELS: its card and its keyboard steps. The harness then
 // checks that every control in the card was operated from the keyboard, runs axe-core and takes
@@ -147,6 +148,53 @@ async function noVisibleErrors(page) {
 }
 
 const text = (page, selector) => page.textContent(selector);
+
+// The page's own modules, as it loaded them (the same URL is the same module instance).
+const pageZ = (page) => page.evaluate(async () => (await import('./lib/state.js')).state.z.slice());
+const completionInput = (page) => page.evaluate(async () => (await import('./lib/drawing.js')).completionInput());
+
+// GET BASE/api/PATH as JSON, from the test (not through the page)
+async function apiGet(pathAndQuery) {
+  const resp = await fetch(`${BASE}/api/${pathAndQuery}`);
+  assert.equal(resp.status, 200, `GET /api/${pathAndQuery}: ${resp.status}`);
+  return resp.json();
+}
+
+// A model's latent dimensions by decreasing variance of mu (ties by index), and its inactive ones,
+// computed here from GET /v1/models, independently of the page.
+async function activityOf(name) {
+  const model = (await apiGet('v1/models')).models.find((m) => m.name === name);
+  const v = model.diagnostics.mu_var;
+  const order = v.map((_, i) => i).sort((a, b) => v[b] - v[a] || a - b);
+  return { model, order, inactive: order.filter((i) => !(v[i] > model.diagnostics.active_threshold)) };
+}
+
+function assertClose(actual, expected, tolerance, what) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const worst = Math.max(...actual.map((v, i) => Math.abs(v - expected[i])));
+  assert.ok(worst <= tolerance, `${what}: off by ${worst} (${actual.slice(0, 4)} against ${expected.slice(0, 4)})`);
+}
+
+const runs = (page) => page.$eval('#complete-anim', (c) => Number(c.dataset.runs || 0));
+
+// Waits for a chain after the first `after` (data-runs on the canvas) to end playing (data-done),
+// and returns the frames it showed on the way (data-frame).
+async function chainPlayed(page, after, what) {
+  return page.evaluate((n) => new Promise((resolve, reject) => {
+    const c = document.querySelector('#complete-anim');
+    const frames = [];
+    const started = performance.now();
+    const look = () => {
+      if (Number(c.dataset.runs || 0) > n) {
+        if (frames[frames.length - 1] !== c.dataset.frame) frames.push(c.dataset.frame);
+        if (c.dataset.done === '1') return resolve(frames.map(Number));
+      }
+      if (performance.now() - started > 10000) return reject(new Error('timeout'));
+      requestAnimationFrame(look);
+    };
+    look();
+  }), after).catch(() => assert.fail(`${what}: no chain finished playing in 10 s`));
+}
 const focusedId = (page) => page.evaluate(() => document.activeElement && document.activeElement.id);
 const sliderValues = (page) => page.$$eval('#sliders input', (els) => els.map((e) => Number(e.value)));
 
@@ -288,14 +336,83 @@ const PANELS = [
       await settled(page);
       assert.match(await text(page, '#model-info'), /fashion/);
       assert.match(await text(page, '#test-image option:checked'), /Dress/);
+      // the sample panel's class picker names the classes of Fashion-MNIST
+      const classes = await page.$$eval('#sample-class option', (os) => os.map((o) => o.textContent));
+      assert.deepEqual(classes, ['any (the prior)', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
+        'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
       await page.keyboard.press('ArrowRight');
       assert.equal(await checked(), 'latent2');
-      await page.waitForSelector('#pad2d', { state: 'visible' });
-      assert.equal(await page.locator('#sliders input').count(), 2);
+      await page.waitForFunction(() => document.querySelectorAll('#sliders input').length === 2);
+      await settled(page);
+      assert.deepEqual(await page.$$eval('#manifold-plane option', (os) => os.map((o) => o.textContent)), ['z0 across, z1 up']);
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await checked(), 'bare');
       await settled(page);
       await page.keyboard.press('ArrowRight');
       assert.equal(await checked(), 'mnist');
       await page.waitForFunction(() => document.querySelectorAll('#sliders input').length === 32);
+      await settled(page);
+    },
+  },
+  {
+    name: 'complete',
+    root: '#complete',
+    async use(page) {
+      // nothing hidden at first: Complete waits, and the drawing shows no stripes
+      assert.equal(await page.inputValue('#complete-hide'), '');
+      assert.ok(await page.isDisabled('#complete-go'), 'Complete is enabled with nothing hidden');
+      assert.equal(await page.getAttribute('#draw-mask', 'data-hidden'), '0');
+      // the drawing on the canvas (the 0 drawn with a finger), its bottom half hidden with the keys
+      await keys(page, '#complete-hide', 'ArrowDown');
+      assert.equal(await page.inputValue('#complete-hide'), 'bottom');
+      assert.equal(await text(page, '#complete-known-caption'), '392 of 784 pixels hidden');
+      await expectPicture(page, '#complete-known', 28, 28, 'the known pixels');
+      assert.equal(await page.getAttribute('#draw-mask', 'data-hidden'), '1', 'the hidden half is not shown on the drawing');
+      await keys(page, '#complete-method', 'ArrowDown');
+      assert.equal(await page.inputValue('#complete-method'), 'pseudo_gibbs');
+      await keys(page, '#complete-steps', 'Control+A');
+      await page.keyboard.type('60');
+      let from = await mark(page);
+      let before = await runs(page);
+      let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/complete')), keys(page, '#complete-go', 'Enter')]);
+      let body = req.postDataJSON();
+      assert.deepEqual([body.keep, body.mask, body.steps, body.method, body.chain], ['top', undefined, 60, 'pseudo_gibbs', true]);
+      // the chain is played: its start, steps between, its end
+      let frames = await chainPlayed(page, before, 'bottom hidden');
+      assert.ok(frames.length >= 3 && frames[0] === 0 && frames[frames.length - 1] === 10, `frames shown: ${frames}`);
+      await expectPicture(page, '#complete-anim', 28, 28, 'the completion');
+      assert.match(await text(page, '#complete-caption'), /^Completed: 60 steps of pseudo-Gibbs, \d+ accepted$/);
+      await expectAnnouncements(page, from, [/^Completion: 392 hidden pixels filled in by 60 steps of pseudo-Gibbs, \d+ of 60 proposals accepted\.$/], 'complete');
+      await assertCompletion(page, 'bottom hidden');
+      // rub-out mode: the pen hides what it rubs; only that is hidden, sent as a mask
+      await keys(page, '#draw-rub', 'Space');
+      assert.equal(await page.getAttribute('#draw-rub', 'aria-pressed'), 'true');
+      await keys(page, '#complete-hide', 'ArrowUp');
+      assert.equal(await page.inputValue('#complete-hide'), '');
+      assert.ok(await page.isDisabled('#complete-go'), 'Complete is enabled with nothing hidden');
+      await mouseStroke(page, [[0.2, 0.55], [0.8, 0.55], [0.8, 0.8], [0.2, 0.8]]);
+      const hidden = Number((await text(page, '#complete-known-caption')).split(' ')[0]);
+      assert.ok(hidden > 50 && hidden < 784, `${hidden} pixels hidden by rubbing out`);
+      await keys(page, '#complete-method', 'ArrowUp');
+      await keys(page, '#complete-steps', 'Control+A');
+      await page.keyboard.type('50');
+      before = await runs(page);
+      [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/complete')), keys(page, '#complete-go', 'Space')]);
+      body = req.postDataJSON();
+      assert.equal(body.keep, undefined);
+      assert.equal(body.mask.length, 784);
+      assert.equal(body.mask.filter((v) => v === 0).length, hidden, 'the mask sent is not what the page shows as hidden');
+      frames = await chainPlayed(page, before, 'rubbed out');
+      assert.equal(frames[frames.length - 1], 10);
+      await assertCompletion(page, 'rubbed out');
+      // Replay plays the same chain again
+      before = await runs(page);
+      await keys(page, '#complete-replay', 'Enter');
+      frames = await chainPlayed(page, before, 'replay');
+      assert.ok(frames[0] === 0 && frames.length >= 3, `replay showed ${frames}`);
+      // back to drawing
+      await keys(page, '#draw-rub', 'Enter');
+      assert.equal(await page.getAttribute('#draw-rub', 'aria-pressed'), 'false');
       await settled(page);
     },
   },
@@ -360,18 +477,20 @@ const PANELS = [
       assert.ok((await sliderValues(page)).every((x) => x === 0), 'Zero did not zero z');
       await expectAnnouncements(page, said, [/^z set to zero\.$/], 'Zero');
       await settled(page);
-      // every slider one step with an arrow key; the decoded image follows, nothing is announced
+      // every slider one step with an arrow key, in the page's order; the decoded image follows,
+      // nothing is announced
       const from = await mark(page);
       const v = await version(page, '#decoded');
-      const n = await page.locator('#sliders input').count();
-      for (let i = 0; i < n; i++) await keys(page, `#z-${i}`, i % 2 ? 'ArrowLeft' : 'ArrowRight');
+      const ids = await page.$$eval('#sliders input', (els) => els.map((e) => e.id));
+      for (const [k, id] of ids.entries()) await keys(page, `#${id}`, k % 2 ? 'ArrowLeft' : 'ArrowRight');
       await waitVersion(page, '#decoded', v, 'decode after the slider moves');
       await settled(page);
       const z = await sliderValues(page);
-      assert.deepEqual(z, z.map((_, i) => (i % 2 ? -0.05 : 0.05)), 'the arrow keys did not move each slider one step');
+      assert.deepEqual(z, z.map((_, k) => (k % 2 ? -0.05 : 0.05)), 'the arrow keys did not move each slider one step');
+      const { order } = await activityOf('mnist');
       assert.deepEqual(await page.$$eval('#sliders .slider', (rows) => rows.slice(0, 2).map((r) =>
         [r.querySelector('label').textContent, r.querySelector('input').getAttribute('aria-valuetext'), r.querySelector('.value').textContent])),
-      [['z0', '0.05', '0.05'], ['z1', '-0.05', '-0.05']]);
+      [[`z${order[0]}`, '0.05', '0.05'], [`z${order[1]}`, '-0.05', '-0.05']]);
       await keys(page, '#z-3', 'End');
       assert.equal(await page.inputValue('#z-3'), '3');
       await settled(page);
@@ -389,9 +508,159 @@ const PANELS = [
     },
   },
   {
+    name: 'manifold',
+    root: '#manifold-card',
+    async use(page) {
+      const { order } = await activityOf('mnist');
+      const pair = `${order[0]},${order[1]}`;
+      // a plane of two dimensions, around a class's centroid, 16 x 16: each reloads the grid
+      let v = await version(page, '#manifold');
+      await keys(page, '#manifold-plane', 'ArrowDown');
+      assert.equal(await page.inputValue('#manifold-plane'), pair);
+      await waitVersion(page, '#manifold', v, 'manifold of a pair of dimensions');
+      assert.match(await text(page, '#manifold-caption'), new RegExp(`^12 \u00d7 12: z${order[0]} across, z${order[1]} up, the other coordinates at 0$`));
+      await settled(page);
+      v = await version(page, '#manifold');
+      await keys(page, '#manifold-base', 'ArrowDown', 'ArrowDown');
+      assert.equal(await page.inputValue('#manifold-base'), '0');
+      await waitVersion(page, '#manifold', v, 'manifold around class 0');
+      await settled(page);
+      v = await version(page, '#manifold');
+      const from = await mark(page);
+      await keys(page, '#manifold-n', 'ArrowDown');
+      await waitVersion(page, '#manifold', v, 'manifold of 16 x 16');
+      await expectPicture(page, '#manifold', 16 * 28, 16 * 28, 'the 16 x 16 manifold');
+      await expectAnnouncements(page, from, [new RegExp(`^Manifold: 16 \u00d7 16: z${order[0]} across, z${order[1]} up, around the centroid of class 0\.$`)], 'manifold');
+      // the server's own z of every cell, to check the page's
+      const grid = await apiGet(`manifold?model=mnist&n=16&dims=${pair}&base=0&format=json`);
+      const serverZ = (r, c) => grid.z[r * 16 + c];
+      // the cells from the keyboard: one Tab stop (the middle cell), arrows preview, Enter keeps
+      const z0 = await pageZ(page);
+      await page.focus('#manifold-grid [tabindex="0"]');
+      assert.equal(await focusedId(page), 'cell-8-8');
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowUp');
+      assert.equal(await focusedId(page), 'cell-7-9');
+      assertClose(await pageZ(page), serverZ(7, 9), 0.006, 'the previewed cell\'s z');
+      assert.equal(await page.getAttribute('#manifold-cell', 'data-cell'), '7,9');
+      await expectPicture(page, '#manifold-cell', 28, 28, 'the cell, large');
+      let said = await mark(page);
+      const vd = await version(page, '#decoded');
+      await page.keyboard.press('Enter');
+      await waitVersion(page, '#decoded', vd, 'decode of the chosen cell');
+      assert.equal(await page.getAttribute('#cell-7-9', 'aria-selected'), 'true');
+      await expectAnnouncements(page, said, [new RegExp(`^z set to the manifold cell: z${order[0]} [\u2212\\d.-]+, z${order[1]} [\u2212\\d.-]+\\.$`)], 'a cell kept');
+      const chosen = await pageZ(page);
+      assertClose(chosen, serverZ(7, 9), 0.006, 'the chosen cell\'s z');
+      // another cell previewed, then Escape: back to the chosen one; Home and End, PageUp and PageDown
+      await page.keyboard.press('Home');
+      assert.equal(await focusedId(page), 'cell-7-0');
+      assertClose(await pageZ(page), serverZ(7, 0), 0.006, 'Home');
+      await page.keyboard.press('PageDown');
+      await page.keyboard.press('End');
+      assert.equal(await focusedId(page), 'cell-15-15');
+      await page.keyboard.press('Escape');
+      assertClose(await pageZ(page), chosen, 0, 'Escape');
+      // the pointer: hovering previews, leaving restores, a click keeps
+      const n = 16;
+      await page.mouse.move(...(await cellCentre(page, 2, 3, n)));
+      await page.waitForFunction(() => document.querySelector('#manifold-cell').dataset.cell === '2,3');
+      assertClose(await pageZ(page), serverZ(2, 3), 0.006, 'hover');
+      await page.mouse.move(5, 5);
+      assertClose(await pageZ(page), chosen, 0, 'leaving the grid');
+      said = await mark(page);
+      await page.mouse.click(...(await cellCentre(page, 12, 4, n)));
+      await page.mouse.move(5, 5);
+      assertClose(await pageZ(page), serverZ(12, 4), 0.006, 'a click');
+      await expectAnnouncements(page, said, [/^z set to the manifold cell: /], 'a click');
+      assert.notDeepEqual(z0, await pageZ(page));
+      // the dot is z: on the plane, at the chosen cell's centre
+      const [dx, dy] = (await page.getAttribute('#manifold-marks', 'data-dot')).split(',').map(Number);
+      const side = await page.$eval('#manifold-marks', (c) => c.clientWidth);
+      assert.ok(Math.abs(dx - (4.5 / n) * side) < 1 && Math.abs(dy - (12.5 / n) * side) < 1, `the dot is at ${dx},${dy}`);
+      assert.equal(await text(page, '#manifold-where'), 'The dot is z, on this plane.');
+      await settled(page);
+      // back to the principal plane, 12 x 12, the default centre
+      await page.selectOption('#manifold-plane', 'principal');
+      await page.selectOption('#manifold-base', 'default');
+      await page.selectOption('#manifold-n', '12');
+      await settled(page);
+      await expectPicture(page, '#manifold', 12 * 28, 12 * 28, 'the principal plane');
+      // the new grid's cells from the keyboard too (a preview, ended with Escape)
+      await keys(page, '#manifold-grid [tabindex="0"]', 'ArrowLeft', 'Escape');
+      await page.evaluate(() => document.activeElement.blur());
+      await settled(page);
+    },
+  },
+  {
+    name: 'traverse',
+    root: '#traverse-card',
+    async use(page) {
+      const { order, inactive } = await activityOf('mnist');
+      const traversal = (r) => new URL(r.url()).pathname.endsWith('/api/traverse');
+      // 4 rows, 15 steps, +-2: the picture and its labels, the most active dimensions first
+      let v = await version(page, '#traverse');
+      await keys(page, '#traverse-rows', 'ArrowUp');
+      assert.equal(await page.inputValue('#traverse-rows'), '4');
+      await waitVersion(page, '#traverse', v, 'traversal of 4 rows');
+      await settled(page);
+      v = await version(page, '#traverse');
+      await keys(page, '#traverse-steps', 'ArrowDown');
+      await waitVersion(page, '#traverse', v, 'traversal of 15 steps');
+      await settled(page);
+      const from = await mark(page);
+      let [req] = await Promise.all([page.waitForRequest(traversal), keys(page, '#traverse-range', 'ArrowUp')]);
+      await settled(page);
+      let q = new URL(req.url()).searchParams;
+      assert.deepEqual([q.get('dims'), q.get('steps'), q.get('range')], [order.slice(0, 4).join(','), '15', '2']);
+      await expectPicture(page, '#traverse', 15 * 28, 4 * 28, 'the traversal');
+      assert.deepEqual(await page.$$eval('#traverse-labels li', (ls) => ls.map((l) => l.textContent)), order.slice(0, 4).map((i) => `z${i}`));
+      await expectAnnouncements(page, from, [new RegExp(`^Traversal: 4 dimensions \\(${order.slice(0, 4).map((i) => `z${i}`).join(', ')}\\), each from \u22122 to \\+2 in 15 steps\\.$`)], 'traversal');
+      // it follows z: a slider moved, and a moment later the traversal starts from there
+      v = await version(page, '#traverse');
+      [req] = await Promise.all([page.waitForRequest(traversal), keys(page, `#z-${order[0]}`, 'End')]);
+      await waitVersion(page, '#traverse', v, 'traversal after a slider move');
+      q = new URL(req.url()).searchParams;
+      assert.equal(Number(q.get('z').split(',')[order[0]]), 3, 'the traversal does not start from the current z');
+      await settled(page);
+      // a click on a cell sets that coordinate: row 2, the first column (-2)
+      await page.locator('#traverse').scrollIntoViewIfNeeded();
+      const box = await page.locator('#traverse').boundingBox();
+      const said = await mark(page);
+      await page.mouse.click(box.x + box.width / 30, box.y + box.height * (2.5 / 4));
+      assert.equal((await pageZ(page))[order[2]], -2);
+      await expectAnnouncements(page, said, [new RegExp(`^z${order[2]} set to \u22122\\.00\\.$`)], 'a click on the traversal');
+      await settled(page);
+      // every row: the inactive ones are marked
+      await page.selectOption('#traverse-rows', '32');
+      await settled(page);
+      await expectPicture(page, '#traverse', 15 * 28, 32 * 28, 'the traversal of every dimension');
+      const marked = await page.$$eval('#traverse-labels li.inactive', (ls) => ls.map((l) => Number(l.textContent.slice(1))));
+      assert.deepEqual(marked.sort((a, b) => a - b), inactive.slice().sort((a, b) => a - b));
+      await page.selectOption('#traverse-rows', '8');
+      await page.selectOption('#traverse-steps', '11');
+      await page.selectOption('#traverse-range', '3');
+      await settled(page);
+    },
+  },
+  {
     name: 'sample',
     root: '#sample-card',
     async use(page) {
+      // a class picked with the arrow keys: class-conditional samples, then the prior again
+      let vc = await version(page, '#samples');
+      let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/sample')), keys(page, '#sample-class', 'ArrowDown')]);
+      assert.equal(new URL(req.url()).searchParams.get('label'), '0');
+      await waitVersion(page, '#samples', vc, 'samples of class 0');
+      await expectPicture(page, '#samples', 112, 112, 'samples of class 0');
+      assert.match(await text(page, '#samples-caption'), /^4 \u00d7 4 grid of class 0 \u00b7 seed /);
+      assert.match(await text(page, '#sample-hint'), /class 0/);
+      await settled(page);
+      vc = await version(page, '#samples');
+      [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/sample')), keys(page, '#sample-class', 'ArrowUp')]);
+      assert.equal(new URL(req.url()).searchParams.get('label'), null);
+      await waitVersion(page, '#samples', vc, 'samples of the prior');
+      await settled(page);
       // a seed typed in, sent with Enter
       let v = await version(page, '#samples');
       await keys(page, '#seed', 'Control+A');
@@ -459,6 +728,26 @@ const PANELS = [
   },
 ];
 
+// The completion on show keeps the known pixels exactly and has ink in the hidden ones.
+async function assertCompletion(page, what) {
+  const input = await completionInput(page);
+  const shown = await page.$eval('#complete-anim', (c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
+  let worst = 0, ink = 0;
+  input.known.forEach((k, i) => {
+    if (k) worst = Math.max(worst, Math.abs(shown[i] - Math.round(input.grey[i] * 255)));
+    else if (shown[i] > 64) ink++;
+  });
+  assert.equal(worst, 0, `${what}: the completion changed a known pixel by ${worst}`);
+  assert.ok(ink >= 5, `${what}: the completion left the hidden pixels empty (${ink} lit)`);
+}
+
+// Hovers (or clicks) the manifold's cell (r, c) of n x n at its centre.
+async function cellCentre(page, r, c, n) {
+  await page.locator('#manifold-grid').scrollIntoViewIfNeeded();
+  const box = await page.locator('#manifold-grid').boundingBox();
+  return [box.x + ((c + 0.5) / n) * box.width, box.y + ((r + 0.5) / n) * box.height];
+}
+
 async function assertFrameStill(page, what) {
   const f0 = await page.getAttribute('#morph-anim', 'data-frame');
   await page.waitForTimeout(400);
@@ -495,6 +784,9 @@ test('web frontend through nginx', async (t) => {
     if (!allowed.some((re) => re.test(line))) consoleErrors.push(line);
   });
   page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+  // file choosers are intercepted from the start: playwright turns the interception on when the
+  // first listener is added, and a listener added with the key press that opens one can be late
+  page.on('filechooser', () => {});
   const cdp = await context.newCDPSession(page);
   t.after(async () => {
     await context.close().catch(() => {});
@@ -536,14 +828,14 @@ test('web frontend through nginx', async (t) => {
     const from = await mark(page);
     await replica.start();
     await page.waitForSelector('#banner', { state: 'hidden', timeout: 10000 });
-    await page.waitForFunction(() => document.querySelectorAll('#models input').length === 3, null, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('#models input').length === 4, null, { timeout: 5000 });
     assert.equal(await page.$eval('#models input:checked', (el) => el.value), 'mnist');
     await waitVersion(page, '#decoded', 0, 'first decode after recovery');
     await waitVersion(page, '#samples', 0, 'first sample after recovery');
     await waitVersion(page, '#morph-strip', 0, 'first morph after recovery');
     await waitVersion(page, '#recon', 0, 'the drawing made without a model, encoded after recovery');
     await settled(page);
-    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
+    assert.match(await text(page, '#status'), /^Connected: 4 models$/);
     const disabled = await page.$$eval('[data-needs-model]', (els) => els.filter((e) => e.disabled).map((e) => e.id));
     assert.deepEqual(disabled, [], 'controls stay disabled after recovery');
     await noVisibleErrors(page);
@@ -559,17 +851,32 @@ test('web frontend through nginx', async (t) => {
     await page.goto(BASE + '/', { waitUntil: 'load' });
     await page.waitForFunction(() => document.querySelectorAll('#models input').length > 0);
     const names = await page.$$eval('#models input', (els) => els.map((e) => e.value));
-    assert.deepEqual(names, ['mnist', 'fashion', 'latent2']);
+    assert.deepEqual(names, ['mnist', 'fashion', 'latent2', 'bare']);
     assert.equal(await page.$eval('#models input:checked', (el) => el.value), 'mnist');
-    assert.ok(await page.isHidden('#pad2d'), 'the 2-D pad shows for a 32-dimensional model');
     await waitVersion(page, '#decoded', 0, 'first decode');
     await waitVersion(page, '#samples', 0, 'first sample');
     await waitVersion(page, '#morph-strip', 0, 'first morph');
+    await waitVersion(page, '#manifold', 0, 'first manifold');
+    await waitVersion(page, '#traverse', 0, 'first traversal');
     await expectPicture(page, '#decoded', 28, 28, 'decoded z = 0');
-    // the sliders are named by their visible label
-    assert.deepEqual(await page.$$eval('#sliders label', (ls) => ls.slice(0, 3).map((l) => [l.textContent, l.htmlFor])),
-      [['z0', 'z-0'], ['z1', 'z-1'], ['z2', 'z-2']]);
-    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
+    await expectPicture(page, '#manifold', 12 * 28, 12 * 28, 'the manifold');
+    await expectPicture(page, '#manifold-cell', 28, 28, 'the manifold\'s middle cell, large');
+    await expectPicture(page, '#traverse', 11 * 28, 8 * 28, 'the traversal');
+    // the sliders: the active dimensions first, by the variance of mu over the test set, named by
+    // their visible label; the inactive ones after them, marked for the eye and for screen readers
+    const { order, inactive } = await activityOf('mnist');
+    assert.equal(inactive.length, 20);
+    assert.deepEqual(await page.$$eval('#sliders label', (ls) => ls.map((l) => [l.textContent, l.htmlFor])),
+      order.map((i) => [`z${i}`, `z-${i}`]));
+    const marked = await page.$$eval('#sliders .slider.inactive input', (els) => els.map((e) => [e.id, e.getAttribute('aria-describedby')]));
+    assert.deepEqual(marked, inactive.map((i) => [`z-${i}`, 'inactive-note']));
+    assert.match(await text(page, '#inactive-note'), /^inactive: the encoder hardly uses this dimension/);
+    const tree = await page.locator('#sliders').ariaSnapshot();
+    assert.match(tree, /group "Active: 12 of 32, most used first"/);
+    assert.match(tree, /group "Inactive: 20"/);
+    // the traversal's rows are the most active dimensions
+    assert.deepEqual(await page.$$eval('#traverse-labels li', (ls) => ls.map((l) => l.textContent)), order.slice(0, 8).map((i) => `z${i}`));
+    assert.match(await text(page, '#status'), /^Connected: 4 models$/);
     await noVisibleErrors(page);
     await checkState(page, 'loaded');
   });
@@ -579,23 +886,98 @@ test('web frontend through nginx', async (t) => {
       await page.setViewportSize(vp);
       const stops = await a11y.assertTabOrder(page, `${vp.width}x${vp.height}`);
       assert.equal(stops.filter((s) => s.startsWith('radio[model=')).length, 1, 'the model switch is more than one Tab stop');
-      assert.ok(stops.indexOf('#latent-skip') === stops.indexOf('#z-0') - 1, 'the skip link is not just before the sliders');
+      const first = await page.$eval('#sliders input', (el) => `#${el.id}`);
+      assert.ok(stops.indexOf('#latent-skip') === stops.indexOf(first) - 1, 'the skip link is not just before the sliders');
+      // the manifold's cells are one Tab stop
+      assert.equal(stops.filter((s) => s.startsWith('#cell-')).length, 1, 'the manifold is more than one Tab stop');
     }
     await page.setViewportSize(VIEWPORTS[0]);
   });
 
-  await t.test('draw a digit with the mouse: mu, logvar and the reconstruction', async () => {
+  await t.test('draw a digit with the mouse: scored live, mu, logvar and the reconstruction', async () => {
     const v = await version(page, '#recon');
-    // a "7": the top bar, then the diagonal
-    await mouseStroke(page, [[0.25, 0.22], [0.75, 0.22], [0.45, 0.85]]);
+    const vh = await version(page, '#heat');
+    const from = await mark(page);
+    // a "7", drawn slowly: the top bar, then the diagonal; the score follows while the pen moves
+    await page.locator('#draw').scrollIntoViewIfNeeded();
+    const box = await page.locator('#draw').boundingBox();
+    const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+    await page.mouse.move(...at(0.25, 0.22));
+    await page.mouse.down();
+    await page.mouse.move(...at(0.75, 0.22), { steps: 8 });
+    await page.waitForTimeout(250);
+    await page.mouse.move(...at(0.6, 0.5), { steps: 6 });
+    await waitVersion(page, '#heat', vh, 'the score while drawing');
+    const live = await version(page, '#heat');
+    await page.mouse.move(...at(0.45, 0.85), { steps: 6 });
+    await page.mouse.up();
+    await waitVersion(page, '#heat', live, 'the score after the stroke');
     await waitVersion(page, '#recon', v, 'reconstruction');
     await expectPicture(page, '#recon', 28, 28, 'reconstruction');
+    // the score: the heat map (input | reconstruction | per-pixel BCE), the words and the meter
+    await expectPicture(page, '#heat', 84, 28, 'the heat map');
+    assert.equal(await page.getAttribute('#score', 'data-calibrated'), 'true');
+    assert.match(await text(page, '#score-verdict'), /^(Typical: [\d.]+% of the model\u2019s test digits are more unusual|(Very u|U)nusual: more unusual than [\d.]+% of the model\u2019s test digits)\. Out-of-distribution score [\d.]+; by its likelihood alone, [\d.]+% of them are more likely\.$/);
+    assert.match(await text(page, '#score-figures'), /^\u2212log p\(x\) \u2248 [\d.]+ nats \([\d.]+ bits per pixel, k = 64\)/);
+    const meter = await page.$eval('#ood-meter', (el) => el.value);
+    assert.ok(meter >= 0 && meter <= 100, `meter at ${meter}`);
+    assert.equal(await text(page, '#score-title'), 'How digit-like is this drawing?');
+    await expectAnnouncements(page, from, [/^Drawing encoded and scored: (typical|unusual|very unusual)\.$/], 'the drawing');
     assert.equal(await page.getAttribute('#chart', 'data-bars'), '32', 'one mu bar per latent dimension');
     const chart = await picture(page, '#chart');
     assert.ok(chart.variance > 50, 'the mu/logvar chart is blank');
     assert.ok(await page.isEnabled('#draw-explore'), '"Explore this z" stays disabled');
     await noVisibleErrors(page);
     await checkState(page, 'drawn');
+  });
+
+  await t.test('while drawing, stale calls are cancelled and the newest drawing\'s score is shown', async () => {
+    // /score answers slowly here, so that each live update finds the one before it still waiting
+    const aborted = [];
+    const onFailed = (r) => { if (r.url().includes('/api/') && /ABORTED/.test(r.failure().errorText)) aborted.push(r.url()); };
+    page.on('requestfailed', onFailed);
+    const slow = async (route) => {
+      await new Promise((r) => setTimeout(r, 450));
+      await route.continue().catch(() => {});
+    };
+    await page.route('**/api/score*', slow);
+    await keys(page, '#draw-clear', 'Enter');
+    await page.locator('#draw').scrollIntoViewIfNeeded();
+    const box = await page.locator('#draw').boundingBox();
+    const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+    // a "1" and a hook, slowly: about 1.5 s of pen movement
+    await page.mouse.move(...at(0.5, 0.15));
+    await page.mouse.down();
+    for (let k = 1; k <= 12; k++) {
+      await page.mouse.move(...at(0.5 - 0.01 * k, 0.15 + 0.06 * k), { steps: 3 });
+      await page.waitForTimeout(110);
+    }
+    await page.mouse.up();
+    await settled(page);
+    await page.unroute('**/api/score*', slow);
+    page.off('requestfailed', onFailed);
+    assert.ok(aborted.length >= 2, `${aborted.length} stale calls cancelled`);
+    // what is shown is the score of the drawing as it is now (the pixels of a fresh call's PNG)
+    const same = await page.evaluate(async () => {
+      const image = (await import('./lib/drawing.js')).modelImage();
+      const model = document.body.dataset.model;
+      const fresh = await fetch(`api/score?model=${model}&k=64&seed=1&format=png`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ image }),
+      });
+      const pixels = (source) => {
+        const c = document.createElement('canvas');
+        c.width = 84;
+        c.height = 28;
+        const ctx = c.getContext('2d');
+        ctx.drawImage(source, 0, 0);
+        return ctx.getImageData(0, 0, 84, 28).data;
+      };
+      const a = pixels(await createImageBitmap(await fresh.blob()));
+      const b = pixels(document.querySelector('#heat'));
+      return a.every((v, i) => v === b[i]);
+    });
+    assert.ok(same, 'the heat map on show is not the current drawing\'s');
+    await noVisibleErrors(page);
   });
 
   await t.test('draw with touch', async () => {
@@ -620,28 +1002,83 @@ test('web frontend through nginx', async (t) => {
     });
   }
 
-  await t.test('a model with d = 2: the 2-D pad', async () => {
+  await t.test('a model with d = 2: the 2-D pad on the manifold', async () => {
     const v = await version(page, '#decoded');
-    await page.click('#models input[value="latent2"]');
+    const vm = await version(page, '#manifold');
+    let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/manifold?')), page.click('#models input[value="latent2"]')]);
     await waitVersion(page, '#decoded', v, 'decode for the 2-D model');
-    await page.waitForSelector('#pad2d', { state: 'visible' });
-    const before = await picture(page, '#decoded');
-    const box = await page.locator('#pad2d').boundingBox();
+    await waitVersion(page, '#manifold', vm, 'the 2-D manifold');
     await settled(page);
+    // the paper's figure: no plane to choose, the server's default grid of the two coordinates
+    assert.equal(new URL(req.url()).searchParams.get('dims'), null);
+    await expectPicture(page, '#manifold', 12 * 28, 12 * 28, 'the 2-D manifold');
+    assert.match(await text(page, '#latent-hint'), /drag on the manifold/);
+    assert.match(await text(page, '#manifold-caption'), /^12 \u00d7 12: z0 across, z1 up, around the origin$/);
+    await expectPicture(page, '#traverse', 11 * 28, 2 * 28, 'the 2-D traversal');
+    const grid = await apiGet('manifold?model=latent2&n=12&format=json');
+    // pointing at a cell's centre previews exactly that cell's z (the normal quantiles of the grid)
+    await page.mouse.move(...(await cellCentre(page, 2, 9, 12)));
+    await page.waitForFunction(() => document.querySelector('#manifold-cell').dataset.cell === '2,9');
+    assertClose(await pageZ(page), grid.z[2 * 12 + 9], 0.006, 'the pointer at a cell centre');
+    await page.mouse.move(1, 1);
+    assertClose(await pageZ(page), [0, 0], 0, 'leaving the manifold');
+    // a drag moves z continuously; the dot follows the pointer
+    const before = await picture(page, '#decoded');
+    const box = await page.locator('#manifold-grid').boundingBox();
     const v2 = await version(page, '#decoded');
+    const from = await mark(page);
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
     await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.15, { steps: 10 });
     await page.mouse.up();
     await waitVersion(page, '#decoded', v2, 'decode after dragging on the pad');
     await settled(page);
-    const z = await sliderValues(page);
-    assert.ok(z[0] > 2 && z[1] > 1.5, `the pad set z = ${z}`);
+    // z = the normal quantiles of where the pointer is: 0.9 across, 0.85 up
+    assertClose(await pageZ(page), [1.28, 1.04], 0.02, 'the dragged z');
+    assert.deepEqual([await page.inputValue('#z-0'), await page.inputValue('#z-1')], ['1.3', '1.05'], 'the sliders');
+    const [dx, dy] = (await page.getAttribute('#manifold-marks', 'data-dot')).split(',').map(Number);
+    assert.ok(Math.abs(dx - box.width * 0.9) < 2 && Math.abs(dy - box.height * 0.15) < 2, `the dot is at ${dx},${dy}`);
+    await expectAnnouncements(page, from, [/^z set to \(1\.28, 1\.04\) on the manifold\.$/], 'the drag');
     const after = await expectPicture(page, '#decoded', 28, 28, 'decoded from the pad');
     assert.notEqual(after.hash, before.hash, 'dragging on the pad did not change the decoded image');
-    await expectPicture(page, '#pad2d', 240, 240, 'the pad');
+    // the sliders move the dot too
+    await keys(page, '#z-0', 'Home');
+    const [hx] = (await page.getAttribute('#manifold-marks', 'data-dot')).split(',').map(Number);
+    assert.ok(hx < box.width * 0.01, `z0 = -3 puts the dot at x = ${hx}`);
+    await settled(page);
     await noVisibleErrors(page);
     await checkState(page, 'latent2-pad');
+    await page.click('#models input[value="mnist"]');
+    await settled(page);
+  });
+
+  await t.test('a model without the trainer\'s statistics: every panel says what is missing, none fails', async () => {
+    const v = await version(page, '#heat');
+    await page.click('#models input[value="bare"]');
+    await waitVersion(page, '#heat', v, 'the score of the drawing under the model without statistics');
+    await settled(page);
+    // no diagnostics: the sliders in index order, none marked
+    assert.deepEqual(await page.$$eval('#sliders label', (ls) => ls.slice(0, 3).map((l) => l.textContent)), ['z0', 'z1', 'z2']);
+    assert.equal(await page.locator('#sliders .inactive').count(), 0);
+    assert.match(await text(page, '#latent-order'), /no diagnostics/);
+    // no score tables: the likelihood without a percentile, and no meter
+    assert.equal(await page.getAttribute('#score', 'data-calibrated'), 'false');
+    assert.match(await text(page, '#score-verdict'), /^This model has no score tables/);
+    assert.ok(await page.isHidden('#ood-meter'));
+    await expectPicture(page, '#heat', 84, 28, 'the heat map without score tables');
+    // no principal plane: a pair of dimensions; no class statistics: no class picker, no morph
+    assert.deepEqual(await page.$$eval('#manifold-plane option', (os) => os.slice(0, 2).map((o) => o.value)), ['0,1', '2,3']);
+    assert.deepEqual(await page.$$eval('#manifold-base option', (os) => os.map((o) => o.value)), ['default']);
+    assert.match(await text(page, '#manifold-note'), /no principal plane/);
+    await expectPicture(page, '#manifold', 12 * 28, 12 * 28, 'the manifold of z0 and z1');
+    assert.deepEqual(await page.$$eval('#traverse-labels li', (ls) => ls.map((l) => l.textContent)), [...Array(8).keys()].map((i) => `z${i}`));
+    await expectPicture(page, '#traverse', 11 * 28, 8 * 28, 'the traversal without diagnostics');
+    assert.deepEqual(await page.$$eval('#sample-class option', (os) => os.map((o) => o.value)), ['']);
+    assert.ok(await page.isVisible('#sample-class-note'));
+    assert.ok(await page.isVisible('#morph-note'));
+    assert.ok(await page.isDisabled('#morph-go'));
+    await noVisibleErrors(page);
+    await checkState(page, 'no-statistics');
     await page.click('#models input[value="mnist"]');
     await settled(page);
   });
@@ -657,8 +1094,13 @@ test('web frontend through nginx', async (t) => {
     await page.click('#morph-go');
     await page.waitForSelector('#morph-error:not([hidden])', { timeout: 5000 });
     assert.match(await text(page, '#morph-error'), /steps must be/);
+    await page.selectOption('#complete-hide', 'bottom');
+    await page.fill('#complete-steps', '5000');
+    await page.click('#complete-go');
+    await page.waitForSelector('#complete-error:not([hidden])', { timeout: 5000 });
+    assert.match(await text(page, '#complete-error'), /steps must be an integer from 1 to 1000/);
     const said = (await a11y.announcementsSince(page, from, 1500)).map((a) => a.text).join(' ');
-    assert.match(said, /^Sample 16: error: seed must be an integer.* Morph: error: steps must be/, 'the errors were not announced');
+    assert.match(said, /^Sample 16: error: seed must be an integer.* Morph: error: steps must be.* Complete: error: steps must be/, 'the errors were not announced');
     await checkState(page, 'errors');
     // corrected inputs clear the errors
     await page.fill('#seed', '7');
@@ -667,6 +1109,10 @@ test('web frontend through nginx', async (t) => {
     await page.fill('#morph-steps', '10');
     await page.click('#morph-go');
     await page.waitForSelector('#morph-error', { state: 'hidden', timeout: 5000 });
+    await page.fill('#complete-steps', '50');
+    await page.click('#complete-go');
+    await page.waitForSelector('#complete-error', { state: 'hidden', timeout: 5000 });
+    await page.selectOption('#complete-hide', '');
     await settled(page);
     allowed = [];
   });
@@ -701,6 +1147,19 @@ test('web frontend through nginx', async (t) => {
     await assertFrameStill(page, 'after a load with reduced motion');
     await keys(page, '#morph-play', 'Enter');
     await assertFrameMoves(page, 'after Play with reduced motion');
+    // the completion's chain: its end at once; Replay plays it
+    await keys(page, '#test-image-go', 'Enter');
+    await page.selectOption('#complete-hide', 'right');
+    await settled(page);
+    let before = await runs(page);
+    await keys(page, '#complete-go', 'Enter');
+    let frames = await chainPlayed(page, before, 'with reduced motion');
+    assert.deepEqual(frames, [10], `with reduced motion the chain showed frames ${frames}`);
+    before = await runs(page);
+    await keys(page, '#complete-replay', 'Enter');
+    frames = await chainPlayed(page, before, 'Replay with reduced motion');
+    assert.ok(frames.length >= 3, `Replay showed frames ${frames}`);
+    await page.selectOption('#complete-hide', '');
     await page.emulateMedia({ reducedMotion: 'no-preference' });
     await keys(page, '#test-image-go', 'Enter');
     await settled(page);
@@ -753,7 +1212,7 @@ test('web frontend through nginx', async (t) => {
     await page.waitForFunction(() => document.querySelectorAll('.error:not([hidden])').length === 0, null, { timeout: 10000 })
       .catch(async () => assert.fail(`errors still shown after recovery: ${await visibleErrors(page)}`));
     await settled(page);
-    assert.match(await text(page, '#status'), /^Connected: 3 models$/);
+    assert.match(await text(page, '#status'), /^Connected: 4 models$/);
     assert.ok(await page.isHidden('#banner'));
     const v = await version(page, '#decoded');
     await keys(page, '#z-1', 'ArrowRight');

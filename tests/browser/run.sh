@@ -33,10 +33,14 @@ for dep in playwright-core axe-core; do
     fi
 done
 
-# a third model with a 2-D latent space, for the page's 2-D pad: 1 s of training on mnist-mini
+# a third model with a 2-D latent space, for the 2-D pad on the manifold: about 1 s of training on
+# mnist-mini (the trainer stores its statistics too: diagnostics, score tables, class statistics)
 "$BUILD/vae-train" --data tests/data/mnist-mini --out "$BUILD/browser-latent2.safetensors" --latent 2 \
-    --hidden 128 --epochs 5 --threads 1 --quiet >/dev/null || fail "cannot train the 2-D model"
-VAE_MODELS="${VAE_MODELS:-mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors},latent2=$PWD/$BUILD/browser-latent2.safetensors"
+    --hidden 128 --epochs 30 --threads 1 --quiet >/dev/null || fail "cannot train the 2-D model"
+# a fourth, the first model's network alone (no statistics): the page without each of them
+first=$(printf '%s' "${VAE_MODELS:-mnist=model/weights/mnist.safetensors}" | cut -d, -f1 | cut -d= -f2-)
+python3 tests/browser/network-only.py "$first" "$BUILD/browser-bare.safetensors" || fail "cannot write the network-only model"
+VAE_MODELS="${VAE_MODELS:-mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors},latent2=$PWD/$BUILD/browser-latent2.safetensors,bare=$PWD/$BUILD/browser-bare.safetensors"
 export VAE_MODELS
 
 ARTIFACTS=$BUILD/browser-artifacts

@@ -12,6 +12,17 @@ export class ApiError extends Error {
   }
 }
 
+// A call given up on purpose (its AbortSignal fired: a newer call made it stale). Not an error
+// to show, and not an outage.
+export class Aborted extends Error {
+  constructor() {
+    super('aborted');
+    this.name = 'Aborted';
+  }
+}
+
+const isAborted = (err) => err instanceof Aborted;
+
 // True when the error means the model service is not there (as opposed to a bad request):
 // nginx reaches no replica (its 503 not_ready), a replica is loading or draining, or the
 // network is down.
@@ -24,23 +35,27 @@ export function isOutage(err) {
 // else is a bug in the page, logged to the console, and never shown as raw exception text.
 export function userMessage(err) {
   if (err instanceof ApiError) return err.message;
+  if (isAborted(err)) return 'cancelled';
   console.error(err);
   return 'something went wrong in this page; reloading it starts again';
 }
 
-// Fetches API + path (a POST of body as JSON when body is given); resolves to the Response on 2xx,
-// else throws an ApiError carrying the API's {"error":{"message"}} (or the HTTP status line when
-// the body is not the API's error shape).
-export async function api(path, body) {
-  const options = body === undefined ? {} : {
+// Fetches API + path (a POST of body as JSON when body is given; signal, an AbortSignal, gives
+// the call up); resolves to the Response on 2xx, else throws an ApiError carrying the API's
+// {"error":{"message"}} (or the HTTP status line when the body is not the API's error shape), or
+// Aborted.
+export async function api(path, body, signal) {
+  const options = body === undefined ? { signal } : {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify(body),
+    signal,
   };
   let resp;
   try {
     resp = await fetch(API + path, options);
   } catch (_) {
+    if (signal && signal.aborted) throw new Aborted();
     throw report(new ApiError('cannot reach the server', 0, 'network'));
   }
   if (resp.ok) {
@@ -65,20 +80,21 @@ function report(err) {
 }
 
 // The reply read by read(resp); a reply that cannot be read is an ApiError too.
-async function apiRead(path, body, read) {
-  const resp = await api(path, body);
+async function apiRead(path, body, signal, read) {
+  const resp = await api(path, body, signal);
   try {
     return await read(resp);
   } catch (_) {
+    if (signal && signal.aborted) throw new Aborted();
     throw new ApiError('the server\'s reply could not be read', resp.status, 'bad_reply');
   }
 }
 
 // The reply as parsed JSON.
-export const apiJSON = (path, body) => apiRead(path, body, (resp) => resp.json());
+export const apiJSON = (path, body, signal) => apiRead(path, body, signal, (resp) => resp.json());
 
 // The reply as a Blob (a PNG), with its headers.
-export const apiBlob = (path, body) => apiRead(path, body, async (resp) => ({ blob: await resp.blob(), headers: resp.headers }));
+export const apiBlob = (path, body, signal) => apiRead(path, body, signal, async (resp) => ({ blob: await resp.blob(), headers: resp.headers }));
 
 // path?model=NAME&... for the selected model
 export function withModel(path, params = {}) {

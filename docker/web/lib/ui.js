@@ -54,16 +54,22 @@ export const busy = {
   },
 };
 
-// Runs task() for a panel so that only the latest call's result is used: a newer call makes the
-// older one's result stale (isCurrent() turns false) and it is dropped.
+// Runs task(isCurrent, signal) for a panel so that only the latest call's result is used: a newer
+// call makes the older one stale (isCurrent() turns false, its result is dropped) and cancels the
+// API calls it still has under way (signal, for lib/api.js, aborts them).
 export function latestOnly() {
   let gen = 0;
+  let controller = null;
   return async (task) => {
     const mine = ++gen;
+    if (controller) controller.abort();
+    const own = new AbortController();
+    controller = own;
     busy.add(1);
     try {
-      await task(() => mine === gen);
+      await task(() => mine === gen, own.signal);
     } finally {
+      if (controller === own) controller = null;
       busy.add(-1);
     }
   };

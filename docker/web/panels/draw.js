@@ -1,14 +1,29 @@
 // The draw panel: a drawing (mouse, finger) or an image (a test image, an uploaded PNG) is encoded
-// to its latent Gaussian and reconstructed; the chart shows mu and log sigma^2, "Explore this z"
-// hands mu to the latent panel.
+// to its latent Gaussian, reconstructed and scored, live while one draws; the chart shows mu and
+// log sigma^2, the score how typical the drawing is for the model's data set (its percentiles
+// among the model's test images) with the heat map of where it is unusual; "Explore this z" hands
+// mu to the latent panel. The canvas itself is lib/drawing.js (shared with the complete panel).
 import { apiBlob, apiJSON, withModel, ApiError } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { createChart } from '../lib/chart.js';
+import { clearDrawing, isDrawn, modelImage, onDrawing, putImage, setupDrawing } from '../lib/drawing.js';
 import { $, busy, latestOnly, showError, showImage } from '../lib/ui.js';
 import { emit, fillClassSelect, isFashion, state } from '../lib/state.js';
 
 const ERROR = 'draw-error';
-const draw = { canvas: null, ctx: null, drawing: false, last: null, timer: 0, drawn: false, mu: null };
+// while a stroke goes on, the drawing is sent at most every LIVE_MS; END_MS after a stroke ends
+// (so that a digit of several strokes is announced once)
+const LIVE_MS = 200;
+const END_MS = 250;
+// the score's importance samples and seed: a fixed seed, so that the same drawing gives the same
+// figures and the live figures do not flicker from the sampling alone
+const SCORE_K = 64;
+const SCORE_SEED = 1;
+// the words of the out-of-distribution percentile
+const UNUSUAL = 90;
+const VERY_UNUSUAL = 99;
+
+const draw = { liveTimer: 0, endTimer: 0, mu: null };
 let chart = null;
 
 function setExplorable(on) {
@@ -19,104 +34,132 @@ function showChart(mu, logvar) {
   chart.show(state.model ? state.model.latent_dim : 0, mu, logvar);
 }
 
-function clearDrawing() {
-  draw.ctx.fillStyle = '#000';
-  draw.ctx.fillRect(0, 0, draw.canvas.width, draw.canvas.height);
-  draw.drawn = false;
+function resetResults() {
   draw.mu = null;
   $('recon').hidden = true;
   $('recon-empty').hidden = false;
   setExplorable(false);
   showChart(null, null);
+  showScore(null);
   showError(ERROR, null);
 }
 
-function canvasPoint(e) {
-  const r = draw.canvas.getBoundingClientRect();
-  return {
-    x: (e.clientX - r.left) * (draw.canvas.width / r.width),
-    y: (e.clientY - r.top) * (draw.canvas.height / r.height),
-  };
+/* ---------- the score: percentiles in words, the figures, the heat map ---------- */
+
+const nouns = (model) => (isFashion(model) ? { one: 'clothing', many: 'test images of clothing' } : { one: 'digit', many: 'test digits' });
+// a percentage for text, never rounded up to 100% or down to 0%
+const pct = (v) => `${Math.min(Math.max(v, 0.1), 99.9).toFixed(1)}%`;
+
+function scoreTitle(model) {
+  $('score-title').textContent = `How ${nouns(model).one}-like is this drawing?`;
 }
 
-function strokeTo(p) {
-  const ctx = draw.ctx;
-  ctx.strokeStyle = '#fff';
-  ctx.fillStyle = '#fff';
-  ctx.lineWidth = 22;
-  ctx.lineCap = 'round';
-  ctx.lineJoin = 'round';
-  ctx.beginPath();
-  if (draw.last) {
-    ctx.moveTo(draw.last.x, draw.last.y);
-    ctx.lineTo(p.x, p.y);
-    ctx.stroke();
-  } else {
-    ctx.arc(p.x, p.y, ctx.lineWidth / 2, 0, 2 * Math.PI);
-    ctx.fill();
+// The words for an out-of-distribution percentile p (0..100).
+function verdict(p, many) {
+  if (p >= VERY_UNUSUAL) return `Very unusual: more unusual than ${pct(p)} of the model\u2019s ${many}.`;
+  if (p >= UNUSUAL) return `Unusual: more unusual than ${pct(p)} of the model\u2019s ${many}.`;
+  return `Typical: ${pct(100 - p)} of the model\u2019s ${many} are more unusual.`;
+}
+
+// Shows a /score reply (null: nothing scored), and returns the short sentence said with the
+// announcement.
+function showScore(s) {
+  const meter = $('ood-meter');
+  const heat = $('heat');
+  if (!s) {
+    meter.value = 0;
+    meter.closest('.meter-row').hidden = true;
+    $('score-verdict').textContent = 'Draw something, or encode an image, to score it.';
+    $('score-figures').textContent = '';
+    heat.hidden = true;
+    $('heat-empty').hidden = false;
+    $('score').dataset.calibrated = '';
+    return '';
   }
-  draw.last = p;
-}
-
-function setupPointer() {
-  const canvas = draw.canvas;
-  canvas.addEventListener('pointerdown', (e) => {
-    e.preventDefault();
-    canvas.setPointerCapture(e.pointerId);
-    draw.drawing = true;
-    draw.last = null;
-    clearTimeout(draw.timer);
-    strokeTo(canvasPoint(e));
-  });
-  canvas.addEventListener('pointermove', (e) => {
-    if (draw.drawing) strokeTo(canvasPoint(e));
-  });
-  const end = () => {
-    if (!draw.drawing) return;
-    draw.drawing = false;
-    draw.last = null;
-    draw.drawn = true;
-    // encode shortly after the stroke ends, so a multi-stroke digit is sent once
-    clearTimeout(draw.timer);
-    draw.timer = setTimeout(() => encodeDrawing('Drawing'), 250);
-  };
-  canvas.addEventListener('pointerup', end);
-  canvas.addEventListener('pointercancel', end);
-}
-
-// Puts an image on the drawing canvas, fitted and centred, light ink on black as the models
-// expect: an image whose border is mostly light (dark ink on paper) is inverted.
-function putImage(img) {
-  const { width, height } = draw.canvas;
-  const ctx = draw.ctx;
-  ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, width, height);
-  const scale = Math.min(width / img.naturalWidth, height / img.naturalHeight);
-  const w = img.naturalWidth * scale, h = img.naturalHeight * scale;
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  ctx.drawImage(img, (width - w) / 2, (height - h) / 2, w, h);
-  if (borderMean(ctx, width, height) > 127) {
-    ctx.globalCompositeOperation = 'difference';
-    ctx.fillStyle = '#fff';
-    ctx.fillRect((width - w) / 2, (height - h) / 2, w, h);
-    ctx.globalCompositeOperation = 'source-over';
+  const many = nouns(state.model).many;
+  const figures = `\u2212log p(x) \u2248 ${s.nll.toFixed(1)} nats (${s.bits_per_dim.toFixed(3)} bits per pixel, ` +
+    `k = ${s.k}) \u00b7 \u2212ELBO ${s.loss.toFixed(1)} (BCE ${s.bce.toFixed(1)} + KL ${s.kl.toFixed(1)}) \u00b7 ` +
+    `${Math.round(s.complexity)} bits as a PNG`;
+  $('score').dataset.calibrated = String(s.calibrated);
+  if (!s.calibrated || s.ood_percentile === null) {
+    meter.closest('.meter-row').hidden = true;
+    $('score-verdict').textContent = 'This model has no score tables, so there is no percentile to compare ' +
+      'the drawing with (vae-train --annotate adds them to its weights file). Its likelihood alone:';
+    $('score-figures').textContent = figures;
+    return 'no score tables for this model';
   }
-  draw.drawn = true;
+  meter.closest('.meter-row').hidden = false;
+  meter.value = s.ood_percentile;
+  meter.setAttribute('aria-valuetext', `${pct(s.ood_percentile)}`);
+  $('ood-value').textContent = pct(s.ood_percentile);
+  const said = verdict(s.ood_percentile, many);
+  $('score-verdict').textContent = `${said} Out-of-distribution score ${s.ood_score.toFixed(2)}; ` +
+    `by its likelihood alone, ${pct(s.percentile)} of them are more likely.`;
+  $('score-figures').textContent = figures;
+  return said.replace(/:.*/, '').toLowerCase();
 }
 
-function borderMean(ctx, width, height) {
-  const { data } = ctx.getImageData(0, 0, width, height);
-  let sum = 0, n = 0;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (x > 2 && y > 2 && x < width - 3 && y < height - 3) continue;
-      sum += data[(y * width + x) * 4];
-      n++;
+/* ---------- encoding: live while drawing, the latest call wins, stale calls cancelled ---------- */
+
+const encodeJob = latestOnly();
+
+// Encodes, reconstructs and scores what is on the canvas (what: how the announcement names it;
+// none for the live updates during a stroke).
+function encodeDrawing(what) {
+  return encodeJob(async (isCurrent, signal) => {
+    if (!state.model || !isDrawn()) return;
+    const image = modelImage();
+    if (!image) return;
+    const score = { k: SCORE_K, seed: SCORE_SEED };
+    try {
+      const [doc, rec, s, heat] = await Promise.all([
+        apiJSON(withModel('encode'), { image }, signal),
+        apiBlob(withModel('reconstruct'), { image }, signal),
+        apiJSON(withModel('score', score), { image }, signal),
+        apiBlob(withModel('score', { ...score, format: 'png' }), { image }, signal),
+      ]);
+      if (!isCurrent()) return;
+      draw.mu = doc.mu;
+      showChart(doc.mu, doc.logvar);
+      await Promise.all([showImage($('recon'), $('recon-empty'), rec.blob), showImage($('heat'), $('heat-empty'), heat.blob)]);
+      const word = showScore(s);
+      setExplorable(true);
+      showError(ERROR, null);
+      if (what) announce(`${what} encoded and scored: ${word}.`);
+    } catch (err) {
+      if (isCurrent()) showError(ERROR, err, 'Draw');
     }
-  }
-  return sum / n;
+  });
 }
+
+function setupLive() {
+  onDrawing((e) => {
+    if (e.kind === 'clear') {
+      clearTimeout(draw.liveTimer);
+      clearTimeout(draw.endTimer);
+      draw.liveTimer = 0;
+      resetResults();
+      return;
+    }
+    if (e.kind !== 'ink') return;
+    clearTimeout(draw.endTimer);
+    if (e.live) {
+      // at most one update every LIVE_MS while the pen moves
+      if (!draw.liveTimer) {
+        draw.liveTimer = setTimeout(() => {
+          draw.liveTimer = 0;
+          encodeDrawing();
+        }, LIVE_MS);
+      }
+      return;
+    }
+    clearTimeout(draw.liveTimer);
+    draw.liveTimer = 0;
+    draw.endTimer = setTimeout(() => encodeDrawing('Drawing'), END_MS);
+  });
+}
+
+/* ---------- images: a test image, an upload ---------- */
 
 // Loads an image from a URL (a test image, or an object URL of an uploaded file).
 async function loadImage(url) {
@@ -131,7 +174,9 @@ async function loadImage(url) {
 }
 
 async function useImage(url, what) {
-  clearTimeout(draw.timer);
+  clearTimeout(draw.liveTimer);
+  clearTimeout(draw.endTimer);
+  draw.liveTimer = 0;
   busy.add(1);
   try {
     putImage(await loadImage(url));
@@ -166,102 +211,35 @@ function setupImageInput() {
   });
 }
 
-// The drawing as the training images were made: MNIST digits fit a 20x20 box centred by their
-// centre of mass in 28x28; Fashion-MNIST items fill the 28x28 frame. Returns a 28x28 PNG data URL,
-// or null when nothing is drawn.
-function modelInput() {
-  const { width, height } = draw.canvas;
-  const data = draw.ctx.getImageData(0, 0, width, height).data;
-  let x0 = width, y0 = height, x1 = -1, y1 = -1, mass = 0, mx = 0, my = 0;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = data[(y * width + x) * 4];
-      if (v > 20) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-      mass += v;
-      mx += v * x;
-      my += v * y;
-    }
-  }
-  if (x1 < 0) return null;
-  const fashion = isFashion(state.model);
-  const box = fashion ? 28 : 20;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
-  const scale = box / Math.max(w, h);
-  // centre of mass (MNIST) or of the bounding box (Fashion-MNIST) goes to the middle
-  const cx = fashion ? x0 + w / 2 : mx / mass;
-  const cy = fashion ? y0 + h / 2 : my / mass;
-  const out = document.createElement('canvas');
-  out.width = out.height = 28;
-  const ctx = out.getContext('2d');
-  ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, 28, 28);
-  ctx.imageSmoothingEnabled = true;
-  ctx.imageSmoothingQuality = 'high';
-  const dx = 14 - (cx - x0) * scale, dy = 14 - (cy - y0) * scale;
-  ctx.drawImage(draw.canvas, x0, y0, w, h, dx, dy, w * scale, h * scale);
-  return out.toDataURL('image/png');
-}
-
-const encodeJob = latestOnly();
-
-// Encodes and reconstructs what is on the canvas (what: how the announcement names it).
-function encodeDrawing(what) {
-  return encodeJob(async (isCurrent) => {
-    if (!state.model || !draw.drawn) return;
-    const image = modelInput();
-    if (!image) return;
-    try {
-      const [doc, rec] = await Promise.all([
-        apiJSON(withModel('encode'), { image }),
-        apiBlob(withModel('reconstruct'), { image }),
-      ]);
-      if (!isCurrent()) return;
-      draw.mu = doc.mu;
-      showChart(doc.mu, doc.logvar);
-      await showImage($('recon'), $('recon-empty'), rec.blob);
-      setExplorable(true);
-      showError(ERROR, null);
-      if (what) announce(`${what} encoded: reconstruction and \u03bc, log \u03c3\u00b2 updated.`);
-    } catch (err) {
-      if (isCurrent()) showError(ERROR, err, 'Draw');
-    }
-  });
-}
-
 export default {
   name: 'draw',
 
   setup() {
-    draw.canvas = $('draw');
-    draw.ctx = draw.canvas.getContext('2d', { willReadFrequently: true });
     chart = createChart($('chart'), $('chart-summary'), $('chart-table').tBodies[0]);
-    clearDrawing();
-    setupPointer();
+    setupDrawing($('draw'), $('draw-mask'));
+    resetResults();
+    setupLive();
     setupImageInput();
     $('draw-clear').addEventListener('click', () => {
       clearDrawing();
       announce('Drawing cleared.');
     });
     $('draw-explore').addEventListener('click', () => {
-      if (draw.mu) emit('latent', { z: draw.mu.slice(), why: 'z set to the drawing\u2019s \u03bc.' });
+      if (draw.mu) emit('latent', { z: draw.mu.slice(), why: 'z set to the drawing\u2019s \u03bc.', follow: true });
     });
   },
 
   async modelChanged(model) {
     fillClassSelect($('test-image'), model, 3, 'digit ');
     $('draw-hint').textContent = isFashion(model) ? 'a piece of clothing' : 'a digit';
+    scoreTitle(model);
     draw.mu = null;
     setExplorable(false);
-    if (draw.drawn) await encodeDrawing();
-    else showChart(null, null);
+    if (isDrawn()) await encodeDrawing();
+    else resetResults();
   },
 
   async refresh() {
-    if (draw.drawn) await encodeDrawing();
+    if (isDrawn()) await encodeDrawing();
   },
 };

@@ -1,45 +1,90 @@
-// The latent panel: one slider per latent dimension (and a 2-D pad when d = 2) and the image the
-// model decodes from z, which follows live: one /decode in flight, moves in between coalesced.
+// The latent panel: one slider per latent dimension, the active ones first (by the diagnostics the
+// trainer stored: the variance of mu over the test set), the inactive ones after them, marked; and
+// the image the model decodes from z, which follows live: one /decode in flight, moves in between
+// coalesced. For d = 2 the 2-D pad is the manifold panel's grid.
 import { apiBlob, withModel } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { $, busy, fixed2, reducedMotion, showError, showImage } from '../lib/ui.js';
-import { on, state } from '../lib/state.js';
+import { activity, emit, on, state } from '../lib/state.js';
 
 const ERROR = 'latent-error';
 const RANGE = 3;
 
-function buildSliders(d) {
-  const rows = [];
-  for (let i = 0; i < d; i++) {
-    const row = document.createElement('div');
-    row.className = 'slider';
-    const label = document.createElement('label');
-    label.htmlFor = `z-${i}`;
-    label.textContent = `z${i}`;
-    const input = document.createElement('input');
-    input.type = 'range';
-    input.id = `z-${i}`;
-    input.min = String(-RANGE);
-    input.max = String(RANGE);
-    input.step = '0.05';
-    input.value = '0';
-    input.dataset.index = String(i);
-    // the value in text is the slider's own (aria-valuetext); the number beside it is for the eye
-    const value = document.createElement('span');
-    value.className = 'value';
-    value.setAttribute('aria-hidden', 'true');
-    input.addEventListener('input', () => {
-      state.z[i] = Number(input.value);
-      showValue(input, value, state.z[i]);
-      drawPad();
-      requestDecode();
-    });
-    row.append(label, input, value);
-    rows.push(row);
+function sliderRow(i, info) {
+  const row = document.createElement('div');
+  row.className = 'slider';
+  const label = document.createElement('label');
+  label.htmlFor = `z-${i}`;
+  label.textContent = `z${i}`;
+  const input = document.createElement('input');
+  input.type = 'range';
+  input.id = `z-${i}`;
+  input.min = String(-RANGE);
+  input.max = String(RANGE);
+  input.step = '0.05';
+  input.value = '0';
+  input.dataset.index = String(i);
+  if (info.muVar) {
+    row.title = `variance of \u03bc over the test set ${info.muVar[i].toPrecision(2)}` +
+      (info.kl ? `, KL ${info.kl[i].toFixed(2)} nats` : '');
   }
-  $('sliders').replaceChildren(...rows);
-  $('pad2d').hidden = d !== 2;
-  $('latent-hint').textContent = d === 2 ? 'drag on the pad or move the sliders' : `move the ${d} sliders`;
+  if (info.active && !info.active.has(i)) {
+    row.classList.add('inactive');
+    input.setAttribute('aria-describedby', 'inactive-note');
+  }
+  // the value in text is the slider's own (aria-valuetext); the number beside it is for the eye
+  const value = document.createElement('span');
+  value.className = 'value';
+  value.setAttribute('aria-hidden', 'true');
+  input.addEventListener('input', () => {
+    state.z[i] = Number(input.value);
+    showValue(input, value, state.z[i]);
+    changed();
+  });
+  row.append(label, input, value);
+  return row;
+}
+
+// A group of sliders with its visible heading (the group's name).
+function group(id, heading, rows, extraClass) {
+  const box = document.createElement('div');
+  box.className = `slider-group${extraClass ? ` ${extraClass}` : ''}`;
+  box.setAttribute('role', 'group');
+  box.setAttribute('aria-labelledby', `${id}-heading`);
+  const title = document.createElement('p');
+  title.className = 'group-heading';
+  title.id = `${id}-heading`;
+  title.textContent = heading;
+  const grid = document.createElement('div');
+  grid.className = 'slider-grid';
+  grid.append(...rows);
+  box.append(title, grid);
+  return box;
+}
+
+function buildSliders(model) {
+  const d = model.latent_dim;
+  const info = activity(model);
+  const groups = [];
+  if (info.active) {
+    const active = info.order.filter((i) => info.active.has(i));
+    const inactive = info.order.filter((i) => !info.active.has(i));
+    groups.push(group('active', `Active: ${active.length} of ${d}, most used first`, active.map((i) => sliderRow(i, info))));
+    if (inactive.length) {
+      groups.push(group('inactive', `Inactive: ${inactive.length}`, inactive.map((i) => sliderRow(i, info)), 'inactive-group'));
+    }
+    $('inactive-note').textContent = `inactive: the encoder hardly uses this dimension (the variance of its \u03bc over the test set is below ${info.threshold}); moving it changes the image little`;
+    $('latent-order').textContent = inactive.length
+      ? `Active dimensions first, by how much the encoder uses them; the ${inactive.length} inactive ones after, dimmed.`
+      : 'Every dimension is active; the most used first.';
+  } else {
+    groups.push(group('all', `All ${d}, in index order`, [...Array(d).keys()].map((i) => sliderRow(i, info))));
+    $('inactive-note').textContent = '';
+    $('latent-order').textContent = 'This model has no diagnostics, so the dimensions are in index order and none is marked inactive.';
+  }
+  $('sliders').replaceChildren(...groups);
+  $('sliders').dataset.order = info.order.join(',');
+  $('latent-hint').textContent = d === 2 ? 'drag on the manifold or move the sliders' : `move the ${d} sliders`;
   $('latent-skip').textContent = `Skip the ${d} sliders`;
   $('latent-skip').hidden = false;
   $('sliders').setAttribute('aria-label', `Latent vector z, ${d} coordinates`);
@@ -56,55 +101,12 @@ function syncSliders() {
     input.value = String(state.z[i]);
     showValue(input, input.nextElementSibling, state.z[i]);
   }
-  drawPad();
 }
 
-function drawPad() {
-  const pad = $('pad2d');
-  if (pad.hidden) return;
-  const ctx = pad.getContext('2d');
-  const S = pad.width;
-  ctx.clearRect(0, 0, S, S);
-  ctx.strokeStyle = '#2a3140';
-  for (let k = -RANGE; k <= RANGE; k++) {
-    const t = ((k + RANGE) / (2 * RANGE)) * S;
-    ctx.lineWidth = k === 0 ? 2 : 1;
-    ctx.beginPath();
-    ctx.moveTo(t, 0);
-    ctx.lineTo(t, S);
-    ctx.moveTo(0, t);
-    ctx.lineTo(S, t);
-    ctx.stroke();
-  }
-  const x = ((state.z[0] + RANGE) / (2 * RANGE)) * S;
-  const y = ((RANGE - state.z[1]) / (2 * RANGE)) * S;
-  ctx.fillStyle = '#5aa9ff';
-  ctx.beginPath();
-  ctx.arc(x, y, 7, 0, 2 * Math.PI);
-  ctx.fill();
-}
-
-function setupPad() {
-  const pad = $('pad2d');
-  let dragging = false;
-  const move = (e) => {
-    const r = pad.getBoundingClientRect();
-    const fx = Math.min(1, Math.max(0, (e.clientX - r.left) / r.width));
-    const fy = Math.min(1, Math.max(0, (e.clientY - r.top) / r.height));
-    state.z[0] = Math.round((fx * 2 - 1) * RANGE * 100) / 100;
-    state.z[1] = Math.round((1 - fy * 2) * RANGE * 100) / 100;
-    syncSliders();
-    requestDecode();
-  };
-  pad.addEventListener('pointerdown', (e) => {
-    e.preventDefault();
-    pad.setPointerCapture(e.pointerId);
-    dragging = true;
-    move(e);
-  });
-  pad.addEventListener('pointermove', (e) => dragging && move(e));
-  pad.addEventListener('pointerup', () => { dragging = false; });
-  pad.addEventListener('pointercancel', () => { dragging = false; });
+// z changed here or was set from outside: the sliders' own moves do not need syncing
+function changed(preview = false) {
+  requestDecode();
+  emit('z', { preview });
 }
 
 // One decode in flight at a time; changes of z during it are coalesced into one more decode.
@@ -140,10 +142,10 @@ async function decodeLoop() {
   }
 }
 
-function setZ(z, why) {
+function setZ(z, why, preview = false) {
   state.z = z;
   syncSliders();
-  requestDecode();
+  changed(preview);
   if (why) announce(why);
 }
 
@@ -157,7 +159,6 @@ export default {
   name: 'latent',
 
   setup() {
-    setupPad();
     $('latent-zero').addEventListener('click', () => setZ(state.z.map(() => 0), 'z set to zero.'));
     $('latent-random').addEventListener('click', () =>
       setZ(state.z.map(() => Math.round(gaussian() * 100) / 100), 'z drawn at random.'));
@@ -166,19 +167,22 @@ export default {
       e.preventDefault();
       $('latent-zero').focus();
     });
-    // another panel hands over a z ("Explore this z"): show it here and take the focus along
-    on('latent', ({ z, why }) => {
-      setZ(z, why);
+    // another panel hands over a z: shown here; with follow ("Explore this z") the focus and the
+    // view come along; preview (a manifold cell under the pointer) is not announced
+    on('latent', ({ z, why, follow, preview }) => {
+      if (!state.model || z.length !== state.model.latent_dim) return;
+      setZ(z.slice(), why, preview);
+      if (!follow) return;
       $('latent-card').scrollIntoView({ behavior: reducedMotion.matches ? 'auto' : 'smooth', block: 'nearest' });
       $('latent-title').focus({ preventScroll: true });
     });
   },
 
-  async modelChanged(model, previous) {
-    if (!previous || previous.latent_dim !== model.latent_dim) buildSliders(model.latent_dim);
+  async modelChanged(model) {
+    buildSliders(model);
     state.z = new Array(model.latent_dim).fill(0);
     syncSliders();
-    requestDecode();
+    changed();
   },
 
   async refresh() {

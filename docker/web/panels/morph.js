@@ -10,8 +10,23 @@ const FRAME_MS = 110;
 const job = latestOnly();
 const anim = { frames: 0, frame: 0, dir: 1, timer: 0, playing: !reducedMotion.matches };
 
+// The morph needs the class means: a model without them says so instead of failing.
+function canMorph() {
+  const ok = Boolean(state.model && state.model.has_centroids);
+  $('morph-note').hidden = ok;
+  for (const id of ['morph-from', 'morph-to', 'morph-steps', 'morph-method', 'morph-go']) $(id).disabled = !ok;
+  return ok;
+}
+
 function morph(tell = true) {
-  return job(async (isCurrent) => {
+  return job(async (isCurrent, signal) => {
+    if (!canMorph()) {
+      $('morph-strip').hidden = true;
+      $('morph-empty').hidden = false;
+      $('morph-caption').textContent = 'No class means in this model';
+      startAnimation(0);
+      return;
+    }
     const stepsText = $('morph-steps').value.trim();
     const body = {
       from: Number($('morph-from').value),
@@ -21,7 +36,7 @@ function morph(tell = true) {
     // sent as typed: the server says what is wrong with it
     if (stepsText !== '') body.steps = /^-?\d+$/.test(stepsText) ? Number(stepsText) : stepsText;
     try {
-      const { blob } = await apiBlob(withModel('interpolate'), body);
+      const { blob } = await apiBlob(withModel('interpolate'), body, signal);
       if (!isCurrent()) return;
       await showImage($('morph-strip'), $('morph-empty'), blob);
       const names = classNames(state.model);
