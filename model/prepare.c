@@ -576,6 +576,8 @@ static vae_status normalise(const vae_prepare_grid *g, vae_normalize mode, void 
     info->low = (float)lo;
     info->high = (float)hi;
     info->scale = (float)(s / fx);
+    info->offset[0] = ox;
+    info->offset[1] = oy;
     return VAE_OK;
 }
 

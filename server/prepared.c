@@ -11,6 +11,9 @@ void vae_prepared_json(vae_json_writer *w, const vae_prepare_info *info) {
         vae_jw_printf(w, ",\"box\":[%d,%d,%d,%d],\"threshold\":", info->box[0], info->box[1], info->box[2],
                       info->box[3]);
         vae_jw_float(w, info->threshold);
+        vae_jw_raw(w, ",\"scale\":");
+        vae_jw_float(w, info->scale);
+        vae_jw_printf(w, ",\"offset\":[%d,%d]", info->offset[0], info->offset[1]);
     }
     vae_jw_raw(w, "}");
 }

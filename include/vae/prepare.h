@@ -74,6 +74,9 @@ typedef struct {
     float threshold;         /* ink is above this (0..1, after the polarity) */
     float low, high;         /* the levels mapped to 0 and 1 */
     float scale;             /* output pixels per source pixel */
+    int offset[2];           /* where the box's top-left corner lands in the 28x28 frame: source pixel
+                                (sx, sy) goes to about (offset[0] + (sx - box[0]) * scale, offset[1] +
+                                (sy - box[1]) * scale), which maps a mask drawn on the source */
 } vae_prepare_info;
 
 /* "none", "mnist", "fill" ("?" out of range). */

@@ -69,6 +69,13 @@ class Preparation(ServerTestCase):
         self.assertTrue(d["x"] <= x and x + w <= d["x"] + d["size"] and d["y"] <= y and y + h <= d["y"] + d["size"], p)
         self.assertGreater(max(w, h), d["size"] * 0.5, p)
         self.assertTrue(0 < p["threshold"] < 1, p)
+        # scale and offset map the box into the frame: for mnist its longer side becomes 20 pixels,
+        # inside 28x28, around the centre of mass at (14, 14)
+        self.assertAlmostEqual(max(w, h) * p["scale"], 20, delta=1.5)
+        ox, oy = p["offset"]
+        self.assertTrue(-2 <= ox and ox + w * p["scale"] <= 30 and -2 <= oy and oy + h * p["scale"] <= 30, p)
+        self.assertLess(abs(ox + w * p["scale"] / 2 - 14), 4, p)
+        self.assertLess(abs(oy + h * p["scale"] / 2 - 14), 4, p)
         light = self.encode(self.light, "normalize=mnist&invert=auto")["prepared"]
         self.assertEqual((light["invert"], light["polarity"]), (False, "border"))
         # invert=true is obeyed even when wrong, and said so
