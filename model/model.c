@@ -318,8 +318,8 @@ vae_status vae_model_require(const vae_model *model, unsigned parts, vae_error *
                                                   : model->scores.nll.values != NULL;
         if (!present)
             return vae_error_set(err, VAE_ERR_UNSUPPORTED,
-                                 "this weights file has no %s: add them with `vae-train --annotate "
-                                 "FILE --data DIR` (DIR: the data set it was trained on)",
+                                 "this weights file lacks %s; `vae-train --annotate FILE --data DIR` "
+                                 "adds the statistics (DIR: the data set it was trained on)",
                                  groups[i].what);
     }
     return VAE_OK;
