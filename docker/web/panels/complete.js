@@ -5,7 +5,7 @@
 import { apiJSON, withModel } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { completionInput, isDrawn, isRubbing, onDrawing, setHiddenHalf, setRubbing } from '../lib/drawing.js';
-import { $, latestOnly, reducedMotion, showError } from '../lib/ui.js';
+import { $, latestOnly, paintPixels, reducedMotion, showError } from '../lib/ui.js';
 import { state } from '../lib/state.js';
 
 const ERROR = 'complete-error';
@@ -14,33 +14,16 @@ const METHODS = { mwg: 'Metropolis-within-Gibbs', pseudo_gibbs: 'pseudo-Gibbs' }
 const job = latestOnly();
 const chain = { frames: [], steps: 0, frame: 0, timer: 0, accepted: 0, method: '', runs: 0 };
 
-// 784 grey levels (0..1) on a 28x28 canvas; hidden (784 0/1, 0 = hidden) striped in blue
-function paint(canvas, grey, known) {
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = Math.round(Math.min(1, Math.max(0, grey[i])) * 255);
-    const x = i % 28, y = (i - x) / 28;
-    const stripe = known && !known[i];
-    const lit = stripe && (x + y) % 4 < 2;
-    img.data[i * 4] = stripe ? (lit ? 40 : 20) : v;
-    img.data[i * 4 + 1] = stripe ? (lit ? 80 : 40) : v;
-    img.data[i * 4 + 2] = stripe ? (lit ? 150 : 75) : v;
-    img.data[i * 4 + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
-}
-
 // The known pixels as the model will get them, and whether Complete can run.
 function showKnown() {
   const input = isDrawn() ? completionInput() : null;
   const canvas = $('complete-known');
   if (!input) {
-    paint(canvas, new Array(784).fill(0), null);
+    paintPixels(canvas, new Array(784).fill(0), null);
     canvas.dataset.hidden = '0';
     $('complete-known-caption').textContent = 'Nothing drawn yet';
   } else {
-    paint(canvas, input.grey, input.known);
+    paintPixels(canvas, input.grey, input.known);
     canvas.dataset.hidden = String(input.hidden);
     $('complete-known-caption').textContent = input.hidden
       ? `${input.hidden} of 784 pixels hidden`
@@ -119,7 +102,7 @@ function stop() {
 function showFrame(i) {
   chain.frame = i;
   const canvas = $('complete-anim');
-  paint(canvas, chain.frames[i], null);
+  paintPixels(canvas, chain.frames[i], null);
   const last = chain.frames.length - 1;
   const step = last ? Math.round((i * chain.steps) / last) : chain.steps;
   canvas.dataset.frame = String(i);
@@ -137,7 +120,7 @@ function clearResult() {
   stop();
   chain.frames = [];
   const canvas = $('complete-anim');
-  paint(canvas, new Array(784).fill(0), null);
+  paintPixels(canvas, new Array(784).fill(0), null);
   canvas.dataset.frame = '';
   canvas.dataset.done = '0';
   canvas.setAttribute('aria-label', 'The completion appears here');
