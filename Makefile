@@ -84,7 +84,7 @@ deps:
 	@tests/install-deps.sh build test
 
 # PyTorch round trip (model/pytorch): exporter, loader and server against PyTorch; needs python3-torch.
-test-pytorch: $(BUILD)/vae-server
+test-pytorch: $(BUILD)/vae-server $(BUILD)/vae-train
 	@tests/install-deps.sh build pytorch
 	@echo "== tests/pytorch"; PYTHON=$(PYTHON) tests/pytorch/run.sh $(BUILD) $(MNIST)
 

@@ -165,12 +165,23 @@ def config_of(tensors, metadata):
     return hidden, int(tensors["enc.mu.weight"].shape[0]), activation
 
 
+def is_network_tensor(name):
+    """Whether a file's tensor is part of the network (or its centroids) rather than the statistics
+    `vae-train --annotate` computes from data (class_std, plane.*, diag.*, score.*)."""
+    return name.startswith(("enc.", "dec.")) or name == "centroids"
+
+
 def load(path):
-    """The VAE in a project weights file, in eval mode, with .metadata (the file's __metadata__)
-    and .centroids ([10, d], or None when the file has none)."""
+    """The VAE in a project weights file, in eval mode, with .metadata (the file's __metadata__),
+    .centroids ([10, d], or None when the file has none) and .statistics ({name: tensor}: the rest,
+    the class spreads, principal plane, diagnostics and score tables the server's /score, /manifold,
+    /traverse and /sample?label use). The statistics describe these exact weights: they are not part
+    of the module's state_dict and export_vae does not write them back (after any change to the
+    weights, `vae-train --annotate FILE --data DIR` computes them afresh)."""
     tensors, metadata = read_safetensors(path)
     hidden, latent, activation = config_of(tensors, metadata)
     model = VAE(hidden, latent, activation, centroids="centroids" in tensors)
-    model.load_state_dict(tensors, strict=True)
+    model.load_state_dict({k: v for k, v in tensors.items() if is_network_tensor(k)}, strict=True)
     model.metadata = dict(metadata)
+    model.statistics = {k: v for k, v in tensors.items() if not is_network_tensor(k)}
     return model.eval()

@@ -201,8 +201,9 @@ def main():
     if digit:
         b64 = base64.b64encode(digit).decode("ascii")
         cases += [
+            ("POST /score (k=1)", "/score?k=1", lua_post("/score?k=1", digit, "image/png"), 2),
             ("POST /score (k=64)", "/score", lua_post("/score", digit, "image/png"), 65),
-            ("POST /score (k=8)", "/score?k=8", lua_post("/score?k=8", digit, "image/png"), 9),
+            ("POST /score (k=5000)", "/score?k=5000", lua_post("/score?k=5000", digit, "image/png"), 5001),
             ("POST /complete (50 MwG steps)", "/complete",
              lua_post("/complete", json.dumps({"image": b64, "keep": "top"}), "application/json"), 50),
         ]

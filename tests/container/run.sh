@@ -17,10 +17,12 @@ started=$(date +%s)
 fail() { echo "container-test: FAIL: $*" >&2; exit 1; }
 step() { echo "== container-test: $* ($(($(date +%s) - started)) s)"; }
 
-# netavark + aardvark-dns: container networks with DNS (the compose topology); catatonit: podman's
-# pause/init; all three only recommended by podman, and need-packages installs no recommends
-tests/container/need-packages.sh podman buildah runc debootstrap netavark aardvark-dns catatonit uidmap \
-    python3 curl
+# netavark + aardvark-dns: container networks with DNS (the compose topology); iptables: netavark's
+# firewall driver (without it every bridged `podman run` fails with "netavark: No such file or
+# directory"); catatonit: podman's pause/init; all only recommended by podman, and need-packages
+# installs no recommends
+tests/container/need-packages.sh podman buildah runc debootstrap netavark aardvark-dns iptables catatonit \
+    uidmap python3 curl
 # the rootful settings CONTAINERS.md gives for these machines (no systemd, cgroupfs)
 podman_run() { podman --runtime runc --cgroup-manager cgroupfs "$@"; }
 

@@ -42,7 +42,7 @@ except ImportError as e:  # the suite must fail, not skip, without PyTorch
     TORCH_ERROR = e
 
 from common import Client  # noqa: E402
-from server import ServerProcess  # noqa: E402
+from server import ServerProcess, build_dir  # noqa: E402
 
 TOLERANCE = 1e-4
 TRAIN_IMAGES = 2000
@@ -384,15 +384,73 @@ class ShippedModelInPyTorch(ServedModel, unittest.TestCase):
         self.assertEqual(model.centroids is not None, m["has_centroids"])
 
     def test_reexport_is_identical(self):
-        """Exporting the loaded module again writes the same tensors (its names are the project's)."""
+        """Exporting the loaded module again writes the same network and centroids (its names are the
+        project's); the statistics are kept aside on load (.statistics) and not written back."""
         path = os.path.join(Fixture.tmp, "again.safetensors")
         export_vae.export(Fixture.shipped, path, activation=Fixture.shipped.activation)
         a, _ = vae_torch.read_safetensors(SHIPPED)
         b, meta = vae_torch.read_safetensors(path)
-        self.assertEqual(sorted(a), sorted(b))
-        for name in a:
+        network = sorted(k for k in a if vae_torch.is_network_tensor(k))
+        self.assertEqual(network, sorted(b))
+        for name in network:
             self.assertTrue(torch.equal(a[name], b[name]), name)
+        self.assertEqual(sorted(Fixture.shipped.statistics), sorted(k for k in a if k not in network))
+        self.assertIn("score.nll", Fixture.shipped.statistics)
         os.unlink(path)
+
+
+class AnnotatedExport(unittest.TestCase):
+    """A file exported from PyTorch gets the statistics without retraining: vae-train --annotate on
+    the exported example adds them, and the server's statistics-based methods then work on it, while
+    the file as exported answers them with what to run."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.path = os.path.join(Fixture.tmp, "annotated.safetensors")
+        train = os.path.join(build_dir(), "vae-train")
+        proc = subprocess.run([train, "--annotate", Fixture.example_path, "--data", Fixture.data, "--out", cls.path,
+                               "--score-k", "8", "--threads", "2", "--quiet"], capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode != 0:
+            raise AssertionError("vae-train --annotate failed (%d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
+        cls.server = ServerProcess(["--model", "annotated=" + cls.path, "--model", "example=" + Fixture.example_path],
+                                   name="vae-server(annotated)")
+        cls.server.start()
+        cls.client = Client(cls.server.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        os.unlink(cls.path)
+
+    def test_statistics_added_and_served(self):
+        models = {m["name"]: m for m in self.client.get("/v1/models").json()["models"]}
+        a, e = models["annotated"], models["example"]
+        self.assertEqual((a["class_stats"], a["principal_plane"], a["calibration"]["k"]), (True, True, 8))
+        self.assertEqual((e["class_stats"], e["principal_plane"], e["calibration"], e["diagnostics"]),
+                         (False, False, None, None))
+        self.assertEqual(len(a["diagnostics"]["mu_var"]), a["latent_dim"])
+        # the network is the exported one, byte for byte (the centroids are recomputed on --data)
+        before, _ = vae_torch.read_safetensors(Fixture.example_path)
+        after, _ = vae_torch.read_safetensors(self.path)
+        for name in before:
+            if name != "centroids":
+                self.assertTrue(torch.equal(before[name], after[name]), name)
+        self.assertLess(float((before["centroids"] - after["centroids"]).abs().max()), 0.5)
+        z = {"z": [0.0] * a["latent_dim"]}
+        self.assertEqual(self.client.post("/decode?format=json&model=annotated", z).json(),
+                         self.client.post("/decode?format=json&model=example", z).json())
+        pixels = {"pixels": [float(v) for v in Fixture.test_x[0]], "seed": 3}
+        scored = self.client.post("/score?model=annotated", pixels).json()
+        self.assertTrue(scored["calibrated"])
+        self.assertTrue(0 <= scored["percentile"] <= 100)
+        plain = self.client.post("/score?model=example", pixels).json()
+        self.assertFalse(plain["calibrated"])
+        self.assertEqual(plain["nll"], scored["nll"])
+        self.assertEqual(self.client.get("/manifold?model=annotated&n=4").status, 200)
+        refused = self.client.get("/manifold?model=example&n=4")
+        self.assertEqual(refused.status, 422)
+        self.assertIn("vae-train --annotate", refused.json()["error"]["message"])
 
 
 class ExporterMapping(unittest.TestCase):
