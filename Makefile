@@ -112,7 +112,7 @@ run: deps
 
 test: deps
 	@tests/install-deps.sh fuzz
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BENCH_BIN)
 	@$(MAKE) --no-print-directory test-unit test-train test-http test-fuzz-regressions
 
 test-unit: $(UNIT_BIN) $(BINS)
@@ -194,6 +194,8 @@ soak: deps
 # same weights under the same load, for the shipped model and for the canonical 784-400-20 (trained here
 # once, 10 epochs); then vae-train against PyTorch's training loop, side by side (10 epochs each).
 BENCH_CANONICAL := $(BUILD)/bench/mnist-400-20.safetensors
+# built by make test as well, so that a library change cannot leave the benchmarks uncompilable
+BENCH_BIN := $(BUILD)/bench/peak_flops $(BUILD)/bench/bench_decode $(BUILD)/bench/bench_prepare
 BENCH_SECONDS ?= 5
 $(BUILD)/bench/peak_flops: tests/bench/peak_flops.c
 	@mkdir -p $(dir $@)
@@ -204,16 +206,26 @@ $(BUILD)/bench/bench_decode: tests/bench/bench_decode.c $(LIBVAE)
 $(BENCH_CANONICAL): $(BUILD)/vae-train
 	@mkdir -p $(dir $@)
 	$(BUILD)/vae-train --data $(MNIST) --out $@ --epochs 10 --threads 2 --quiet
+# the shape of the mnist model shipped before (784-512-256-32), for what the bigger one costs per request
+BENCH_SMALLER := $(BUILD)/bench/mnist-512-256-32.safetensors
+$(BENCH_SMALLER): $(BUILD)/vae-train
+	@mkdir -p $(dir $@)
+	$(BUILD)/vae-train --data $(MNIST) --out $@ --hidden 512,256 --latent 32 --shift 1 --epochs 10 --threads 2 --quiet
 
 bench:
 	@tests/install-deps.sh build bench
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BUILD)/bench/bench_decode $(BENCH_CANONICAL)
-	@$(BUILD)/bench/bench_decode model/weights/mnist.safetensors | tr '\n' ' '; echo
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BUILD)/bench/bench_decode $(BENCH_CANONICAL) \
+	    $(BENCH_SMALLER)
+	@for w in model/weights/mnist.safetensors $(BENCH_SMALLER); do \
+	    printf "%s: " $$w; $(BUILD)/bench/bench_decode $$w | tr '\n' ' '; echo; done
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
+	@echo
+	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist512=$(BENCH_SMALLER) \
+	    --variant "batching on="
 	@echo
 	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
 	@echo

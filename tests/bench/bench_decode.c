@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     }
     vae_model *m;
     vae_error err;
-    if (vae_model_load(argv[1], &m, &err) != VAE_OK) {
+    if (vae_weights_load(argv[1], &m, &err) != VAE_OK) {
         fprintf(stderr, "bench_decode: %s\n", err.message);
         return 1;
     }
@@ -84,6 +84,6 @@ int main(int argc, char **argv) {
     free(buf);
     free(z);
     vae_workspace_destroy(ws);
-    vae_model_free(m);
+    vae_model_destroy(m);
     return 0;
 }

@@ -221,6 +221,14 @@ class Drain(unittest.TestCase):
                     continue
                 try:
                     s.sendall(head + body)
+                except (ConnectionResetError, BrokenPipeError):
+                    # the kernel queued the connection after the server closed its listening socket:
+                    # it is reset before the server read a byte, the same as refused at connect
+                    s.close()
+                    with lock:
+                        results["refused"] += 1
+                    continue
+                try:
                     reply = read_reply(s, head + body)
                 except OSError as e:
                     reply = b"<%s>" % str(e).encode()
