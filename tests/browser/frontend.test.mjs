@@ -152,6 +152,81 @@ const text = (page, selector) => page.textContent(selector);
 // The page's own modules, as it loaded them (the same URL is the same module instance).
 const pageZ = (page) => page.evaluate(async () => (await import('./lib/state.js')).state.z.slice());
 const completionInput = (page) => page.evaluate(async () => (await import('./lib/drawing.js')).completionInput());
+const drawingPNG = (page) => page.evaluate(async () => (await import('./lib/drawing.js')).drawingPNG());
+
+// A POST of the drawing now on the page's canvas to BASE/api/PATH from the test (not through the
+// page, whose calls drawingCalls records), with the query params; the reply's JSON.
+async function postDrawing(page, apiPath, params) {
+  const image = await drawingPNG(page);
+  assert.ok(image, 'nothing is drawn');
+  const model = await page.evaluate(() => document.body.dataset.model);
+  const q = new URLSearchParams({ model, ...params });
+  const resp = await fetch(`${BASE}/api/${apiPath}?${q}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ image }) });
+  assert.equal(resp.status, 200, `POST /api/${apiPath}?${q}: ${resp.status}`);
+  return resp.json();
+}
+
+// The server's view of the drawing on the page's canvas, asked by the test itself:
+// /reconstruct?normalize=auto&invert=auto&with_input=1&format=json -> {input, pixels, prepared}.
+async function serverView(page) {
+  const image = await drawingPNG(page);
+  const doc = await postDrawing(page, 'reconstruct', { normalize: 'auto', invert: 'auto', with_input: '1', format: 'json' });
+  assert.equal(doc.input.length, 1, 'one image, one row of input');
+  return { image, input: doc.input[0], pixels: doc.pixels[0], prepared: doc.prepared };
+}
+
+const isComplete = (r) => new URL(r.url()).pathname.endsWith('/api/complete');
+
+// A call from the page asked the server to prepare the picture: normalize=auto&invert=auto.
+function assertPrepareAsked(req, what) {
+  const q = new URL(req.url()).searchParams;
+  assert.deepEqual([q.get('normalize'), q.get('invert')], ['auto', 'auto'], `${what}: ${q}`);
+}
+
+// The 784 grey levels (red channel) of a 28x28 canvas on the page.
+const canvasGrey = (page, selector) => page.$eval(selector, (c) =>
+  Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
+
+// The width and height of a PNG data URL, from its IHDR.
+function pngSize(dataURL) {
+  const bytes = Buffer.from(dataURL.replace(/^data:image\/png;base64,/, ''), 'base64');
+  assert.equal(bytes.subarray(1, 4).toString(), 'PNG', 'not a PNG');
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
+
+const dist = (a, b) => Math.sqrt(a.reduce((acc, v, i) => acc + (v - b[i]) ** 2, 0));
+
+// Every call the page makes from the drawing (POST /encode, /reconstruct, /score, /complete,
+// /traverse), and the /encode replies by the image they were for: recorded from the start.
+const drawingCalls = [];
+const encodeReplies = new Map();
+const DRAWING_CALL = /\/api\/(encode|reconstruct|score|complete|traverse)$/;
+
+function recordDrawingCalls(page) {
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    const m = url.pathname.match(DRAWING_CALL);
+    if (!m || r.method() !== 'POST') return;
+    drawingCalls.push({ path: m[1], params: Object.fromEntries(url.searchParams), body: r.postDataJSON() });
+  });
+  page.on('response', async (r) => {
+    if (!new URL(r.url()).pathname.endsWith('/api/encode') || r.status() !== 200) return;
+    try {
+      const body = r.request().postDataJSON();
+      encodeReplies.set(body.image, await r.json());
+    } catch (_) { /* cancelled on the way */ }
+  });
+}
+
+// mu of the drawing now on the canvas, as the page's own /encode call got it.
+async function pageMu(page, what) {
+  await settled(page);
+  const image = await drawingPNG(page);
+  const deadline = Date.now() + 3000;
+  while (!encodeReplies.has(image) && Date.now() < deadline) await page.waitForTimeout(50);
+  assert.ok(encodeReplies.has(image), `${what}: the page did not encode the drawing on show`);
+  return encodeReplies.get(image).mu;
+}
 
 // GET BASE/api/PATH as JSON, from the test (not through the page)
 async function apiGet(pathAndQuery) {
@@ -336,6 +411,9 @@ const PANELS = [
       await settled(page);
       assert.match(await text(page, '#model-info'), /fashion/);
       assert.match(await text(page, '#test-image option:checked'), /Dress/);
+      // the drawing, prepared for this model: Fashion-MNIST's items fill the frame
+      assert.match(await text(page, '#seen-info'), /^The server scaled the ink \(a \d+ \u00d7 \d+ box on the canvas\) to fill the 28 \u00d7 28 frame, as Fashion-MNIST\u2019s items were; light ink/);
+      assert.equal((await serverView(page)).prepared.normalize, 'fill');
       // the sample panel's class picker names the classes of Fashion-MNIST
       const classes = await page.$$eval('#sample-class option', (os) => os.map((o) => o.textContent));
       assert.deepEqual(classes, ['any (the prior)', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
@@ -352,6 +430,7 @@ const PANELS = [
       assert.equal(await checked(), 'mnist');
       await page.waitForFunction(() => document.querySelectorAll('#sliders input').length === 32);
       await settled(page);
+      assert.match(await text(page, '#seen-info'), /fitted the ink \(a \d+ \u00d7 \d+ box on the canvas\) into 20 \u00d7 20 and centred it by its centre of mass/);
     },
   },
   {
@@ -374,37 +453,54 @@ const PANELS = [
       await page.keyboard.type('60');
       let from = await mark(page);
       let before = await runs(page);
-      let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/complete')), keys(page, '#complete-go', 'Enter')]);
+      let [req, resp] = await Promise.all([page.waitForRequest(isComplete), page.waitForResponse(isComplete), keys(page, '#complete-go', 'Enter')]);
       let body = req.postDataJSON();
-      assert.deepEqual([body.keep, body.mask, body.steps, body.method, body.chain], ['top', undefined, 60, 'pseudo_gibbs', true]);
+      assert.deepEqual([body.keep, body.mask, body.steps, body.method, body.chain, body.pixels], ['top', undefined, 60, 'pseudo_gibbs', true, undefined]);
+      // what is sent is the whole canvas, to be prepared by the server as for every other call;
+      // the server prepared it into the frame the page showed (its with_input JSON for this
+      // canvas), and the known pixels shown are exactly those of that prepared input
+      const ref = await serverView(page);
+      assertPrepareAsked(req, 'Complete, the bottom hidden');
+      assert.equal(body.image, await drawingPNG(page), 'Complete did not send the canvas');
+      assert.deepEqual((await resp.json()).prepared, ref.prepared, 'the completion was prepared into another frame');
+      const shownKnown = await canvasGrey(page, '#complete-known');
+      assert.deepEqual(shownKnown.slice(0, 392), ref.input.slice(0, 392).map((g) => Math.round(g * 255)), 'the known pixels shown are not the prepared input');
       // the chain is played: its start, steps between, its end
       let frames = await chainPlayed(page, before, 'bottom hidden');
       assert.ok(frames.length >= 3 && frames[0] === 0 && frames[frames.length - 1] === 10, `frames shown: ${frames}`);
       await expectPicture(page, '#complete-anim', 28, 28, 'the completion');
       assert.match(await text(page, '#complete-caption'), /^Completed: 60 steps of pseudo-Gibbs, \d+ accepted$/);
       await expectAnnouncements(page, from, [/^Completion: 392 hidden pixels filled in by 60 steps of pseudo-Gibbs, \d+ of 60 proposals accepted\.$/], 'complete');
-      await assertCompletion(page, 'bottom hidden');
+      await assertCompletion(page, 'bottom hidden', ref);
       // rub-out mode: the pen hides what it rubs; only that is hidden, sent as a mask
       await keys(page, '#draw-rub', 'Space');
       assert.equal(await page.getAttribute('#draw-rub', 'aria-pressed'), 'true');
       await keys(page, '#complete-hide', 'ArrowUp');
       assert.equal(await page.inputValue('#complete-hide'), '');
       assert.ok(await page.isDisabled('#complete-go'), 'Complete is enabled with nothing hidden');
-      await mouseStroke(page, [[0.2, 0.55], [0.8, 0.55], [0.8, 0.8], [0.2, 0.8]]);
+      const rub = [[0.2, 0.55], [0.8, 0.55], [0.8, 0.8], [0.2, 0.8]];
+      await mouseStroke(page, rub);
       const hidden = Number((await text(page, '#complete-known-caption')).split(' ')[0]);
       assert.ok(hidden > 50 && hidden < 784, `${hidden} pixels hidden by rubbing out`);
+      const expected = rubbedFrame(ref.prepared, rub, RUB_WIDTH);
       await keys(page, '#complete-method', 'ArrowUp');
       await keys(page, '#complete-steps', 'Control+A');
       await page.keyboard.type('50');
       before = await runs(page);
-      [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/complete')), keys(page, '#complete-go', 'Space')]);
+      [req, resp] = await Promise.all([page.waitForRequest(isComplete), page.waitForResponse(isComplete), keys(page, '#complete-go', 'Space')]);
       body = req.postDataJSON();
+      assertPrepareAsked(req, 'Complete, rubbed out');
+      assert.equal(body.image, ref.image, 'rubbing out changed the picture sent');
+      assert.deepEqual((await resp.json()).prepared, ref.prepared, 'the completion was prepared into another frame');
       assert.equal(body.keep, undefined);
       assert.equal(body.mask.length, 784);
       assert.equal(body.mask.filter((v) => v === 0).length, hidden, 'the mask sent is not what the page shows as hidden');
+      // the mask lines up with the stroke mapped into the frame the model saw (by the server's
+      // box, scale and offset, computed here)
+      assertMaskLinesUp(body.mask, expected, 'the rubbed-out mask');
       frames = await chainPlayed(page, before, 'rubbed out');
       assert.equal(frames[frames.length - 1], 10);
-      await assertCompletion(page, 'rubbed out');
+      await assertCompletion(page, 'rubbed out', ref);
       // Replay plays the same chain again
       before = await runs(page);
       await keys(page, '#complete-replay', 'Enter');
@@ -413,6 +509,17 @@ const PANELS = [
       // back to drawing
       await keys(page, '#draw-rub', 'Enter');
       assert.equal(await page.getAttribute('#draw-rub', 'aria-pressed'), 'false');
+      await settled(page);
+      // ink drawn and Complete pressed at once, before the page has encoded the new ink: the page
+      // first asks for the model's view of the drawing as it is now, and maps the mask through it
+      await mouseStroke(page, [[0.42, 0.3], [0.58, 0.3]]);
+      [req, resp] = await Promise.all([page.waitForRequest(isComplete), page.waitForResponse(isComplete), keys(page, '#complete-go', 'Enter')]);
+      body = req.postDataJSON();
+      const now = await serverView(page);
+      assert.notDeepEqual(now.input, ref.input, 'the stroke did not change what the model sees');
+      assert.equal(body.image, now.image, 'Complete right after a stroke sent the drawing as it was before it');
+      assert.deepEqual((await resp.json()).prepared, now.prepared, 'the completion was prepared into another frame');
+      assertMaskLinesUp(body.mask, rubbedFrame(now.prepared, rub, RUB_WIDTH), 'the mask after a new stroke');
       await settled(page);
     },
   },
@@ -444,9 +551,12 @@ const PANELS = [
       await chooser.setFiles(file);
       await waitVersion(page, '#recon', v, 'reconstruction of the upload');
       fs.rmSync(file);
+      // shown as it came; the server inverts it (invert=auto)
       const canvas = await picture(page, '#draw');
-      assert.ok(canvas.mean < 60, `the dark-on-light upload was not inverted (mean ${canvas.mean.toFixed(0)})`);
+      assert.ok(canvas.mean > 190, `the dark-on-light upload was changed on the canvas (mean ${canvas.mean.toFixed(0)})`);
+      assert.match(await text(page, '#seen-info'), /; dark ink on a light background \(told by its corners\), inverted\.$/);
       await expectPicture(page, '#recon', 28, 28, 'reconstruction of the upload');
+      await expectPicture(page, '#seen', 28, 28, 'the upload as the model saw it');
       // Explore this z: the sliders take mu, and the focus goes along to the latent panel
       v = await version(page, '#decoded');
       await keys(page, '#draw-explore', 'Enter');
@@ -728,17 +838,54 @@ const PANELS = [
   },
 ];
 
-// The completion on show keeps the known pixels exactly and has ink in the hidden ones.
-async function assertCompletion(page, what) {
+// The completion on show keeps the known pixels exactly as the server prepared them (ref: its
+// with_input JSON for the canvas), as the page gave them (its completionInput()), and has ink in
+// the hidden ones.
+async function assertCompletion(page, what, ref) {
   const input = await completionInput(page);
-  const shown = await page.$eval('#complete-anim', (c) => Array.from(c.getContext('2d').getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0)));
+  const shown = await canvasGrey(page, '#complete-anim');
   let worst = 0, ink = 0;
   input.known.forEach((k, i) => {
-    if (k) worst = Math.max(worst, Math.abs(shown[i] - Math.round(input.grey[i] * 255)));
+    if (k) worst = Math.max(worst, Math.abs(shown[i] - Math.round(ref.input[i] * 255)), Math.abs(shown[i] - Math.round(input.pixels[i] * 255)));
     else if (shown[i] > 64) ink++;
   });
   assert.equal(worst, 0, `${what}: the completion changed a known pixel by ${worst}`);
   assert.ok(ink >= 5, `${what}: the completion left the hidden pixels empty (${ink} lit)`);
+}
+
+// The rub-out pen's width in canvas pixels (lib/drawing.js's RUB).
+const RUB_WIDTH = 34;
+
+// The 28x28 mask (1 known, 0 hidden) of a rub-out stroke through the points (0..1 of the 280-pixel
+// canvas), mapped into the model's frame by the server's `prepared`: a frame pixel is hidden when
+// its centre, taken back to the canvas, lies under the stroke.
+function rubbedFrame(prepared, points, width) {
+  const [x0, y0] = prepared.box, [ox, oy] = prepared.offset, s = prepared.scale;
+  const pts = points.map(([x, y]) => [x * 280, y * 280]);
+  const segDist = (px, py, [ax, ay], [bx, by]) => {
+    const dx = bx - ax, dy = by - ay;
+    const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)));
+    return Math.hypot(px - ax - t * dx, py - ay - t * dy);
+  };
+  return Array.from({ length: 784 }, (_, i) => {
+    const X = x0 + ((i % 28) + 0.5 - ox) / s, Y = y0 + (Math.floor(i / 28) + 0.5 - oy) / s;
+    const d = Math.min(...pts.slice(1).map((p, k) => segDist(X, Y, pts[k], p)));
+    return d <= width / 2 ? 0 : 1;
+  });
+}
+
+// Two masks agree: their hidden parts overlap (intersection over union at least 0.8) and their
+// centres are within half a frame pixel.
+function assertMaskLinesUp(mask, expected, what) {
+  const hidden = (m) => m.map((v, i) => (v ? -1 : i)).filter((i) => i >= 0);
+  const a = new Set(hidden(mask)), b = new Set(hidden(expected));
+  const both = [...a].filter((i) => b.has(i)).length;
+  const iou = both / (a.size + b.size - both);
+  const centre = (set) => [...set].reduce(([x, y], i) => [x + (i % 28) / set.size, y + Math.floor(i / 28) / set.size], [0, 0]);
+  const [ca, cb] = [centre(a), centre(b)];
+  const off = Math.hypot(ca[0] - cb[0], ca[1] - cb[1]);
+  console.log(`    ${what}: ${a.size} hidden, ${b.size} expected, overlap ${iou.toFixed(3)}, centres ${off.toFixed(2)} px apart`);
+  assert.ok(iou >= 0.8 && off <= 0.5, `${what}: ${a.size} pixels hidden, ${b.size} expected: overlap ${iou.toFixed(2)}, centres ${off.toFixed(2)} px apart`);
 }
 
 // Hovers (or clicks) the manifold's cell (r, c) of n x n at its centre.
@@ -784,6 +931,7 @@ test('web frontend through nginx', async (t) => {
     if (!allowed.some((re) => re.test(line))) consoleErrors.push(line);
   });
   page.on('pageerror', (err) => consoleErrors.push(`page error: ${err.message}`));
+  recordDrawingCalls(page);
   // file choosers are intercepted from the start: playwright turns the interception on when the
   // first listener is added, and a listener added with the key press that opens one can be late
   page.on('filechooser', () => {});
@@ -914,6 +1062,17 @@ test('web frontend through nginx', async (t) => {
     await waitVersion(page, '#heat', live, 'the score after the stroke');
     await waitVersion(page, '#recon', v, 'reconstruction');
     await expectPicture(page, '#recon', 28, 28, 'reconstruction');
+    // what the model saw: the server's prepared input and its reconstruction, exactly as the
+    // server gives them for this canvas, and what was done in words
+    await expectPicture(page, '#seen', 28, 28, 'what the model saw');
+    const ref = await serverView(page);
+    assert.deepEqual(await canvasGrey(page, '#seen'), ref.input.map((g) => Math.round(g * 255)), 'the input shown is not the server\'s prepared input');
+    assert.deepEqual(await canvasGrey(page, '#recon'), ref.pixels.map((g) => Math.round(g * 255)), 'the reconstruction shown is not the server\'s');
+    assert.deepEqual([ref.prepared.normalize, ref.prepared.invert, ref.prepared.polarity], ['mnist', false, 'border']);
+    assert.equal(await text(page, '#seen-info'), `The server fitted the ink (a ${ref.prepared.box[2]} \u00d7 ${ref.prepared.box[3]} box on the canvas) ` +
+      'into 20 \u00d7 20 and centred it by its centre of mass in the 28 \u00d7 28 frame, as MNIST\u2019s digits were; light ink on a dark ' +
+      'background (told by its corners), kept as it is.');
+    assert.equal(await page.getAttribute('#seen', 'aria-describedby'), 'seen-info');
     // the score: the heat map (input | reconstruction | per-pixel BCE), the words and the meter
     await expectPicture(page, '#heat', 84, 28, 'the heat map');
     assert.equal(await page.getAttribute('#score', 'data-calibrated'), 'true');
@@ -959,9 +1118,9 @@ test('web frontend through nginx', async (t) => {
     assert.ok(aborted.length >= 2, `${aborted.length} stale calls cancelled`);
     // what is shown is the score of the drawing as it is now (the pixels of a fresh call's PNG)
     const same = await page.evaluate(async () => {
-      const image = (await import('./lib/drawing.js')).modelImage();
+      const image = (await import('./lib/drawing.js')).drawingPNG();
       const model = document.body.dataset.model;
-      const fresh = await fetch(`api/score?model=${model}&k=64&seed=1&format=png`, {
+      const fresh = await fetch(`api/score?model=${model}&normalize=auto&invert=auto&k=64&seed=1&format=png`, {
         method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ image }),
       });
       const pixels = (source) => {
@@ -977,6 +1136,150 @@ test('web frontend through nginx', async (t) => {
       return a.every((v, i) => v === b[i]);
     });
     assert.ok(same, 'the heat map on show is not the current drawing\'s');
+    await noVisibleErrors(page);
+  });
+
+  await t.test('a drawing small in a corner is prepared as the same drawing large and centred', async () => {
+    const since = await page.evaluate(() => performance.now());
+    const seven = [[0.25, 0.22], [0.75, 0.22], [0.45, 0.85]];
+    const zero = [[0.5, 0.15], [0.72, 0.35], [0.7, 0.7], [0.5, 0.88], [0.3, 0.7], [0.28, 0.35], [0.5, 0.15]];
+    const drawn = async (points, what) => {
+      await keys(page, '#draw-clear', 'Enter');
+      const from = drawingCalls.length;
+      const v = await version(page, '#seen');
+      await mouseStroke(page, points);
+      await waitVersion(page, '#seen', v, what);
+      const mu = await pageMu(page, what);
+      return { mu, calls: drawingCalls.slice(from), view: await serverView(page) };
+    };
+    const big = await drawn(seven, 'the 7, large and centred');
+    // the same strokes at half the size, in the top left corner (the pen keeps its width, so the
+    // strokes are relatively twice as thick: the one difference preparation cannot undo)
+    const small = await drawn(seven.map(([x, y]) => [0.03 + 0.5 * (x - 0.25), 0.03 + 0.5 * (y - 0.22)]), 'the 7, small in a corner');
+    // what the page's own normalisation used to stand in for: the server without it
+    const plain = (await postDrawing(page, 'encode', {})).mu;
+    const plainInput = (await postDrawing(page, 'reconstruct', { with_input: '1', format: 'json' })).input[0];
+    const other = await drawn(zero, 'a 0');
+    // every call for the small 7 sent the whole canvas, to be prepared by the server
+    assert.deepEqual([...new Set(small.calls.map((c) => c.path))].sort(), ['encode', 'reconstruct', 'score']);
+    for (const c of small.calls) {
+      assert.deepEqual([c.params.normalize, c.params.invert], ['auto', 'auto'], `${c.path}: ${JSON.stringify(c.params)}`);
+      assert.deepEqual(pngSize(c.body.image), [280, 280], `${c.path}: the image sent is not the whole canvas`);
+    }
+    // the server found the small 7 in the corner, and put its centre of mass in the middle of the frame
+    const [bx, by, bw, bh] = small.view.prepared.box;
+    assert.ok(bx < 40 && by < 40 && bw < 160 && bh < 160, `the small 7's box is ${small.view.prepared.box}`);
+    const mass = small.view.input.reduce((a, g) => a + g, 0);
+    const cx = small.view.input.reduce((a, g, i) => a + g * (i % 28), 0) / mass;
+    const cy = small.view.input.reduce((a, g, i) => a + g * Math.floor(i / 28), 0) / mass;
+    assert.ok(Math.abs(cx - 14) < 1 && Math.abs(cy - 14) < 1, `the small 7's centre of mass is at (${cx.toFixed(2)}, ${cy.toFixed(2)})`);
+    // both fitted into 20 x 20 (the longer side of the ink's box, through the server's scale)
+    for (const [v, what] of [[big.view, 'large'], [small.view, 'small']]) {
+      const side = Math.max(v.prepared.box[2], v.prepared.box[3]) * v.prepared.scale;
+      assert.ok(Math.abs(side - 20) <= 1, `the ${what} 7's box is ${side.toFixed(2)} frame pixels long`);
+    }
+    // the same picture for the model, whatever the model: the small 7's prepared input is more like
+    // the large one's (cosine) than a 0's is, and than the small 7 as the whole canvas averaged
+    const cos = (a, b) => a.reduce((acc, v, i) => acc + v * b[i], 0) / Math.sqrt(a.reduce((acc, v) => acc + v * v, 0) * b.reduce((acc, v) => acc + v * v, 0));
+    const same = cos(small.view.input, big.view.input), apart = cos(other.view.input, big.view.input);
+    const unprepared = cos(plainInput, big.view.input);
+    console.log(`    prepared input like the large 7's (cosine): the small 7 ${same.toFixed(2)}, a 0 ${apart.toFixed(2)}, ` +
+      `the small 7 unprepared ${unprepared.toFixed(2)}; mu from the large 7's: the small 7 ${dist(small.mu, big.mu).toFixed(2)}, ` +
+      `a 0 ${dist(other.mu, big.mu).toFixed(2)}, the small 7 unprepared ${dist(plain, big.mu).toFixed(2)}`);
+    assert.ok(same > apart, `the small 7's prepared input is ${same.toFixed(2)} like the large one's, a 0's ${apart.toFixed(2)}`);
+    assert.ok(same > unprepared, `prepared, the small 7 is ${same.toFixed(2)} like the large one; unprepared ${unprepared.toFixed(2)}`);
+    // how long the page's calls for these three drawings took, as the browser saw them (Resource Timing)
+    const times = await page.evaluate((t0) => performance.getEntriesByType('resource')
+      .filter((e) => e.startTime >= t0 && /\/api\/(encode|reconstruct|score)\?/.test(e.name)).map((e) => [new URL(e.name).pathname.split('/').pop() +
+        (e.name.includes('format=png') ? ' png' : ''), e.duration]), since);
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const perCall = {};
+    for (const [k, ms] of times) (perCall[k] = perCall[k] || []).push(ms);
+    console.log(`    call times (median ms, these drawings): ${Object.entries(perCall).map(([k, xs]) => `${k} ${median(xs).toFixed(1)} (${xs.length})`).join(', ')}`);
+    await noVisibleErrors(page);
+  });
+
+  await t.test('nothing the model counts as ink: "nothing drawn yet", calmly, not an error', async () => {
+    allowed = [/status of 422/];
+    await keys(page, '#draw-clear', 'Enter');
+    let from = await mark(page);
+    // a line along the very top edge: a frame or a scanner's border, for the server, not ink
+    const [resp] = await Promise.all([page.waitForResponse((r) => r.url().includes('/api/encode')),
+      mouseStroke(page, [[0.1, 0.01], [0.9, 0.01]])]);
+    assert.equal(resp.status(), 422);
+    assert.equal((await resp.json()).error.type, 'no_ink');
+    await settled(page);
+    await expectAnnouncements(page, from, [/^Drawing: no ink found, nothing to encode\.$/], 'a line along the edge');
+    const calm = async (what) => {
+      assert.match(await text(page, '#seen-info'), /^Nothing drawn yet, as far as the model can tell: it finds no ink on the canvas/, what);
+      for (const sel of ['#seen', '#recon', '#heat']) assert.ok(await page.isHidden(sel), `${what}: ${sel} is shown`);
+      assert.equal(await page.getAttribute('#chart', 'data-bars'), '0', what);
+      assert.ok(await page.isDisabled('#draw-explore'), what);
+      assert.equal(await text(page, '#complete-known-caption'), 'Nothing drawn yet', what);
+      assert.ok(await page.isDisabled('#complete-go'), `${what}: Complete is enabled`);
+      await noVisibleErrors(page);
+    };
+    await calm('a line along the edge');
+    await checkState(page, 'no-ink');
+    // a blank picture, uploaded: the same
+    const file = path.join(os.tmpdir(), `vae-blank-${process.pid}.png`);
+    fs.writeFileSync(file, pngGrey(56, 56, Buffer.alloc(56 * 56, 250)));
+    from = await mark(page);
+    await page.setInputFiles('#upload', file);
+    await settled(page);
+    fs.rmSync(file);
+    await expectAnnouncements(page, from, [/^Uploaded image vae-blank-\d+\.png: no ink found, nothing to encode\.$/], 'a blank upload');
+    await calm('a blank upload');
+    // and drawing again is a drawing again
+    await keys(page, '#draw-clear', 'Enter');
+    const v = await version(page, '#seen');
+    await mouseStroke(page, [[0.5, 0.2], [0.5, 0.8]]);
+    await waitVersion(page, '#seen', v, 'a stroke after no ink');
+    await settled(page);
+    assert.match(await text(page, '#seen-info'), /^The server fitted the ink /);
+    allowed = [];
+  });
+
+  await t.test('a picture dark on light: the server inverts it, and the pen draws dark on it', async () => {
+    const file = paperDigit(path.join(os.tmpdir(), `vae-paper-${process.pid}.png`));
+    let v = await version(page, '#seen');
+    await page.setInputFiles('#upload', file);
+    await waitVersion(page, '#seen', v, 'the paper digit');
+    await settled(page);
+    // the canvas shows the picture as it came; the server tells it is dark on light
+    const canvas = await picture(page, '#draw');
+    assert.ok(canvas.mean > 190, `the picture was changed on the canvas (mean ${canvas.mean.toFixed(0)})`);
+    const paper = await serverView(page);
+    assert.deepEqual([paper.prepared.invert, paper.prepared.polarity], [true, 'border']);
+    assert.match(await text(page, '#seen-info'), /; dark ink on a light background \(told by its corners\), inverted\.$/);
+    assert.deepEqual(await canvasGrey(page, '#seen'), paper.input.map((g) => Math.round(g * 255)));
+    const muPaper = await pageMu(page, 'the paper digit');
+    // the pen follows: dark ink on the light picture (a foot under the 1), and the server still
+    // takes the whole as dark on light
+    v = await version(page, '#seen');
+    await mouseStroke(page, [[0.3, 0.85], [0.7, 0.85]]);
+    await waitVersion(page, '#seen', v, 'a stroke on the paper digit');
+    await settled(page);
+    const under = await page.$eval('#draw', (c) => c.getContext('2d').getImageData(140, 238, 1, 1).data[0]);
+    assert.ok(under < 60, `the pen drew ${under} on the light picture`);
+    const footed = await serverView(page);
+    assert.equal(footed.prepared.invert, true);
+    assert.ok(footed.prepared.box[3] > paper.prepared.box[3], 'the foot is not part of the ink');
+    // the same digit light on dark: the same prepared input
+    const n = 56;
+    const negative = Buffer.alloc(n * n, 10);
+    for (let y = 10; y < 46; y++) for (let x = 25; x < 31; x++) negative[y * n + x] = 235;
+    fs.writeFileSync(file, pngGrey(n, n, negative));
+    v = await version(page, '#seen');
+    await page.setInputFiles('#upload', file);
+    await waitVersion(page, '#seen', v, 'the digit light on dark');
+    fs.rmSync(file);
+    const light = await serverView(page);
+    assert.deepEqual([light.prepared.invert, light.prepared.polarity], [false, 'border']);
+    assertClose(light.input, paper.input, 0.02, 'the prepared input of the two polarities');
+    // (mu follows; how far apart depends on the model, so it is only logged)
+    const muLight = await pageMu(page, 'the digit light on dark');
+    console.log(`    mu of the two polarities: ${dist(muLight, muPaper).toFixed(3)} apart`);
     await noVisibleErrors(page);
   });
 
@@ -1235,6 +1538,31 @@ test('web frontend through nginx', async (t) => {
     const body = fs.readFileSync(await download.path(), 'utf8');
     assert.match(body, /^openapi: 3\./m);
     await a11y.assertKeyboardCoverage(page, '.foot', 'footer');
+  });
+
+  await t.test('every call from the drawing sent the whole canvas, for the server to prepare', () => {
+    const of = (p) => drawingCalls.filter((c) => c.path === p);
+    for (const p of ['encode', 'reconstruct', 'score']) {
+      assert.ok(of(p).length > 10, `${of(p).length} calls of /${p}`);
+      for (const c of of(p)) {
+        assert.deepEqual([c.params.normalize, c.params.invert], ['auto', 'auto'], `/${p}?${new URLSearchParams(c.params)}`);
+        assert.equal(c.body.pixels, undefined);
+        assert.deepEqual(pngSize(c.body.image), [280, 280], `/${p}: not the whole canvas`);
+      }
+    }
+    assert.ok(of('reconstruct').every((c) => c.params.with_input === '1' && c.params.format === 'json'), 'a /reconstruct without with_input=1&format=json');
+    assert.ok(of('score').some((c) => c.params.format === 'png'), 'no heat map asked for');
+    // /complete too, with what is hidden mapped into the prepared frame (a half, or a mask)
+    assert.ok(of('complete').length >= 4, `${of('complete').length} calls of /complete`);
+    for (const c of of('complete')) {
+      assert.deepEqual([c.params.normalize, c.params.invert], ['auto', 'auto'], `/complete?${new URLSearchParams(c.params)}`);
+      assert.equal(c.body.pixels, undefined);
+      assert.deepEqual(pngSize(c.body.image), [280, 280], '/complete: not the whole canvas');
+      assert.ok(c.body.keep || c.body.mask.length === 784, '/complete without keep or mask');
+    }
+    assert.equal(of('traverse').length, 0, 'the traversal is not made from the drawing');
+    const counts = ['encode', 'reconstruct', 'score', 'complete'].map((p) => `${p} ${of(p).length}`).join(', ');
+    console.log(`    calls from the drawing: ${counts}`);
   });
 
   await t.test('no console errors', () => {

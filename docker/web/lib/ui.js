@@ -1,5 +1,5 @@
-// Helpers every panel uses: elements by id, errors in a card, pictures, the busy count, and the
-// latest-call-wins wrapper.
+// Helpers every panel uses: elements by id, errors in a card, pictures (a PNG reply, or 784 grey
+// levels), the busy count, and the latest-call-wins wrapper.
 import { announce } from './announce.js';
 import { isOutage, userMessage } from './api.js';
 
@@ -43,6 +43,24 @@ export function showImage(img, placeholder, blob) {
     };
     img.src = url;
   });
+}
+
+// Paints 784 grey levels (0..1, row by row) on a 28x28 canvas; with known (784 numbers, 0 =
+// hidden) the hidden pixels are striped in blue instead.
+export function paintPixels(canvas, grey, known = null) {
+  const ctx = canvas.getContext('2d');
+  const img = ctx.createImageData(28, 28);
+  for (let i = 0; i < 784; i++) {
+    const v = Math.round(Math.min(1, Math.max(0, grey[i])) * 255);
+    const x = i % 28, y = (i - x) / 28;
+    const stripe = known && !known[i];
+    const lit = stripe && (x + y) % 4 < 2;
+    img.data[i * 4] = stripe ? (lit ? 40 : 20) : v;
+    img.data[i * 4 + 1] = stripe ? (lit ? 80 : 40) : v;
+    img.data[i * 4 + 2] = stripe ? (lit ? 150 : 75) : v;
+    img.data[i * 4 + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
 }
 
 // Calls to the API under way (body data-busy, for tests and styling): 0 when the page is settled.

@@ -1,72 +1,70 @@
 // The draw panel's complete mode: hide part of the drawing from the model (a half of its frame, or
 // what one rubs out with the pen in rub-out mode), press Complete, and watch the chain of POST
 // /complete fill it in: its start and ten steps, played as an animation (shown at once, with a
-// Replay button, to people who ask for reduced motion).
+// Replay button, to people who ask for reduced motion). What is hidden is in the frame the model
+// saw: the canvas goes to the server with normalize=auto&invert=auto as for every other call, and
+// what is hidden on it goes along as the mask mapped into the prepared 28x28 frame through the
+// server's `prepared` box, scale and offset of that same canvas (lib/drawing.js), so that the
+// hidden pixels line up with the prepared image.
 import { apiJSON, withModel } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
-import { completionInput, isDrawn, isRubbing, onDrawing, setHiddenHalf, setRubbing } from '../lib/drawing.js';
-import { $, latestOnly, reducedMotion, showError } from '../lib/ui.js';
+import { PREPARE, completionInput, fetchSeen, isDrawn, isNoInk, isRubbing, onDrawing, setHiddenHalf, setRubbing } from '../lib/drawing.js';
+import { $, latestOnly, paintPixels, reducedMotion, showError } from '../lib/ui.js';
 import { state } from '../lib/state.js';
 
 const ERROR = 'complete-error';
 const FRAME_MS = 160;
 const METHODS = { mwg: 'Metropolis-within-Gibbs', pseudo_gibbs: 'pseudo-Gibbs' };
+const BLANK = new Array(784).fill(0);
 const job = latestOnly();
 const chain = { frames: [], steps: 0, frame: 0, timer: 0, accepted: 0, method: '', runs: 0 };
-
-// 784 grey levels (0..1) on a 28x28 canvas; hidden (784 0/1, 0 = hidden) striped in blue
-function paint(canvas, grey, known) {
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = Math.round(Math.min(1, Math.max(0, grey[i])) * 255);
-    const x = i % 28, y = (i - x) / 28;
-    const stripe = known && !known[i];
-    const lit = stripe && (x + y) % 4 < 2;
-    img.data[i * 4] = stripe ? (lit ? 40 : 20) : v;
-    img.data[i * 4 + 1] = stripe ? (lit ? 80 : 40) : v;
-    img.data[i * 4 + 2] = stripe ? (lit ? 150 : 75) : v;
-    img.data[i * 4 + 3] = 255;
-  }
-  ctx.putImageData(img, 0, 0);
-}
 
 // The known pixels as the model will get them, and whether Complete can run.
 function showKnown() {
   const input = isDrawn() ? completionInput() : null;
+  const usable = input && !input.noInk;
   const canvas = $('complete-known');
-  if (!input) {
-    paint(canvas, new Array(784).fill(0), null);
+  if (!usable) {
+    paintPixels(canvas, BLANK);
     canvas.dataset.hidden = '0';
-    $('complete-known-caption').textContent = 'Nothing drawn yet';
+    $('complete-known-caption').textContent = !isDrawn() || (input && input.noInk) ? 'Nothing drawn yet'
+      : 'Waiting for the model\u2019s view of the drawing';
   } else {
-    paint(canvas, input.grey, input.known);
+    paintPixels(canvas, input.pixels, input.known);
     canvas.dataset.hidden = String(input.hidden);
     $('complete-known-caption').textContent = input.hidden
       ? `${input.hidden} of 784 pixels hidden`
       : 'Nothing hidden yet';
   }
-  const ready = Boolean(state.model && input && input.hidden > 0 && input.hidden < 784);
+  const ready = Boolean(state.model && usable && input.hidden > 0 && input.hidden < 784);
   $('complete-go').disabled = !ready;
   $('complete-go').setAttribute('aria-describedby', ready ? 'complete-known-caption' : 'complete-why');
   $('complete-why').textContent = !state.model ? 'No model loaded.'
-    : !input ? 'Draw, or encode an image, first.'
-      : !input.hidden ? 'Hide a half, or rub out part of the drawing, first.' : '';
+    : !isDrawn() || (input && input.noInk) ? 'Draw, or encode an image, first.'
+      : !input ? 'The model\u2019s view of the drawing is on its way.'
+        : !input.hidden ? 'Hide a half, or rub out part of the drawing, first.' : '';
   return input;
 }
 
 function complete() {
   return job(async (isCurrent, signal) => {
-    const input = showKnown();
-    if (!input || !input.hidden) return;
-    const body = { image: input.image, method: $('complete-method').value, chain: true };
-    if (input.keep) body.keep = input.keep;
-    else body.mask = input.known;
-    const stepsText = $('complete-steps').value.trim();
-    // sent as typed: the server says what is wrong with it
-    if (stepsText !== '') body.steps = /^-?\d+$/.test(stepsText) ? Number(stepsText) : stepsText;
+    let input = showKnown();
+    if (!input || input.noInk || !input.hidden) return;
     try {
-      const doc = await apiJSON(withModel('complete', { format: 'json' }), body, signal);
+      // ink drawn since the model's last view: its view of the drawing as it is now, first
+      if (!input.current) {
+        await fetchSeen(signal);
+        if (!isCurrent()) return;
+        input = showKnown();
+        if (!input || input.noInk || !input.hidden) return;
+      }
+      const body = { image: input.image, method: $('complete-method').value, chain: true };
+      if (input.keep) body.keep = input.keep;
+      else body.mask = input.known;
+      const stepsText = $('complete-steps').value.trim();
+      // sent as typed: the server says what is wrong with it
+      if (stepsText !== '') body.steps = /^-?\d+$/.test(stepsText) ? Number(stepsText) : stepsText;
+      const doc = await apiJSON(withModel('complete', { ...PREPARE, format: 'json' }), body, signal);
       if (!isCurrent()) return;
       showError(ERROR, null);
       play(doc, input.known);
@@ -74,7 +72,9 @@ function complete() {
       $('complete-caption').dataset.summary = what;
       announce(`Completion: ${input.hidden} hidden pixels filled in by ${what}.`);
     } catch (err) {
-      if (isCurrent()) showError(ERROR, err, 'Complete');
+      if (!isCurrent()) return;
+      if (isNoInk(err)) showKnown();
+      else showError(ERROR, err, 'Complete');
     }
   });
 }
@@ -119,7 +119,7 @@ function stop() {
 function showFrame(i) {
   chain.frame = i;
   const canvas = $('complete-anim');
-  paint(canvas, chain.frames[i], null);
+  paintPixels(canvas, chain.frames[i]);
   const last = chain.frames.length - 1;
   const step = last ? Math.round((i * chain.steps) / last) : chain.steps;
   canvas.dataset.frame = String(i);
@@ -137,7 +137,7 @@ function clearResult() {
   stop();
   chain.frames = [];
   const canvas = $('complete-anim');
-  paint(canvas, new Array(784).fill(0), null);
+  paintPixels(canvas, BLANK);
   canvas.dataset.frame = '';
   canvas.dataset.done = '0';
   canvas.setAttribute('aria-label', 'The completion appears here');
@@ -151,7 +151,7 @@ export default {
   setup() {
     onDrawing((e) => {
       if (e.kind === 'clear') clearResult();
-      if (e.kind === 'mask' || e.kind === 'clear') showKnown();
+      if (e.kind === 'mask' || e.kind === 'clear' || e.kind === 'seen') showKnown();
     });
     $('draw-rub').addEventListener('click', () => {
       const on = !isRubbing();

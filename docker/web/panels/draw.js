@@ -2,12 +2,15 @@
 // to its latent Gaussian, reconstructed and scored, live while one draws; the chart shows mu and
 // log sigma^2, the score how typical the drawing is for the model's data set (its percentiles
 // among the model's test images) with the heat map of where it is unusual; "Explore this z" hands
-// mu to the latent panel. The canvas itself is lib/drawing.js (shared with the complete panel).
+// mu to the latent panel. Every call sends the whole canvas and lets the server prepare it
+// (lib/drawing.js's PREPARE); the panel shows what the model saw (the prepared 28x28 input beside
+// its reconstruction) and says in words what was done. The canvas itself is lib/drawing.js
+// (shared with the complete panel).
 import { apiBlob, apiJSON, withModel, ApiError } from '../lib/api.js';
 import { announce } from '../lib/announce.js';
 import { createChart } from '../lib/chart.js';
-import { clearDrawing, isDrawn, modelImage, onDrawing, putImage, setupDrawing } from '../lib/drawing.js';
-import { $, busy, latestOnly, showError, showImage } from '../lib/ui.js';
+import { PREPARE, clearDrawing, drawingPNG, fetchSeen, isDrawn, isNoInk, onDrawing, putImage, setupDrawing } from '../lib/drawing.js';
+import { $, busy, latestOnly, paintPixels, showError, showImage } from '../lib/ui.js';
 import { emit, fillClassSelect, isFashion, state } from '../lib/state.js';
 
 const ERROR = 'draw-error';
@@ -34,14 +37,59 @@ function showChart(mu, logvar) {
   chart.show(state.model ? state.model.latent_dim : 0, mu, logvar);
 }
 
-function resetResults() {
+const NOTHING = 'Nothing drawn yet.';
+// a drawing in which the server finds no ink (its 422 no_ink): nothing drawn yet, calmly
+const NO_INK = 'Nothing drawn yet, as far as the model can tell: it finds no ink on the canvas ' +
+  '(a mark along its very edge, or one too faint to stand out, is not ink).';
+
+function resetResults(note = NOTHING) {
   draw.mu = null;
-  $('recon').hidden = true;
-  $('recon-empty').hidden = false;
+  for (const id of ['seen', 'recon']) {
+    $(id).hidden = true;
+    $(`${id}-empty`).hidden = false;
+  }
+  $('seen-info').textContent = note;
   setExplorable(false);
   showChart(null, null);
   showScore(null);
   showError(ERROR, null);
+}
+
+/* ---------- what the model saw: the prepared input, its reconstruction, and in words ---------- */
+
+// why the server took the ink as light on dark or dark on light (prepared.polarity)
+const POLARITY = {
+  border: 'told by its corners',
+  centre: 'told by its middle against its corners',
+  uniform: 'the picture being one level',
+  alpha: 'told by its transparency',
+  asked: 'as asked',
+};
+
+// The server's `prepared` of the drawing in a sentence.
+function describeSeen(info) {
+  const box = info.box ? `a ${info.box[2]} \u00d7 ${info.box[3]} box on the canvas` : '';
+  const fit = {
+    mnist: `The server fitted the ink (${box}) into 20 \u00d7 20 and centred it by its centre of mass in the 28 \u00d7 28 frame, as MNIST\u2019s digits were`,
+    fill: `The server scaled the ink (${box}) to fill the 28 \u00d7 28 frame, as Fashion-MNIST\u2019s items were`,
+  }[info.normalize] || 'The server averaged the whole canvas down to 28 \u00d7 28 (this model records no preparation of its own)';
+  if (typeof info.invert !== 'boolean') return `${fit}.`;
+  const why = POLARITY[info.polarity] || info.polarity;
+  return info.invert ? `${fit}; dark ink on a light background (${why}), inverted.`
+    : `${fit}; light ink on a dark background (${why}), kept as it is.`;
+}
+
+// Shows the server's view of the drawing (lib/drawing.js's fetchSeen): the prepared input, its
+// reconstruction, and the sentence. data-version on each picture counts the pictures shown.
+function showSeen(view) {
+  for (const [id, grey] of [['seen', view.input], ['recon', view.pixels]]) {
+    const canvas = $(id);
+    paintPixels(canvas, grey);
+    canvas.hidden = false;
+    $(`${id}-empty`).hidden = true;
+    canvas.dataset.version = String(Number(canvas.dataset.version || 0) + 1);
+  }
+  $('seen-info').textContent = describeSeen(view.info);
 }
 
 /* ---------- the score: percentiles in words, the figures, the heat map ---------- */
@@ -104,30 +152,38 @@ function showScore(s) {
 const encodeJob = latestOnly();
 
 // Encodes, reconstructs and scores what is on the canvas (what: how the announcement names it;
-// none for the live updates during a stroke).
+// none for the live updates during a stroke). A drawing in which the server finds no ink (a mark
+// along the very edge, a blank picture) is "nothing drawn yet", not an error.
 function encodeDrawing(what) {
   return encodeJob(async (isCurrent, signal) => {
     if (!state.model || !isDrawn()) return;
-    const image = modelImage();
+    const image = drawingPNG();
     if (!image) return;
-    const score = { k: SCORE_K, seed: SCORE_SEED };
+    const score = { ...PREPARE, k: SCORE_K, seed: SCORE_SEED };
     try {
-      const [doc, rec, s, heat] = await Promise.all([
-        apiJSON(withModel('encode'), { image }, signal),
-        apiBlob(withModel('reconstruct'), { image }, signal),
+      const [doc, view, s, heat] = await Promise.all([
+        apiJSON(withModel('encode', PREPARE), { image }, signal),
+        fetchSeen(signal, image),
         apiJSON(withModel('score', score), { image }, signal),
         apiBlob(withModel('score', { ...score, format: 'png' }), { image }, signal),
       ]);
       if (!isCurrent()) return;
       draw.mu = doc.mu;
       showChart(doc.mu, doc.logvar);
-      await Promise.all([showImage($('recon'), $('recon-empty'), rec.blob), showImage($('heat'), $('heat-empty'), heat.blob)]);
+      showSeen(view);
+      await showImage($('heat'), $('heat-empty'), heat.blob);
       const word = showScore(s);
       setExplorable(true);
       showError(ERROR, null);
       if (what) announce(`${what} encoded and scored: ${word}.`);
     } catch (err) {
-      if (isCurrent()) showError(ERROR, err, 'Draw');
+      if (!isCurrent()) return;
+      if (isNoInk(err)) {
+        resetResults(NO_INK);
+        if (what) announce(`${what}: no ink found, nothing to encode.`);
+        return;
+      }
+      showError(ERROR, err, 'Draw');
     }
   });
 }
