@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the request bodies tests/hardening/mix.lua sends (valid requests for the shipped mnist
-model, d = 32), from the committed MNIST slice: bodies.py OUT_DIR"""
+model, d read from its file), from the committed MNIST slice: bodies.py OUT_DIR"""
 import base64
 import json
 import os
@@ -9,6 +9,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "http"))
 import mnist  # noqa: E402
+from common import latent_dim  # noqa: E402
 import pngutil  # noqa: E402
 
 
@@ -18,7 +19,7 @@ def main():
     digits = mnist.load(os.environ.get("VAE_TEST_MNIST", os.path.join(HERE, "..", "..", "..", "shared", "data", "mnist")))
     five = digits.digit(5)
     png = pngutil.grey8(five, 28, 28)
-    d = 32
+    d = latent_dim()
     files = {
         "digit.png": png,
         "decode_one.json": json.dumps({"z": [0.1 * (i % 7) - 0.3 for i in range(d)]}),

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make reload-test: live reload under load. wrk drives the endpoint mix (tests/hardening/mix.lua) at
 saturation while the served weights file is replaced and reloaded RELOADS times (50 by default),
-alternating good files (the shipped mnist and fashion weights, same architecture) and broken ones
+alternating good files (the shipped mnist weights and a twin of the same shape whose decoder output
+bias is moved, tests/http/common.py's twin_weights) and broken ones
 (truncated, garbage, a NaN weight), half through POST /v2/repository/models/mnist/load and half
 through SIGHUP. Meanwhile verifier clients decode a fixed z and check each reply is exactly one of
 the two good models' (never a mix of two files, never an error). Fails unless: wrk saw no non-2xx
@@ -27,8 +28,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 MNIST = os.path.join(REPO, "model", "weights", "mnist.safetensors")
-FASHION = os.path.join(REPO, "model", "weights", "fashion.safetensors")
 RSS_SLACK_KB = 4096
+sys.path.insert(0, os.path.join(REPO, "tests", "http"))
+from common import twin_weights  # noqa: E402
 
 
 def free_port():
@@ -77,12 +79,13 @@ def main():
     workdir = tempfile.mkdtemp(prefix="vae-reload-load-")
     served = os.path.join(workdir, "mnist.safetensors")
     shutil.copyfile(MNIST, served)
+    other = twin_weights(MNIST, os.path.join(workdir, "other.safetensors"))
     good = open(MNIST, "rb").read()
     broken = [good[:len(good) // 3], b"not a weights file" * 50, good[:-4] + b"\x00\x00\xc0\x7f"]
     port = free_port()
     log = open(os.path.join(out, "reload-server.err"), "w")
     server = subprocess.Popen([os.path.join(build, "vae-server"), "--bind", "127.0.0.1", "--port", str(port),
-                               "--log-format", "off", "--model", "mnist=" + served, "--model", "fashion=" + FASHION],
+                               "--log-format", "off", "--model", "mnist=" + served, "--model", "other=" + other],
                               cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
     failures = []
     try:
@@ -96,7 +99,7 @@ def main():
         d = json.loads(request(port, "GET", "/v1/models")[1])["models"][0]["latent_dim"]
         z = {"z": [0.5] * d}
         want = {request(port, "POST", "/decode?format=json", z)[1],
-                request(port, "POST", "/decode?format=json&model=fashion", z)[1]}
+                request(port, "POST", "/decode?format=json&model=other", z)[1]}
         assert len(want) == 2
 
         wrk = subprocess.Popen(["wrk", "-t2", "-c32", "-d600s", "--timeout", "10s", "-s",
@@ -123,7 +126,7 @@ def main():
         time.sleep(2)
         rss_warm = None
         version = 1
-        goods = [FASHION, MNIST]
+        goods = [other, MNIST]
         for i in range(reloads):
             is_good = i % 2 == 0
             if is_good:

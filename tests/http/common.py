@@ -66,6 +66,30 @@ def bare_weights():
     return _bare
 
 
+def latent_dim(path=None):
+    """d of a weights file (default the shipped mnist model), from its safetensors header."""
+    with open(path or os.path.join(REPO, MNIST_WEIGHTS), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return int(json.loads(f.read(n))["__metadata__"]["latent_dim"])
+
+
+def twin_weights(source, path, shift=1.0):
+    """Writes to path a copy of the weights file source whose decoder output bias is moved by shift:
+    another model of exactly the same shape (same tensors, same statistics) that decodes every z to
+    different pixels, for tests that swap one served file for another of the same architecture."""
+    with open(source, "rb") as f:
+        data = bytearray(f.read())
+    n = struct.unpack("<Q", data[:8])[0]
+    a, b = json.loads(data[8:8 + n])["dec.out.bias"]["data_offsets"]
+    base = 8 + n
+    count = (b - a) // 4
+    bias = struct.unpack("<%df" % count, data[base + a:base + b])
+    data[base + a:base + b] = struct.pack("<%df" % count, *(v + shift for v in bias))
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    return path
+
+
 _digits = None
 _fashion = None
 

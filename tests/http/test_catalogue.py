@@ -248,7 +248,7 @@ def catalogue(d, png):
              "'z' appears more than once"),
         Case("unknown key", post_json("/decode", {"z": z, "zz": 1}), 422, req, "unknown field 'zz'"),
         Case("missing z", post_json("/decode", {}), 422, req, 'missing "z"'),
-        Case("257 latent vectors", post_json("/decode", {"z": [z] * 257}), 422, "too_many_items", "257"),
+        Case("257 latent vectors", post_json("/decode", {"z": [[0] * d] * 257}), 422, "too_many_items", "257"),
         Case("two image fields", post_json("/encode", {"image": good_b64, "pixels": [0] * 784}), 422, req,
              "exactly one of"),
         Case("pixel above 1", post_json("/encode", {"pixels": [0] * 100 + [1.5] + [0] * 683}), 422, val,

@@ -16,15 +16,15 @@ import time
 import unittest
 
 import replies
-from common import TIMEOUT, Client, RawResponse, ServerProcess, model_args
+from common import TIMEOUT, Client, RawResponse, ServerProcess, latent_dim, model_args
 from server import REPO, free_port, run_server, under_valgrind
 
 WEIGHTS = os.path.join(REPO, "model", "weights", "mnist.safetensors")
 ONE_MODEL = ["--model", "mnist=model/weights/mnist.safetensors"]
 
 
-def decode_request(d=32, extra=b""):
-    body = json.dumps({"z": [0.0] * d}).encode()
+def decode_request(d=None, extra=b""):
+    body = json.dumps({"z": [0.0] * (d or latent_dim())}).encode()
     return (b"POST /decode?format=json HTTP/1.1\r\nHost: f\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\nConnection: close\r\n%s\r\n" % (len(body), extra)), body
 
@@ -111,7 +111,7 @@ class SlowClients(unittest.TestCase):
             latencies = []
             for i in range(40):
                 t0 = time.monotonic()
-                resp = client.post("/decode?format=json", {"z": [0.0] * 32})
+                resp = client.post("/decode?format=json", {"z": [0.0] * latent_dim()})
                 latencies.append(time.monotonic() - t0)
                 self.assertEqual(resp.status, 200, resp)
                 health = client.get("/health")

@@ -36,7 +36,7 @@ import unittest
 
 import docsutil
 import pngutil
-from common import Client, model_args
+from common import Client, latent_dim, model_args
 from server import REPO, ServerProcess
 
 MARK = "\n<<vae-readme-example>>"
@@ -315,7 +315,7 @@ PICTURES = {
     "docs/api/morph-fashion-sneaker-boot.png": ("POST", "/interpolate?model=fashion",
                                                 {"from": 7, "to": 9, "steps": 10, "method": "slerp"}),
     "docs/api/reconstruct.png": ("POST", "/reconstruct", "docs/api/digit.png"),
-    "docs/api/decode-zero.png": ("POST", "/decode", {"z": [0.0] * 32}),
+    "docs/api/decode-zero.png": ("POST", "/decode", {"z": [0.0] * latent_dim()}),
     "docs/api/reconstruct-picture-plain.png": ("POST", "/reconstruct?invert=1&with_input=1", "docs/api/picture.png"),
     "docs/api/reconstruct-picture.png": ("POST", "/reconstruct?normalize=auto&invert=auto&with_input=1",
                                          "docs/api/picture.png"),

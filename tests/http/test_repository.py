@@ -16,12 +16,19 @@ import threading
 import time
 import unittest
 
-from common import Client, ServerTestCase, digits
+from common import Client, ServerTestCase, digits, twin_weights
 from server import ServerProcess
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 MNIST = os.path.join(REPO, "model", "weights", "mnist.safetensors")
-FASHION = os.path.join(REPO, "model", "weights", "fashion.safetensors")
+_other_dir = tempfile.mkdtemp(prefix="vae-repository-")
+# another model of the shipped mnist model's exact shape (its decoder's output bias moved): what the
+# served file is swapped for, since a reload keeps the served shape
+OTHER = twin_weights(MNIST, os.path.join(_other_dir, "other.safetensors"))
+
+
+def tearDownModule():
+    shutil.rmtree(_other_dir, ignore_errors=True)
 
 
 def sha256(path):
@@ -47,7 +54,7 @@ class Reload(unittest.TestCase):
         self.dir = tempfile.mkdtemp(prefix="vae-reload-")
         self.path = os.path.join(self.dir, "served.safetensors")
         shutil.copyfile(MNIST, self.path)
-        self.server = ServerProcess(["--model", "m=" + self.path, "--model", "fashion=" + FASHION])
+        self.server = ServerProcess(["--model", "m=" + self.path, "--model", "other=" + OTHER])
         self.server.start()
         self.client = Client(self.server.port)
         self.d = self.client.get("/v1/models").json()["models"][0]["latent_dim"]
@@ -71,7 +78,7 @@ class Reload(unittest.TestCase):
 
     def test_changed_file_is_the_next_version(self):
         a = self.decode()
-        want_b = self.decode("fashion")
+        want_b = self.decode("other")
         models = {m["name"]: m for m in self.client.get("/v1/models").json()["models"]}
         self.assertEqual((models["m"]["version"], models["m"]["sha256"]), (1, sha256(MNIST)))
         # unchanged: same version
@@ -80,7 +87,7 @@ class Reload(unittest.TestCase):
         self.assertEqual(resp.json(), {"name": "m", "version": "1", "sha256": sha256(MNIST), "state": "READY",
                                        "changed": False})
         # changed: version 2, the new file's numbers and hash
-        replace(self.path, FASHION)
+        replace(self.path, OTHER)
         resp = self.load("m-encoder")  # either face reloads the one file
         self.assertEqual(resp.json()["version"], "2")
         self.assertTrue(resp.json()["changed"])
@@ -89,7 +96,7 @@ class Reload(unittest.TestCase):
         self.assertEqual(self.version(), "2")
         self.assertEqual(self.version("m-encoder"), "2")
         models = {m["name"]: m for m in self.client.get("/v1/models").json()["models"]}
-        self.assertEqual((models["m"]["version"], models["m"]["sha256"]), (2, sha256(FASHION)))
+        self.assertEqual((models["m"]["version"], models["m"]["sha256"]), (2, sha256(OTHER)))
         infer = self.client.post("/v2/models/m-decoder/versions/2/infer",
                                  {"inputs": [{"name": "z", "shape": [1, self.d], "datatype": "FP32",
                                               "data": [0.5] * self.d}]})
@@ -98,7 +105,7 @@ class Reload(unittest.TestCase):
         # the metrics carry the version and hash
         metrics = self.client.get("/metrics").body.decode()
         self.assertIn('model="m",', metrics)
-        self.assertIn('version="2",sha256="%s"' % sha256(FASHION), metrics)
+        self.assertIn('version="2",sha256="%s"' % sha256(OTHER), metrics)
         self.assertIn('vae_model_reloads_total{result="loaded"} 2', metrics)
 
     def test_broken_file_keeps_the_old_model(self):
@@ -124,7 +131,7 @@ class Reload(unittest.TestCase):
                 self.assertIn("model 'm'", entry["reason"])
         self.assertEqual(self.client.get("/ready").status, 200)
         # a good file again: the failure is forgotten, the version moves on
-        replace(self.path, FASHION)
+        replace(self.path, OTHER)
         self.assertEqual(self.load().json()["version"], "2")
         index = self.client.post("/v2/repository/index", None).json()
         self.assertNotIn("reason", [e for e in index if e["name"] == "m-decoder"][0])
@@ -139,7 +146,7 @@ class Reload(unittest.TestCase):
             import subprocess
             from server import build_dir
             subprocess.run([os.path.join(build_dir(), "vae-train"), "--data", os.path.join(REPO, "tests", "data", "mnist-mini"),
-                            "--out", wide, "--hidden", "1024", "--latent", "4", "--epochs", "1", "--threads", "1",
+                            "--out", wide, "--hidden", "2048", "--latent", "4", "--epochs", "1", "--threads", "1",
                             "--quiet"], check=True, stdout=subprocess.DEVNULL)
             replace(self.path, wide)
             resp = self.load()
@@ -149,15 +156,15 @@ class Reload(unittest.TestCase):
             shutil.rmtree(tiny_dir)
 
     def test_sighup_reloads_every_loaded_model(self):
-        replace(self.path, FASHION)
-        want = self.decode("fashion")
+        replace(self.path, OTHER)
+        want = self.decode("other")
         self.server.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
         while self.version() != "2" and time.monotonic() < deadline:
             time.sleep(0.05)
         self.assertEqual(self.version(), "2")
         self.assertEqual(self.decode(), want)
-        self.assertEqual(self.version("fashion-decoder"), "1")  # unchanged file, same version
+        self.assertEqual(self.version("other-decoder"), "1")  # unchanged file, same version
         replace(self.path, data=b"broken")
         self.server.proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
@@ -203,7 +210,7 @@ class Reload(unittest.TestCase):
     def test_requests_in_flight_finish_on_their_model(self):
         """Clients decoding without pause while the file flips between two models and a broken file:
         every reply is exactly one of the two models' (never a mix, never an error)."""
-        want = {json.dumps(self.decode()), json.dumps(self.decode("fashion"))}
+        want = {json.dumps(self.decode()), json.dumps(self.decode("other"))}
         stop = threading.Event()
         bad = []
         counts = [0]
@@ -221,7 +228,7 @@ class Reload(unittest.TestCase):
             t.start()
         try:
             for i in range(20):
-                replace(self.path, [MNIST, None, FASHION, None][i % 4], data=b"broken" if i % 2 else None)
+                replace(self.path, [MNIST, None, OTHER, None][i % 4], data=b"broken" if i % 2 else None)
                 resp = self.load()
                 self.assertEqual(resp.status, 400 if i % 2 else 200, resp)
         finally:
