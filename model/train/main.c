@@ -132,6 +132,7 @@ static vae_status set_metadata(vae_model *model, const vae_train_options *o, int
     SET("seed", "%llu", o->seed);
     if (o->binarize == VAE_BINARIZE_DYNAMIC) SET("binarize", "dynamic");
     if (o->kl_warmup) SET("kl_warmup", "%d", o->kl_warmup);
+    if (o->ema > 0) SET("ema", "%g", o->ema);
     SET("train_loss", "%.3f", last->train_loss);
     SET("test_loss", "%.3f", last->test_loss);
     SET("test_bce", "%.3f", last->test_bce);
@@ -151,6 +152,8 @@ typedef struct {
     float *x;                 /* (batch, 784): the training batch */
     float *eps;               /* (batch, d): its noise */
     float *test_x;            /* (batch, 784): a test batch */
+    float *ema;               /* (n_params): the moving average of the parameters, with --ema */
+    float *live;              /* (n_params): the trained parameters while the average is evaluated */
     uint32_t *order;          /* (train.count): this epoch's order of the training images */
     vae_epoch_stats *history; /* (epochs) */
     vae_rng rng;              /* shuffling, augmentation and noise, in that order per batch */
@@ -186,6 +189,15 @@ static int run_create(training_run *run, const vae_train_options *o) {
         return -1;
     }
     vae_model_init_params(run->model, o->seed);
+    if (o->ema > 0) {
+        run->ema = malloc(sizeof(float) * run->model->n_params);
+        run->live = malloc(sizeof(float) * run->model->n_params);
+        if (!run->ema || !run->live) {
+            fprintf(stderr, "vae-train: out of memory\n");
+            return -1;
+        }
+        memcpy(run->ema, run->model->params, sizeof(float) * run->model->n_params);
+    }
     vae_rng_seed(&run->rng, o->seed);
     for (int i = 0; i < run->train.count; i++) run->order[i] = (uint32_t)i;
     run->adam = (vae_adam_config){.lr = o->lr, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
@@ -199,6 +211,8 @@ static void run_destroy(training_run *run) {
     free(run->x);
     free(run->eps);
     free(run->test_x);
+    free(run->ema);
+    free(run->live);
     free(run->order);
     free(run->history);
     vae_trainer_destroy(run->tr);
@@ -222,6 +236,24 @@ static void load_batch(training_run *run, int start, int B) {
     }
 }
 
+/* The moving average after a step: decay o->ema, or (1 + t) / (10 + t) while that is smaller (the
+ * first steps' average would otherwise be held to the random initialisation). */
+static void update_average(training_run *run) {
+    const double t = (double)run->step;
+    const float decay = (float)fmin(run->o->ema, (1.0 + t) / (10.0 + t));
+    const float *p = run->model->params;
+    for (size_t i = 0; i < run->model->n_params; i++) run->ema[i] = decay * run->ema[i] + (1.0f - decay) * p[i];
+}
+
+/* With --ema: swaps the trained parameters and their average in the model (call twice to undo). */
+static void swap_average(training_run *run) {
+    if (!run->ema) return;
+    size_t bytes = sizeof(float) * run->model->n_params;
+    memcpy(run->live, run->model->params, bytes);
+    memcpy(run->model->params, run->ema, bytes);
+    memcpy(run->ema, run->live, bytes);
+}
+
 /* One pass over the shuffled training set, an Adam step per batch. Returns the loss sums. */
 static vae_loss train_epoch(training_run *run, int epoch, double started) {
     const vae_train_options *o = run->o;
@@ -238,6 +270,7 @@ static vae_loss train_epoch(training_run *run, int epoch, double started) {
         vae_loss l = vae_trainer_forward_backward(run->tr, run->x, run->eps, B, beta);
         run->adam.lr = lr_at(o, run->step++, run->steps_per_epoch);
         vae_trainer_adam_step(run->tr, &run->adam);
+        if (run->ema) update_average(run);
         sum.bce += l.bce;
         sum.kl += l.kl;
         sum.count += B;
@@ -297,7 +330,9 @@ static int train_all(training_run *run) {
         double started = vae_now_seconds();
         vae_loss train = train_epoch(run, epoch, started);
         double train_seconds = vae_now_seconds() - started;
+        swap_average(run); /* the average is what is evaluated and, after the last epoch, kept */
         vae_loss test = evaluate(run);
+        if (epoch < o->epochs) swap_average(run);
         double test_seconds = vae_now_seconds() - started - train_seconds;
         const vae_epoch_stats *s = record_epoch(run, epoch, train, test, train_seconds, test_seconds);
         if (!isfinite(s->train_loss)) {

@@ -35,6 +35,8 @@ void vae_train_options_usage(FILE *out) {
             "  --threads N           OpenBLAS threads (default: online CPUs)\n"
             "  --kl-warmup N         epochs over which the KL weight rises linearly from 0 to --beta\n"
             "                        (default 0: none)\n"
+            "  --ema X               evaluate and save an exponential moving average of the parameters\n"
+            "                        with decay X per step, e.g. 0.999 (Polyak averaging; default 0: off)\n"
             "  --binarize MODE       none, or dynamic: training pixels drawn as Bernoulli of their grey\n"
             "                        values every epoch, the test set binarized once (default none)\n"
             "  --eval-iwae K         after training: the test set's importance-weighted NLL with K\n"
@@ -139,7 +141,7 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         static const char *training_only[] = {"--epochs", "--batch", "--lr", "--lr-schedule", "--lr-min",
                                               "--warmup", "--weight-decay", "--hidden", "--latent",
                                               "--activation", "--beta", "--shift", "--max-train",
-                                              "--kl-warmup", "--binarize"};
+                                              "--kl-warmup", "--binarize", "--ema"};
         for (size_t t = 0; t < sizeof training_only / sizeof training_only[0] && !o->training_flag; t++)
             if (!strcmp(flag, training_only[t])) o->training_flag = training_only[t];
         if (!strcmp(flag, "--data")) o->data_dir = val;
@@ -174,6 +176,7 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         else if (!strcmp(flag, "--lr")) st = parse_float(flag, val, 1e-9, 10.0, &o->lr, err);
         else if (!strcmp(flag, "--lr-min")) st = parse_float(flag, val, 0.0, 10.0, &o->lr_min, err);
         else if (!strcmp(flag, "--beta")) st = parse_float(flag, val, 0.0, 1000.0, &o->beta, err);
+        else if (!strcmp(flag, "--ema")) st = parse_float(flag, val, 0.0, 0.999999, &o->ema, err);
         else if (!strcmp(flag, "--weight-decay"))
             st = parse_float(flag, val, 0.0, 1.0, &o->weight_decay, err);
         else if (!strcmp(flag, "--hidden")) {

@@ -28,6 +28,7 @@ typedef struct {
     unsigned long long seed;
     int quiet;
     int kl_warmup;          /* epochs over which the KL weight rises linearly from 0 to beta */
+    float ema;              /* decay of the parameters' exponential moving average (0: none) */
     vae_binarize binarize;
     int eval_iwae;          /* K: the test set's importance-weighted NLL with K samples (0: none) */
     int score_k;            /* importance samples of the score calibration tables */
