@@ -30,7 +30,7 @@ expect() {
 checks=$((checks + 1))
 "$train" --help >"$tmp/help" 2>&1 || fail "--help exited non-zero"
 for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report \
-    --eval-iwae --annotate --binarize --kl-warmup --ood-data --measure-completion --normalize --score-k; do
+    --eval-iwae --annotate --binarize --kl-warmup --ema --ood-data --measure-completion --normalize --score-k; do
     grep -q -- "$flag " "$tmp/help" || fail "--help does not mention $flag"
 done
 
@@ -53,6 +53,7 @@ expect 2 "--eval-iwae: 0 is out of range" -- --data "$mini" --eval-iwae 0
 expect 2 "--score-k: 'many' is not an integer" -- --data "$mini" --score-k many
 expect 2 "--normalize: 'center' is not mnist, fill or none" -- --data "$mini" --normalize center
 expect 2 "--kl-warmup 5 is longer than --epochs 2" -- --data "$mini" --kl-warmup 5 --epochs 2
+expect 2 "--ema: 1 is out of range" -- --data "$mini" --ema 1
 expect 2 "--annotate takes the model from its file: --hidden does not apply" -- --data "$mini" --annotate x.st --hidden 8
 expect 2 "--measure-completion: 0 is out of range" -- --data "$mini" --measure-completion 0
 expect 1 "nowhere.safetensors: cannot open" -- --data "$mini" --annotate "$tmp/nowhere.safetensors" --out "$tmp/a.st"
@@ -129,14 +130,14 @@ done
 [ "$(wc -l <"$tmp/report/epochs.csv")" -eq 3 ] || fail "epochs.csv should have a header and 2 rows"
 grep -q "^epoch   1/2  train" "$tmp/out" || fail "no per-epoch line: $(cat "$tmp/out")"
 
-# the statistics in every trained file; --eval-iwae, --binarize and --kl-warmup recorded
+# the statistics in every trained file; --eval-iwae, --binarize, --kl-warmup and --ema recorded
 checks=$((checks + 1))
 "$train" --data "$mini" --epochs 2 --hidden 32 --latent 3 --quiet --out "$tmp/s.st" --eval-iwae 20 \
-    --binarize dynamic --kl-warmup 1 >"$tmp/out" 2>"$tmp/err" || fail "--eval-iwae run failed: $(cat "$tmp/err")"
+    --binarize dynamic --kl-warmup 1 --ema 0.99 >"$tmp/out" 2>"$tmp/err" || fail "--eval-iwae run failed: $(cat "$tmp/err")"
 grep -q "^vae-train: test NLL [0-9.]* nats per image (importance-weighted, K = 20" "$tmp/out" ||
     fail "no NLL line: $(cat "$tmp/out")"
 for key in '"score.nll"' '"score.corrected"' '"score.ood"' '"class_std"' '"plane.dirs"' '"diag.mu_var"' \
-    '"test_nll_k":"20"' '"score_k":"64"' '"binarize":"dynamic"' '"kl_warmup":"1"' '"normalize":"mnist"'; do
+    '"test_nll_k":"20"' '"score_k":"64"' '"binarize":"dynamic"' '"kl_warmup":"1"' '"ema":"0.99"' '"normalize":"mnist"'; do
     checks=$((checks + 1))
     grep -q -- "$key" "$tmp/s.st" || fail "trained file lacks $key"
 done
