@@ -224,8 +224,9 @@ bench:
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist400=$(BENCH_CANONICAL) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
 	@echo
-	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --model mnist512=$(BENCH_SMALLER) \
-	    --variant "batching on="
+	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --rounds 1 \
+	    --variant "784-1024-512-64 (shipped)=,--model=mnist=model/weights/mnist.safetensors" \
+	    --variant "784-512-256-32 (shipped before)=,--model=mnist=$(BENCH_SMALLER)"
 	@echo
 	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
 	@echo

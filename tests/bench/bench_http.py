@@ -172,11 +172,31 @@ def main():
     d = m["latent_dim"]
     dims = [d] + list(reversed(m["hidden"])) + [784]
     decoder_macs = sum(a * b for a, b in zip(dims, dims[1:]))
+    # each variant's own model (a variant may serve another file with --model=...): its compute bound
+    for v in variants:
+        v.arch, v.macs = m["architecture"], decoder_macs
+        if not v.peer and v.base != base0:
+            mv = json.load(urllib.request.urlopen(v.base + "/v1/models"))["models"][0]
+            dv = [mv["latent_dim"]] + list(reversed(mv["hidden"])) + [784]
+            v.arch, v.macs = mv["architecture"], sum(a * b for a, b in zip(dv, dv[1:]))
+            v.d = mv["latent_dim"]
     digit_path = os.path.join(HERE, "..", "..", "docs", "api", "digit.png")
     digit = open(digit_path, "rb").read() if os.path.exists(digit_path) else None
 
-    z1 = json.dumps({"z": [0.25] * d})
-    z16 = json.dumps({"z": [[0.1 * ((i + j) % 7 - 3) for j in range(d)] for i in range(16)]})
+    def z1_of(d):
+        return json.dumps({"z": [0.25] * d})
+
+    def z16_of(d):
+        return json.dumps({"z": [[0.1 * ((i + j) % 7 - 3) for j in range(d)] for i in range(16)]})
+
+    z1, z16 = z1_of(d), z16_of(d)
+    # a variant serving a model of another d sends its own latent vectors
+    for v in variants:
+        dv = getattr(v, "d", d)
+        v.scripts = {} if dv == d else {
+            "POST /decode (1 z, PNG)": lua_post("/decode", z1_of(dv), "application/json"),
+            "POST /decode (1 z, JSON)": lua_post("/decode?format=json", z1_of(dv), "application/json"),
+            "POST /decode (16 z, PNG)": lua_post("/decode", z16_of(dv), "application/json")}
     cases = [
         ("GET /health", "/health", None, 0),
         ("POST /decode (1 z, PNG)", "/decode", lua_post("/decode", z1, "application/json"), 1),
@@ -222,9 +242,9 @@ def main():
             for v in variants:  # back to back, so drift on a shared machine hits every variant alike
                 if not serves(v, path):
                     continue
-                r = wrk(v.base + path, args.seconds, args.connections, args.wrk_threads, script)
+                r = wrk(v.base + path, args.seconds, args.connections, args.wrk_threads, v.scripts.get(name, script))
                 health.setdefault(v.label, r["rps"])
-                bound = peak * 1e9 / (2.0 * decoder_macs * n) if n > 0 else None
+                bound = peak * 1e9 / (2.0 * v.macs * n) if n > 0 else None
                 spread.setdefault((name, v.label), []).append(r["rps"])
                 if rnd == rounds - 1:
                     best = max(spread[(name, v.label)])
@@ -234,7 +254,8 @@ def main():
     latency = []
     for path, script in (("/health", None), ("/decode", cases[1][2])):
         for v in variants:
-            latency.append((path, v.label, wrk(v.base + path, args.seconds, 1, 1, script)))
+            script_v = v.scripts.get(cases[1][0], script) if script else None
+            latency.append((path, v.label, wrk(v.base + path, args.seconds, 1, 1, script_v)))
     for v in variants:
         v.rss_end = rss_mb(v.proc.pid)
         v.proc.send_signal(signal.SIGTERM)
@@ -256,6 +277,9 @@ def main():
           (peak, args.threads, ceil.get("peak_isa"),
            "%.1f / %.1f" % (ceil.get("peak_start", peak), ceil.get("peak_end", peak)), ceil.get("probe_worst", 0),
            ceil.get("openblas_sgemm", 0), ceil.get("openblas_core"), ceil.get("cpu_isa"), decoder_macs))
+    if len({v.arch for v in variants}) > 1:
+        print("models: " + "; ".join("%s %s (%d multiply-adds per decoded image)" % (v.label, v.arch, v.macs)
+                                     for v in variants))
     print()
     label = len(variants) > 1
     print("| endpoint |%s conns | req/s | p50 ms | p99 ms | vs /health | compute bound req/s | of bound | errors |"
