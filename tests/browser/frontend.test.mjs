@@ -431,7 +431,7 @@ const PANELS = [
       assert.deepEqual(classes, ['any (the prior)', 'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
         'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot']);
       await page.keyboard.press('ArrowRight');
-      assert.equal(await checked(), 'latent2');
+      assert.equal(await checked(), 'mnist2d');
       await page.waitForFunction(() => document.querySelectorAll('#sliders input').length === 2);
       await settled(page);
       assert.deepEqual(await page.$$eval('#manifold-plane option', (os) => os.map((o) => o.textContent)), ['z0 across, z1 up']);
@@ -1013,7 +1013,7 @@ test('web frontend through nginx', async (t) => {
     await page.goto(BASE + '/', { waitUntil: 'load' });
     await page.waitForFunction(() => document.querySelectorAll('#models input').length > 0);
     const names = await page.$$eval('#models input', (els) => els.map((e) => e.value));
-    assert.deepEqual(names, ['mnist', 'fashion', 'latent2', 'bare']);
+    assert.deepEqual(names, ['mnist', 'fashion', 'mnist2d', 'bare']);
     assert.equal(await page.$eval('#models input:checked', (el) => el.value), 'mnist');
     await waitVersion(page, '#decoded', 0, 'first decode');
     await waitVersion(page, '#samples', 0, 'first sample');
@@ -1321,9 +1321,10 @@ test('web frontend through nginx', async (t) => {
   }
 
   await t.test('a model with d = 2: the 2-D pad on the manifold', async () => {
+    assert.equal((await modelInfo('mnist2d')).latent_dim, 2, 'mnist2d is not the 2-D model');
     const v = await version(page, '#decoded');
     const vm = await version(page, '#manifold');
-    let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/manifold?')), page.click('#models input[value="latent2"]')]);
+    let [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/api/manifold?')), page.click('#models input[value="mnist2d"]')]);
     await waitVersion(page, '#decoded', v, 'decode for the 2-D model');
     await waitVersion(page, '#manifold', vm, 'the 2-D manifold');
     await settled(page);
@@ -1333,7 +1334,7 @@ test('web frontend through nginx', async (t) => {
     assert.match(await text(page, '#latent-hint'), /drag on the manifold/);
     assert.match(await text(page, '#manifold-caption'), /^12 \u00d7 12: z0 across, z1 up, around the origin$/);
     await expectPicture(page, '#traverse', 11 * 28, 2 * 28, 'the 2-D traversal');
-    const grid = await apiGet('manifold?model=latent2&n=12&format=json');
+    const grid = await apiGet('manifold?model=mnist2d&n=12&format=json');
     // pointing at a cell's centre previews exactly that cell's z (the normal quantiles of the grid)
     await page.mouse.move(...(await cellCentre(page, 2, 9, 12)));
     await page.waitForFunction(() => document.querySelector('#manifold-cell').dataset.cell === '2,9');
@@ -1365,7 +1366,7 @@ test('web frontend through nginx', async (t) => {
     assert.ok(hx < box.width * 0.01, `z0 = -3 puts the dot at x = ${hx}`);
     await settled(page);
     await noVisibleErrors(page);
-    await checkState(page, 'latent2-pad');
+    await checkState(page, 'mnist2d-pad');
     await page.click('#models input[value="mnist"]');
     await settled(page);
   });
