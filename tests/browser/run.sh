@@ -14,11 +14,12 @@ pkgs="chromium fonts-dejavu-core python3"
 command -v nginx >/dev/null || pkgs="$pkgs nginx"
 command -v node >/dev/null || pkgs="$pkgs nodejs npm"
 tests/container/need-packages.sh $pkgs || fail "cannot install$pkgs"
-[ -x "$BUILD/vae-server" ] && [ -x "$BUILD/vae-train" ] || fail "$BUILD/vae-server or vae-train is missing: run make first"
-# the replicas serve the shipped models (or VAE_MODELS, when set: name=path,name=path)
+[ -x "$BUILD/vae-server" ] || fail "$BUILD/vae-server is missing: run make first"
+# the replicas serve the shipped models (or VAE_MODELS, when set: name=path,name=path, with the
+# names the test uses: mnist, fashion and mnist2d, a model with d = 2)
 if [ -z "${VAE_MODELS:-}" ]; then
-    for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
-        [ -s "$w" ] || fail "$w is missing: the page switches between both models"
+    for w in model/weights/mnist.safetensors model/weights/fashion.safetensors model/weights/mnist2d.safetensors; do
+        [ -s "$w" ] || fail "$w is missing: the page switches between the shipped models (mnist2d: the 2-D pad)"
     done
 fi
 
@@ -33,14 +34,13 @@ for dep in playwright-core axe-core; do
     fi
 done
 
-# a third model with a 2-D latent space, for the 2-D pad on the manifold: about 1 s of training on
-# mnist-mini (the trainer stores its statistics too: diagnostics, score tables, class statistics)
-"$BUILD/vae-train" --data tests/data/mnist-mini --out "$BUILD/browser-latent2.safetensors" --latent 2 \
-    --hidden 128 --epochs 30 --threads 1 --quiet >/dev/null || fail "cannot train the 2-D model"
-# a fourth, the first model's network alone (no statistics): the page without each of them
-first=$(printf '%s' "${VAE_MODELS:-mnist=model/weights/mnist.safetensors}" | cut -d, -f1 | cut -d= -f2-)
+# the shipped models: mnist, fashion and mnist2d (d = 2: the 2-D pad on the manifold), each with the
+# trainer's statistics; and a fourth, the first model's network alone (no statistics): the page
+# without each of them
+VAE_MODELS=${VAE_MODELS:-mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors,mnist2d=model/weights/mnist2d.safetensors}
+first=$(printf '%s' "$VAE_MODELS" | cut -d, -f1 | cut -d= -f2-)
 python3 tests/browser/network-only.py "$first" "$BUILD/browser-bare.safetensors" || fail "cannot write the network-only model"
-VAE_MODELS="${VAE_MODELS:-mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors},latent2=$PWD/$BUILD/browser-latent2.safetensors,bare=$PWD/$BUILD/browser-bare.safetensors"
+VAE_MODELS="$VAE_MODELS,bare=$PWD/$BUILD/browser-bare.safetensors"
 export VAE_MODELS
 
 ARTIFACTS=$BUILD/browser-artifacts
