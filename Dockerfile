@@ -11,7 +11,7 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 # The weights are part of the image: fail here, not at run time, when one is missing.
-RUN test -s model/weights/mnist.safetensors && test -s model/weights/fashion.safetensors \
+RUN test -s model/weights/mnist.safetensors && test -s model/weights/fashion.safetensors && test -s model/weights/mnist2d.safetensors \
  && make -j"$(nproc)" all \
  && make install PREFIX=/usr/local DESTDIR=/out \
  && strip --strip-unneeded /out/usr/local/bin/* \

@@ -30,7 +30,9 @@ static const opt_def OPTIONS[] = {
     {"--bind", "ADDR", "VAE_BIND", "0.0.0.0", NULL, "numeric address to bind, IPv4 or IPv6 (:: for IPv6)",
      OPT_STRING, OFF(bind), 0, 0},
     {"--model", "NAME=PATH", "VAE_MODELS",
-     "mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors", NULL,
+     "mnist=model/weights/mnist.safetensors,fashion=model/weights/fashion.safetensors,"
+     "mnist2d=model/weights/mnist2d.safetensors",
+     NULL,
      "serve a weights file as NAME; repeatable, the first is the default model (the variable: "
      "NAME=PATH,NAME=PATH); a relative PATH not found from the working directory is looked for "
      "beside the executable (../model/weights, ../share/vae/weights)",
@@ -89,22 +91,26 @@ static const opt_def OPTIONS[] = {
 #define HELP_INDENT 30 /* the column descriptions start at */
 #define HELP_WIDTH 100 /* the column they wrap before */
 
-/* Prints text from column HELP_INDENT, wrapped at spaces before HELP_WIDTH, continuation lines
- * indented; col is the column the cursor is at. */
+/* Prints text from column HELP_INDENT, wrapped at spaces (or after a comma, for a long list such as
+ * the default models) before HELP_WIDTH, continuation lines indented; col is the column the cursor
+ * is at. */
 static void help_wrapped(FILE *out, int col, const char *text) {
     fprintf(out, "%*s", col < HELP_INDENT ? HELP_INDENT - col : 0, "");
     col = HELP_INDENT;
+    int glued = 0; /* the last piece ended in a comma: the next one follows without a space */
     while (*text) {
-        size_t word = strcspn(text, " ");
-        if (col > HELP_INDENT && col + 1 + (int)word > HELP_WIDTH) {
+        size_t word = strcspn(text, " ,");
+        if (text[word] == ',') word++;
+        if (col > HELP_INDENT && col + !glued + (int)word > HELP_WIDTH) {
             fprintf(out, "\n%*s", HELP_INDENT, "");
             col = HELP_INDENT;
-        } else if (col > HELP_INDENT) {
+        } else if (col > HELP_INDENT && !glued) {
             fputc(' ', out);
             col++;
         }
         fprintf(out, "%.*s", (int)word, text);
         col += (int)word;
+        glued = text[word - 1] == ',' && text[word] != ' ';
         text += word;
         while (*text == ' ') text++;
     }

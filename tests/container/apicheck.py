@@ -181,10 +181,10 @@ def checks(base, models):
 
 def main(argv):
     if len(argv) < 2:
-        print("usage: apicheck.py BASE_URL [--models mnist,fashion]", file=sys.stderr)
+        print("usage: apicheck.py BASE_URL [--models mnist,fashion,mnist2d]", file=sys.stderr)
         return 2
     base = argv[1].rstrip("/")
-    models = ["mnist", "fashion"]
+    models = ["mnist", "fashion", "mnist2d"]
     if len(argv) == 4 and argv[2] == "--models":
         models = argv[3].split(",")
     passed = failed = 0

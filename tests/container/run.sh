@@ -26,8 +26,8 @@ tests/container/need-packages.sh podman buildah runc debootstrap netavark aardva
 # the rootful settings CONTAINERS.md gives for these machines (no systemd, cgroupfs)
 podman_run() { podman --runtime runc --cgroup-manager cgroupfs "$@"; }
 
-for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
-    [ -s "$w" ] || fail "$w is missing: the image ships both models"
+for w in model/weights/mnist.safetensors model/weights/fashion.safetensors model/weights/mnist2d.safetensors; do
+    [ -s "$w" ] || fail "$w is missing: the image ships the three models"
 done
 
 # removes this test's containers and networks (by label): on exit, and leftovers of an earlier run

@@ -143,7 +143,7 @@ class Environment(unittest.TestCase):
     def test_default_models(self):
         with ServerProcess([]) as srv:
             models = Client(srv.port).get("/v1/models").json()["models"]
-            self.assertEqual([(m["name"], m["default"]) for m in models], [("mnist", True), ("fashion", False)])
+            self.assertEqual([(m["name"], m["default"]) for m in models], [("mnist", True), ("fashion", False), ("mnist2d", False)])
 
 
 class AccessLog(unittest.TestCase):

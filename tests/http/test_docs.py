@@ -32,7 +32,9 @@ def help_options(text):
             current = None
     options = {}
     for flag, lines in blocks:
-        text = " ".join(x for x in lines if x)
+        text = ""
+        for x in (x for x in lines if x):  # --help breaks long lists after a comma: join those bare
+            text += x if not text or text.endswith(",") else " " + x
         env = default = None
         at = text.rfind("env VAE_")
         if at >= 0:

@@ -12,7 +12,7 @@ command -v node >/dev/null || pkgs="$pkgs nodejs npm"
 tests/container/need-packages.sh $pkgs || { echo "scaleout-test: FAIL: cannot install $pkgs" >&2; exit 1; }
 [ -x "$BUILD/vae-server" ] || { echo "scaleout-test: FAIL: $BUILD/vae-server is missing: run make first" >&2; exit 1; }
 if [ -z "${VAE_MODELS:-}" ]; then
-    for w in model/weights/mnist.safetensors model/weights/fashion.safetensors; do
+    for w in model/weights/mnist.safetensors model/weights/fashion.safetensors model/weights/mnist2d.safetensors; do
         [ -s "$w" ] || { echo "scaleout-test: FAIL: $w is missing" >&2; exit 1; }
     done
 fi

@@ -75,11 +75,13 @@ static void test_defaults(void) {
               opts.batch_threads == 1,
           "batching %d size %d wait %d queue %d threads %d", opts.batching, opts.batch_size, opts.batch_wait_us,
           opts.batch_queue, opts.batch_threads);
-    CHECK(opts.default_models == 1 && opts.n_models == 2, "default models: %d of them", opts.n_models);
-    CHECK(opts.n_models == 2 && !strcmp(opts.models[0].name, "mnist") &&
+    CHECK(opts.default_models == 1 && opts.n_models == 3, "default models: %d of them", opts.n_models);
+    CHECK(opts.n_models == 3 && !strcmp(opts.models[0].name, "mnist") &&
               !strcmp(opts.models[0].path, "model/weights/mnist.safetensors") &&
               !strcmp(opts.models[1].name, "fashion") &&
-              !strcmp(opts.models[1].path, "model/weights/fashion.safetensors"),
+              !strcmp(opts.models[1].path, "model/weights/fashion.safetensors") &&
+              !strcmp(opts.models[2].name, "mnist2d") &&
+              !strcmp(opts.models[2].path, "model/weights/mnist2d.safetensors"),
           "default model list");
 }
 
