@@ -114,7 +114,7 @@ async function picture(page, selector) {
   }, selector);
 }
 
-// Waits until the page has no API call under way (its body's data-busy is 0).
+// Waits until the page has no API call under way or scheduled (its body's data-busy is 0).
 async function settled(page) {
   await page.waitForFunction(() => document.body.dataset.busy === '0', null, { timeout: 10000 })
     .catch(() => assert.fail('the page still has API calls under way after 10 s'));

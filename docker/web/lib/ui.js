@@ -63,7 +63,8 @@ export function paintPixels(canvas, grey, known = null) {
   ctx.putImageData(img, 0, 0);
 }
 
-// Calls to the API under way (body data-busy, for tests and styling): 0 when the page is settled.
+// Calls to the API under way, or scheduled (the draw panel's live updates), as body data-busy
+// (for tests and styling): 0 when the page is settled.
 export const busy = {
   n: 0,
   add(delta) {

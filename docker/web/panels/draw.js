@@ -188,30 +188,49 @@ function encodeDrawing(what) {
   });
 }
 
+// A scheduled update (draw.liveTimer, draw.endTimer) counts as a call under way (lib/ui.js's busy)
+// from when it is scheduled until its call has started (latestOnly counts that call at once): the
+// page is not settled while a change to the drawing still waits for its call, e.g. in the END_MS
+// after a stroke ends, when the last live call may have answered for the drawing before its last
+// moves.
+function schedule(timer, ms, fn) {
+  cancel(timer);
+  busy.add(1);
+  draw[timer] = setTimeout(() => {
+    draw[timer] = 0;
+    fn();
+    busy.add(-1);
+  }, ms);
+}
+
+function cancel(timer) {
+  if (!draw[timer]) return;
+  clearTimeout(draw[timer]);
+  draw[timer] = 0;
+  busy.add(-1);
+}
+
+function cancelScheduled() {
+  cancel('liveTimer');
+  cancel('endTimer');
+}
+
 function setupLive() {
   onDrawing((e) => {
     if (e.kind === 'clear') {
-      clearTimeout(draw.liveTimer);
-      clearTimeout(draw.endTimer);
-      draw.liveTimer = 0;
+      cancelScheduled();
       resetResults();
       return;
     }
     if (e.kind !== 'ink') return;
-    clearTimeout(draw.endTimer);
+    cancel('endTimer');
     if (e.live) {
       // at most one update every LIVE_MS while the pen moves
-      if (!draw.liveTimer) {
-        draw.liveTimer = setTimeout(() => {
-          draw.liveTimer = 0;
-          encodeDrawing();
-        }, LIVE_MS);
-      }
+      if (!draw.liveTimer) schedule('liveTimer', LIVE_MS, () => encodeDrawing());
       return;
     }
-    clearTimeout(draw.liveTimer);
-    draw.liveTimer = 0;
-    draw.endTimer = setTimeout(() => encodeDrawing('Drawing'), END_MS);
+    cancel('liveTimer');
+    schedule('endTimer', END_MS, () => encodeDrawing('Drawing'));
   });
 }
 
@@ -230,9 +249,7 @@ async function loadImage(url) {
 }
 
 async function useImage(url, what) {
-  clearTimeout(draw.liveTimer);
-  clearTimeout(draw.endTimer);
-  draw.liveTimer = 0;
+  cancelScheduled();
   busy.add(1);
   try {
     putImage(await loadImage(url));
