@@ -27,19 +27,30 @@ export function showError(id, err, what) {
 
 // Shows a PNG blob in an <img> (replacing its placeholder); data-version counts finished loads.
 export function showImage(img, placeholder, blob) {
+  // an earlier image still loading into this element is superseded: its handlers are replaced
+  // below and would never run, so its caller is released here (its URL freed), not left waiting
+  if (img.supersede) img.supersede();
   return new Promise((resolve) => {
     const url = URL.createObjectURL(blob);
+    const finish = () => {
+      img.supersede = null;
+      resolve();
+    };
+    img.supersede = () => {
+      URL.revokeObjectURL(url);
+      finish();
+    };
     img.onload = () => {
       if (img.dataset.url) URL.revokeObjectURL(img.dataset.url);
       img.dataset.url = url;
       img.hidden = false;
       placeholder.hidden = true;
       img.dataset.version = String(Number(img.dataset.version || 0) + 1);
-      resolve();
+      finish();
     };
     img.onerror = () => {
       URL.revokeObjectURL(url);
-      resolve();
+      finish();
     };
     img.src = url;
   });
