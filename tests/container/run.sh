@@ -10,7 +10,9 @@ cd "$(dirname "$0")/../.."
 
 IMAGE=${IMAGE:-localhost/vae-server:test}
 BASE=debian:bookworm-slim
-MAX_ADDED_MB=${MAX_ADDED_MB:-60}
+# what the runtime stage may add to the base beside the shipped weights (libraries and binaries are
+# about 46 MB): the weights are the product, their size is the models', so the budget excludes them
+MAX_ADDED_MB=${MAX_ADDED_MB:-50}
 LABEL=vae-server-test=container
 started=$(date +%s)
 
@@ -78,8 +80,10 @@ base_size=$(podman image inspect --format '{{.Size}}' "$BASE")
 added=$((size - base_size))
 echo "   image $((size / 1000000)) MB; the base $((base_size / 1000000)) MB; the runtime stage adds $((added / 1000000)).$((added % 1000000 / 100000)) MB"
 podman history --format '   {{.Size}}	{{.CreatedBy}}' "$IMAGE" | cut -c1-110 | grep -v '^   0 B' || true
-[ "$added" -le $((MAX_ADDED_MB * 1000000)) ] ||
-    fail "the runtime stage adds $added bytes, over $MAX_ADDED_MB MB"
+weights=$(cat model/weights/*.safetensors | wc -c)
+echo "   of which the shipped weights $((weights / 1000000)).$((weights % 1000000 / 100000)) MB"
+[ "$((added - weights))" -le $((MAX_ADDED_MB * 1000000)) ] ||
+    fail "the runtime stage adds $((added - weights)) bytes beside the weights, over $MAX_ADDED_MB MB"
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -19,6 +19,7 @@ from server import REPO, ServerProcess, under_valgrind
 
 MNIST_WEIGHTS = "model/weights/mnist.safetensors"
 FASHION_WEIGHTS = "model/weights/fashion.safetensors"
+MNIST2D_WEIGHTS = "model/weights/mnist2d.safetensors"
 SECOND_MODEL = "fashion"
 TIMEOUT = 600.0 if under_valgrind() else 30.0
 
@@ -30,6 +31,11 @@ def mnist_dir():
 def model_args():
     """--model flags for the two shipped models: mnist (the default) and fashion."""
     return ["--model", "mnist=" + MNIST_WEIGHTS, "--model", "%s=%s" % (SECOND_MODEL, FASHION_WEIGHTS)]
+
+
+def shipped_model_args():
+    """--model flags for every shipped model, as make run serves them: mnist, fashion and mnist2d."""
+    return model_args() + ["--model", "mnist2d=" + MNIST2D_WEIGHTS]
 
 
 # The tensors of the network itself; the rest of a shipped file is the statistics vae-train

@@ -20,7 +20,7 @@ found relative to the repository root.
 
 The pictures the README shows (docs/api/*.png) are checked too: each is what the server answers
 to its request (PICTURES) today, to within 2 grey levels; VAE_WRITE_PICTURES=1 rewrites them
-(`VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures`). docs/api/digit.png (the first MNIST test
+(`VAE_WRITE_PICTURES=1 tests/http/run.sh build ../shared/data/mnist -k pictures`). docs/api/digit.png (the first MNIST test
 image) and docs/api/picture.png (a test digit drawn small, dark on a light page) are inputs and are not
 rewritten."""
 import base64
@@ -36,7 +36,7 @@ import unittest
 
 import docsutil
 import pngutil
-from common import Client, latent_dim, model_args
+from common import Client, latent_dim, shipped_model_args
 from server import REPO, ServerProcess
 
 MARK = "\n<<vae-readme-example>>"
@@ -246,7 +246,7 @@ class ReadmeExamples(unittest.TestCase):
         with open(os.path.join(cls.tmp, ".curlrc"), "w") as f:
             f.write('write-out = "%s %%{http_code} %%{content_type}"\n' % MARK.replace("\n", "\\n"))
         # the shipped models, as make run serves them (a fresh server: the examples run in order)
-        cls.server = ServerProcess(model_args() + ["--log-format", "off"], name="vae-server(README)")
+        cls.server = ServerProcess(shipped_model_args() + ["--log-format", "off"], name="vae-server(README)")
         cls.server.start()
 
     @classmethod
@@ -321,6 +321,7 @@ PICTURES = {
                                          "docs/api/picture.png"),
     "docs/api/score-heat.png": ("POST", "/score?seed=1&format=png", "docs/api/digit.png"),
     "docs/api/manifold.png": ("GET", "/manifold?n=12", None),
+    "docs/api/manifold-2d.png": ("GET", "/manifold?model=mnist2d&n=16", None),
     "docs/api/traverse.png": ("GET", "/traverse?count=6&steps=9", None),
     "docs/api/sample-3.png": ("GET", "/sample?label=3&n=16&seed=7", None),
     "docs/api/complete-chain.png": ("POST", "/complete", {"image": DIGIT_B64, "keep": "top", "seed": 1, "chain": True}),
@@ -335,7 +336,7 @@ class ExamplePictures(unittest.TestCase):
         self.assertEqual(sorted(shown - INPUTS), sorted(PICTURES),
                          "the pictures the README shows and the ones this test checks differ")
         write = os.environ.get("VAE_WRITE_PICTURES") == "1"
-        with ServerProcess(model_args() + ["--log-format", "off"], name="vae-server(pictures)") as srv:
+        with ServerProcess(shipped_model_args() + ["--log-format", "off"], name="vae-server(pictures)") as srv:
             client = Client(srv.port)
             for path, (method, target, body) in sorted(PICTURES.items()):
                 with self.subTest(picture=path):
@@ -355,7 +356,7 @@ class ExamplePictures(unittest.TestCase):
                     self.assertEqual((then.width, then.height), (now.width, now.height), "%s: size" % path)
                     worst = max(abs(a - b) for p, q in zip(then.rgba8(), now.rgba8()) for a, b in zip(p, q))
                     self.assertLessEqual(worst, 2, "%s is not what the server answers now (a pixel differs by %d): "
-                                         "VAE_WRITE_PICTURES=1 tests/http/run.sh build -k pictures" % (path, worst))
+                                         "VAE_WRITE_PICTURES=1 tests/http/run.sh build ../shared/data/mnist -k pictures" % (path, worst))
 
 
 class MatchingRules(unittest.TestCase):
