@@ -56,7 +56,7 @@ void vae_stats_record_execution(vae_stats *st, int slot, vae_model_op op, int ro
 }
 
 void vae_stats_record_request(vae_stats *st, int slot, int success, uint64_t total_ns, uint64_t input_ns,
-                              uint64_t output_ns, const vae_face_usage usage[VAE_FACES]) {
+                              uint64_t output_ns, const vae_face_usage *usage) {
     if (!st || slot < 0 || slot >= VAE_MAX_MODELS) return;
     uint64_t now = wall_ms();
     for (int face = 0; face < VAE_FACES; face++) {

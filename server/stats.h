@@ -56,6 +56,6 @@ void vae_stats_record_execution(vae_stats *st, int slot, vae_model_op op, int ro
 /* One finished request that used slot's model: success or failure over total_ns, and per face the
  * time reading its input (input_ns), computing and queueing (usage), and writing (output_ns). */
 void vae_stats_record_request(vae_stats *st, int slot, int success, uint64_t total_ns, uint64_t input_ns,
-                              uint64_t output_ns, const vae_face_usage usage[VAE_FACES]);
+                              uint64_t output_ns, const vae_face_usage *usage /* VAE_FACES */);
 
 #endif
