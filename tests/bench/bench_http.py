@@ -166,42 +166,34 @@ def main():
     peak = ceil["peak"]
     for v in variants:
         start(v, args, weights)
-    base0 = variants[0].base
-    models = json.load(urllib.request.urlopen(base0 + "/v1/models"))["models"]
-    m = models[0]
-    d = m["latent_dim"]
-    dims = [d] + list(reversed(m["hidden"])) + [784]
-    decoder_macs = sum(a * b for a, b in zip(dims, dims[1:]))
+    def served_model(base):
+        """(the model's /v1/models entry, decoder multiply-adds per image) of a server's default model."""
+        model = json.load(urllib.request.urlopen(base + "/v1/models"))["models"][0]
+        dims = [model["latent_dim"]] + list(reversed(model["hidden"])) + [784]
+        return model, sum(a * b for a, b in zip(dims, dims[1:]))
+
+    def decode_scripts(d):
+        """The /decode requests, for a model of latent size d."""
+        z1 = json.dumps({"z": [0.25] * d})
+        z16 = json.dumps({"z": [[0.1 * ((i + j) % 7 - 3) for j in range(d)] for i in range(16)]})
+        return {"POST /decode (1 z, PNG)": lua_post("/decode", z1, "application/json"),
+                "POST /decode (1 z, JSON)": lua_post("/decode?format=json", z1, "application/json"),
+                "POST /decode (16 z, PNG)": lua_post("/decode", z16, "application/json")}
+
+    m, decoder_macs = served_model(variants[0].base)
     # each variant's own model (a variant may serve another file with --model=...): its compute bound
+    # and its latent vectors; the peer serves the first variant's weights
     for v in variants:
-        v.arch, v.macs = m["architecture"], decoder_macs
-        if not v.peer and v.base != base0:
-            mv = json.load(urllib.request.urlopen(v.base + "/v1/models"))["models"][0]
-            dv = [mv["latent_dim"]] + list(reversed(mv["hidden"])) + [784]
-            v.arch, v.macs = mv["architecture"], sum(a * b for a, b in zip(dv, dv[1:]))
-            v.d = mv["latent_dim"]
+        mv, v.macs = (m, decoder_macs) if v.peer else served_model(v.base)
+        v.arch, v.scripts = mv["architecture"], decode_scripts(mv["latent_dim"])
     digit_path = os.path.join(HERE, "..", "..", "docs", "api", "digit.png")
     digit = open(digit_path, "rb").read() if os.path.exists(digit_path) else None
 
-    def z1_of(d):
-        return json.dumps({"z": [0.25] * d})
-
-    def z16_of(d):
-        return json.dumps({"z": [[0.1 * ((i + j) % 7 - 3) for j in range(d)] for i in range(16)]})
-
-    z1, z16 = z1_of(d), z16_of(d)
-    # a variant serving a model of another d sends its own latent vectors
-    for v in variants:
-        dv = getattr(v, "d", d)
-        v.scripts = {} if dv == d else {
-            "POST /decode (1 z, PNG)": lua_post("/decode", z1_of(dv), "application/json"),
-            "POST /decode (1 z, JSON)": lua_post("/decode?format=json", z1_of(dv), "application/json"),
-            "POST /decode (16 z, PNG)": lua_post("/decode", z16_of(dv), "application/json")}
     cases = [
         ("GET /health", "/health", None, 0),
-        ("POST /decode (1 z, PNG)", "/decode", lua_post("/decode", z1, "application/json"), 1),
-        ("POST /decode (1 z, JSON)", "/decode?format=json", lua_post("/decode?format=json", z1, "application/json"), 1),
-        ("POST /decode (16 z, PNG)", "/decode", lua_post("/decode", z16, "application/json"), 16),
+        ("POST /decode (1 z, PNG)", "/decode", None, 1),
+        ("POST /decode (1 z, JSON)", "/decode?format=json", None, 1),
+        ("POST /decode (16 z, PNG)", "/decode", None, 16),
     ]
     if digit:
         cases.append(("POST /encode (28x28 PNG)", "/encode", lua_post("/encode", digit, "image/png"), -1))
@@ -252,10 +244,9 @@ def main():
                     rows.append((name, v.label, r, bound))
     # one connection: the latency of a request on an idle server, /decode against /health
     latency = []
-    for path, script in (("/health", None), ("/decode", cases[1][2])):
+    for path, name in (("/health", None), ("/decode", cases[1][0])):
         for v in variants:
-            script_v = v.scripts.get(cases[1][0], script) if script else None
-            latency.append((path, v.label, wrk(v.base + path, args.seconds, 1, 1, script_v)))
+            latency.append((path, v.label, wrk(v.base + path, args.seconds, 1, 1, v.scripts.get(name))))
     for v in variants:
         v.rss_end = rss_mb(v.proc.pid)
         v.proc.send_signal(signal.SIGTERM)

@@ -44,56 +44,66 @@ NETWORK_TENSORS = ("enc.", "dec.")
 _bare = None
 
 
+def read_weights(path):
+    """(header, data) of a safetensors file: its JSON header and the bytes after it."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    n = struct.unpack("<Q", blob[:8])[0]
+    return json.loads(blob[8:8 + n]), blob[8 + n:]
+
+
+def network_only(source, path):
+    """Writes to path a copy of the weights file source with only its network tensors and its
+    metadata: the model an older trainer or a PyTorch export writes, without the statistics."""
+    header, data = read_weights(source)
+    out, parts, off = {"__metadata__": header.get("__metadata__", {})}, [], 0
+    for name, t in header.items():
+        if name == "__metadata__" or not name.startswith(NETWORK_TENSORS):
+            continue
+        a, b = t["data_offsets"]
+        parts.append(data[a:b])
+        out[name] = dict(t, data_offsets=[off, off + b - a])
+        off += b - a
+    return write_weights(path, out, b"".join(parts))
+
+
 def bare_weights():
     """A copy of the shipped MNIST model with only its network tensors: the model a trainer of an
     older version wrote, which every statistics-based method must refuse clearly. Written once per run
     into a temporary directory."""
     global _bare
     if _bare is None:
-        with open(os.path.join(REPO, MNIST_WEIGHTS), "rb") as f:
-            data = f.read()
-        n = struct.unpack("<Q", data[:8])[0]
-        header = json.loads(data[8:8 + n])
-        body = data[8 + n:]
-        out, parts, off = {"__metadata__": header["__metadata__"]}, [], 0
-        for name, t in header.items():
-            if name == "__metadata__" or not name.startswith(NETWORK_TENSORS):
-                continue
-            a, b = t["data_offsets"]
-            parts.append(body[a:b])
-            out[name] = dict(t, data_offsets=[off, off + b - a])
-            off += b - a
-        text = json.dumps(out).encode()
-        text += b" " * (-len(text) % 8)
         fd, _bare = tempfile.mkstemp(prefix="vae-bare-", suffix=".safetensors")
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<Q", len(text)) + text + b"".join(parts))
+        os.close(fd)
+        network_only(os.path.join(REPO, MNIST_WEIGHTS), _bare)
         atexit.register(os.unlink, _bare)
     return _bare
 
 
 def latent_dim(path=None):
     """d of a weights file (default the shipped mnist model), from its safetensors header."""
-    with open(path or os.path.join(REPO, MNIST_WEIGHTS), "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return int(json.loads(f.read(n))["__metadata__"]["latent_dim"])
+    header, _ = read_weights(path or os.path.join(REPO, MNIST_WEIGHTS))
+    return int(header["__metadata__"]["latent_dim"])
+
+
+def write_weights(path, header, data):
+    """Writes a safetensors file: header (its JSON, padded to 8 bytes), then data."""
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+    return path
 
 
 def twin_weights(source, path, shift=1.0):
     """Writes to path a copy of the weights file source whose decoder output bias is moved by shift:
     another model of exactly the same shape (same tensors, same statistics) that decodes every z to
     different pixels, for tests that swap one served file for another of the same architecture."""
-    with open(source, "rb") as f:
-        data = bytearray(f.read())
-    n = struct.unpack("<Q", data[:8])[0]
-    a, b = json.loads(data[8:8 + n])["dec.out.bias"]["data_offsets"]
-    base = 8 + n
+    header, data = read_weights(source)
+    a, b = header["dec.out.bias"]["data_offsets"]
     count = (b - a) // 4
-    bias = struct.unpack("<%df" % count, data[base + a:base + b])
-    data[base + a:base + b] = struct.pack("<%df" % count, *(v + shift for v in bias))
-    with open(path, "wb") as f:
-        f.write(bytes(data))
-    return path
+    bias = struct.unpack("<%df" % count, data[a:b])
+    return write_weights(path, header, data[:a] + struct.pack("<%df" % count, *(v + shift for v in bias)) + data[b:])
 
 
 _digits = None
