@@ -52,9 +52,14 @@ void vae_packed_free(vae_packed_linear *p);
 /* What the kernel applies after the bias. */
 typedef enum { VAE_EPILOGUE_NONE, VAE_EPILOGUE_RELU, VAE_EPILOGUE_LEAKY } vae_epilogue;
 
-/* out (B, w->out) = epilogue(inp (B, w->in) @ W^T + bias). */
+/* Rows of the batch one register block holds; vae_kernel_linear's scratch is this many rows. */
+#define VAE_KERNEL_ROWS 12
+
+/* out (B, w->out) = epilogue(inp (B, w->in) @ W^T + bias). rows: scratch of VAE_KERNEL_ROWS * w->in
+ * floats, where each block of rows is interleaved for the kernel. Every output is computed in the
+ * same order whatever B is, so a row gives the same bits alone as in any batch. */
 void vae_kernel_linear(float *out, const float *inp, const vae_packed_linear *w, int B,
-                       vae_epilogue epilogue);
+                       vae_epilogue epilogue, float *rows);
 
 /* out = 1 / (1 + exp(-inp)), elementwise, relative error below 3e-7 (out may equal inp). */
 void vae_kernel_sigmoid(float *out, const float *inp, size_t n);
@@ -75,6 +80,9 @@ vae_kernel_pool *vae_kernel_pool_create(int threads, int max_k);
 void vae_kernel_pool_destroy(vae_kernel_pool *pool);
 /* The thread count it was created with (1 for NULL). */
 int vae_kernel_pool_threads(const vae_kernel_pool *pool);
+/* Runs fn(ctx, part, parts) for part = 0..parts-1 (parts = the thread count), part 0 on the calling
+ * thread; returns when every part has. NULL pool: fn(ctx, 0, 1). */
+void vae_kernel_pool_run(vae_kernel_pool *pool, void (*fn)(void *ctx, int part, int parts), void *ctx);
 
 /* In the three products below, pool may be NULL (everything on the calling thread); sizes must not
  * exceed the pool's max_k where the contract says so. On the generic ISA they call OpenBLAS, which

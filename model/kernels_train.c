@@ -175,6 +175,10 @@ void vae_kernel_pool_destroy(vae_kernel_pool *pool) {
 
 int vae_kernel_pool_threads(const vae_kernel_pool *pool) { return pool ? pool->threads : 1; }
 
+void vae_kernel_pool_run(vae_kernel_pool *pool, void (*fn)(void *ctx, int part, int parts), void *ctx) {
+    pool_run(pool, fn, ctx);
+}
+
 /* [lo, hi) of n items for thread t of T, boundaries on multiples of `align` (a ragged end last). */
 static void share(size_t n, size_t align, int t, int T, size_t *lo, size_t *hi) {
     size_t units = (n + align - 1) / align;

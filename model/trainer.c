@@ -103,6 +103,10 @@ void vae_trainer_destroy(vae_trainer *tr) {
 
 const float *vae_trainer_grads(const vae_trainer *tr) { return tr->grads; }
 
+void vae_trainer_parallel(vae_trainer *tr, void (*fn)(void *ctx, int part, int parts), void *ctx) {
+    vae_kernel_pool_run(tr->pool, fn, ctx);
+}
+
 /* The activation as the products' store epilogue; tanh has none (it runs as a pass of its own). */
 static vae_epilogue epilogue_of(vae_activation act) {
     return act == VAE_ACT_RELU ? VAE_EPILOGUE_RELU : act == VAE_ACT_LEAKY_RELU ? VAE_EPILOGUE_LEAKY : VAE_EPILOGUE_NONE;

@@ -36,6 +36,10 @@ vae_status vae_dataset_load(const char *dir, const char *split, vae_dataset *out
 /* Frees the arrays; the struct is zeroed. NULL is a no-op. */
 void vae_dataset_free(vae_dataset *ds);
 
+/* A pixel scaled to [0,1]: vae_pixel_values[v] is exactly v / 255.0f (the division PyTorch's ToTensor
+ * does), looked up: a division per pixel took a tenth of a training step. */
+extern const float vae_pixel_values[256];
+
 /* Writes image i scaled to [0,1] into out[rows*cols]. */
 void vae_dataset_image(const vae_dataset *ds, int i, float *out);
 

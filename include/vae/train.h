@@ -41,6 +41,11 @@ vae_loss vae_trainer_forward(vae_trainer *tr, const float *x, const float *eps, 
 /* One Adam step on the model's parameters from the current gradient block. */
 void vae_trainer_adam_step(vae_trainer *tr, const vae_adam_config *cfg);
 
+/* Runs fn(ctx, part, parts) for part = 0..parts-1 on the threads the trainer's products use (part 0
+ * on the caller), returning when all are done: for the training loop's own per-batch work (loading
+ * images), which would otherwise run on one thread while the others wait. */
+void vae_trainer_parallel(vae_trainer *tr, void (*fn)(void *ctx, int part, int parts), void *ctx);
+
 /* Gradient block, laid out like model->params (read by the gradient checks). */
 const float *vae_trainer_grads(const vae_trainer *tr);
 

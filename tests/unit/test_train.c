@@ -6,6 +6,7 @@
 
 #include "../../model/kernels.h"
 #include "check.h"
+#include "vae/dataset.h"
 #include "vae/train.h"
 
 static vae_rng rng;
@@ -178,8 +179,27 @@ static float *train_a_little(unsigned long long seed, size_t *n_params) {
     return out;
 }
 
+/* The pixel table is the division it replaced, for every byte, and vae_dataset_image uses it. */
+static void check_pixel_values(void) {
+    int exact = 1;
+    for (int k = 0; k < 256; k++) {
+        volatile float v = (float)k; /* divided at run time, not folded */
+        exact &= vae_pixel_values[k] == v / 255.0f;
+    }
+    CHECK(exact, "vae_pixel_values[k] != k / 255.0f for some k");
+    uint8_t px[VAE_INPUT_DIM];
+    for (int j = 0; j < VAE_INPUT_DIM; j++) px[j] = (uint8_t)(j * 7);
+    vae_dataset ds = {.count = 1, .rows = VAE_IMAGE_SIDE, .cols = VAE_IMAGE_SIDE, .pixels = px};
+    float out[VAE_INPUT_DIM];
+    vae_dataset_image(&ds, 0, out);
+    int same = 1;
+    for (int j = 0; j < VAE_INPUT_DIM; j++) same &= out[j] == (float)px[j] / 255.0f;
+    CHECK(same, "vae_dataset_image is not pixel / 255");
+}
+
 int main(void) {
     vae_rng_seed(&rng, 1234);
+    check_pixel_values();
     openblas_set_num_threads(1);
     const int one[1] = {6}, two[2] = {6, 5}, three[3] = {7, 6, 5};
     check_gradients(VAE_ACT_RELU, 1, one, 3, 1.0f);
