@@ -1,15 +1,19 @@
 #!/bin/sh
 # make bench-train (and the end of make bench): vae-train against the canonical PyTorch example on the
-# same data, side by side in one run (784-400-20, batch 128, Adam 1e-3, EPOCHS epochs, 2 threads), with
-# vae-train run before and after PyTorch so that a change in the machine's load shows; the compute
-# ceiling measured in the same run (peak_flops) and the training step's share of it. No OpenBLAS
-# variables are set: the environment as a user has it. Prints figures; asserts nothing.
+# same data, side by side in one run (784-400-20, batch 128, Adam 1e-3, EPOCHS epochs, 2 threads). The
+# two alternate, ROUNDS PyTorch runs each between two vae-train runs (ours, PyTorch, ours, PyTorch,
+# ..., ours), and each PyTorch run is compared with the mean of the vae-train runs on either side of
+# it: this machine's speed changes from minute to minute (see the README), and a ratio of runs taken
+# minutes apart mostly measures that. The compute ceiling is measured in the same run (peak_flops)
+# and the training step's share of it printed. No OpenBLAS variables are set: the environment as a
+# user has it. Prints figures; asserts nothing.
 # Usage: tests/bench/bench_train.sh VAE_TRAIN DATA_DIR [PEAK_FLOPS]
 set -eu
 train=$1
 data=$2
 peak_bin=${3:-$(dirname "$train")/bench/peak_flops}
 epochs=${EPOCHS:-10}
+rounds=${ROUNDS:-2}
 threads=2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,6 +24,7 @@ macs_fwd=$((784 * 400 + 400 * 20 * 2 + 20 * 400 + 400 * 784))
 macs_step=$((3 * macs_fwd - 784 * 400))
 
 ours() {
+    echo "== vae-train: 784-400-20 relu, batch 128, $threads threads, $epochs epochs on $data (run $1)"
     "$train" --data "$data" --out "$tmp/m.safetensors" --epochs "$epochs" --batch 128 --threads $threads \
         --hidden 400 --latent 20 --quiet >"$tmp/ours$1.log"
     cat "$tmp/ours$1.log"
@@ -31,6 +36,9 @@ summary() {
                    for (i = 1; i < NF; i++) if ($(i+1) == "s" && $(i+2) == "test") t += $i; n++; loss = $6}
          END {printf "%.3f %.3f %.2f", s / n, t / n, loss}' "$1"
 }
+torch_summary() {
+    awk '/^epoch/ {s += $(NF-1); n++; loss = $6} END {printf "%.3f %.2f", s / n, loss}' "$1"
+}
 
 if [ -x "$peak_bin" ]; then
     "$peak_bin" $threads >"$tmp/peak"
@@ -39,34 +47,42 @@ if [ -x "$peak_bin" ]; then
 else
     peak=0
 fi
-echo "== vae-train: 784-400-20 relu, batch 128, $threads threads, $epochs epochs on $data (run 1)"
+have_torch=0
+/usr/bin/python3 -c 'import torch' 2>/dev/null && have_torch=1
+[ $have_torch = 1 ] || rounds=0
 ours 1
-torch_summary=""
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)'): the canonical example, same data and settings"
-    /usr/bin/python3 "$(dirname "$0")/torch_vae.py" "$data" --epochs "$epochs" --threads $threads | tee "$tmp/torch.log"
-    torch_summary=$(awk '/^epoch/ {s += $(NF-1); n++; loss = $6} END {printf "%.3f %.2f", s / n, loss}' "$tmp/torch.log")
-fi
-echo "== vae-train (run 2, after PyTorch)"
-ours 2
+r=1
+while [ $r -le $rounds ]; do
+    echo "== PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') (run $r): the canonical example, same data and settings"
+    /usr/bin/python3 "$(dirname "$0")/torch_vae.py" "$data" --epochs "$epochs" --threads $threads | tee "$tmp/torch$r.log"
+    r=$((r + 1))
+    ours $r
+done
 
 echo
 echo "| trainer | seconds per epoch | test evaluation | test loss after $epochs epochs | training step, GFLOP/s | of the ceiling |"
 echo "| --- | --- | --- | --- | --- | --- |"
-for r in 1 2; do
+r=1
+while [ $r -le $((rounds + 1)) ]; do
     set -- $(summary "$tmp/ours$r.log")
     awk -v s="$1" -v t="$2" -v l="$3" -v r="$r" -v m="$macs_step" -v p="$peak" 'BEGIN {
         g = 2 * m * 22699 / s / 1e9
         printf "| vae-train (run %d) | %.3f s | %.3f s | %.2f | %.0f | %s |\n", r, s, t, l, g, (p > 0 ? sprintf("%.0f%%", 100 * g / p) : "")}'
+    if [ $r -le $rounds ]; then
+        set -- $(torch_summary "$tmp/torch$r.log")
+        echo "| PyTorch (run $r) | $1 s | | $2 | | |"
+    fi
+    r=$((r + 1))
 done
-if [ -n "$torch_summary" ]; then
-    set -- $torch_summary
-    echo "| PyTorch | $1 s | | $2 | | |"
-    best=$(for r in 1 2; do summary "$tmp/ours$r.log" | cut -d' ' -f1; done | sort -n | head -1)
-    worst=$(for r in 1 2; do summary "$tmp/ours$r.log" | cut -d' ' -f1; done | sort -n | tail -1)
-    awk -v a="$best" -v w="$worst" -v b="$1" 'BEGIN {
-        printf "vae-train takes %.3f to %.3f of PyTorch'"'"'s time per epoch (%.1fx to %.1fx faster; the target is at most 0.125)\n",
-               a / b, w / b, b / w, b / a}'
-fi
+r=1
+while [ $r -le $rounds ]; do
+    before=$(summary "$tmp/ours$r.log" | cut -d' ' -f1)
+    after=$(summary "$tmp/ours$((r + 1)).log" | cut -d' ' -f1)
+    torch=$(torch_summary "$tmp/torch$r.log" | cut -d' ' -f1)
+    awk -v a="$before" -v b="$after" -v t="$torch" -v r="$r" 'BEGIN {
+        printf "PyTorch run %d: vae-train takes %.3f of its time per epoch (%.3f s and %.3f s on either side against %.3f s; %.1fx faster; the target is at most 0.125)\n",
+               r, (a + b) / 2 / t, a, b, t, 2 * t / (a + b)}'
+    r=$((r + 1))
+done
 mem=$(sed -n 's/.*peak memory \([0-9.]*\) MB.*/\1/p' "$tmp/ours1.log")
 echo "vae-train peak memory $mem MB; training images 22699; $macs_step multiply-adds per image per step"
