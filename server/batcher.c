@@ -106,6 +106,24 @@ int vae_batcher_submit(vae_batcher *b, vae_batch_job *job) {
     return 0;
 }
 
+int vae_batcher_run_alone(vae_batcher *b, vae_model_call *mc, vae_workspace *ws, uint64_t *infer_ns) {
+    pthread_mutex_lock(&b->lock);
+    int alone = b->cfg.run_alone && !b->closed && !b->stopping && b->cfg.wait_us == 0 && b->outstanding == 0;
+    if (alone) b->outstanding++; /* a call arriving meanwhile queues, and may batch with others */
+    pthread_mutex_unlock(&b->lock);
+    if (!alone) return 0;
+    vae_metrics_observe_queue(b->metrics, 0);
+    uint64_t started = vae_now_us();
+    vae_model_call_run(mc, ws);
+    *infer_ns = (vae_now_us() - started) * 1000u;
+    if (b->cfg.on_batch) b->cfg.on_batch(b->cfg.on_batch_ctx, mc, *infer_ns);
+    vae_metrics_observe_batch(b->metrics, mc->n);
+    pthread_mutex_lock(&b->lock);
+    if (--b->outstanding == 0) pthread_cond_broadcast(&b->idle);
+    pthread_mutex_unlock(&b->lock);
+    return 1;
+}
+
 void vae_batcher_close(vae_batcher *b) {
     if (!b) return;
     pthread_mutex_lock(&b->lock);

@@ -35,6 +35,7 @@ typedef struct {
     int max_rows;     /* rows per batch */
     int wait_us;      /* how long a first job waits for company; 0: batch whatever is queued */
     int queue;        /* jobs in flight before vae_batcher_acquire says no */
+    int run_alone;    /* 1: vae_batcher_run_alone runs a call that finds the batcher idle; 0: never */
     /* called after each batch (on its thread) with the batch as one call and its time; may be NULL */
     void (*on_batch)(void *ctx, const vae_model_call *batch, uint64_t ns);
     void *on_batch_ctx;
@@ -63,6 +64,14 @@ void vae_batch_job_fill(vae_batch_job *job, const vae_model_call *mc, void (*don
  * before this returns); or -1 when the batcher is closed (nothing is called: the caller runs the call
  * itself and releases the job). */
 int vae_batcher_submit(vae_batcher *b, vae_batch_job *job);
+
+/* Runs mc at once on the calling thread (in ws), as a batch of its own, when run_alone is set,
+ * nothing is queued or running and no window is set (wait_us 0): such a call would run alone anyway,
+ * after a batcher thread woke and the connection was resumed (a third of a one-row /decode's time at
+ * one connection, measured). Returns 1 when it ran (*infer_ns set; counted in the
+ * metrics and on_batch like any batch), 0 when the caller should queue it. A call arriving while it
+ * runs is queued, so it still batches with the calls after it. */
+int vae_batcher_run_alone(vae_batcher *b, vae_model_call *mc, vae_workspace *ws, uint64_t *infer_ns);
 
 /* Refuses further submissions (shutdown); jobs already queued still run. NULL is a no-op. */
 void vae_batcher_close(vae_batcher *b);

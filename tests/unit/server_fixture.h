@@ -94,9 +94,14 @@ static inline vae_server *fx_server_init(void) {
     return &fx_server;
 }
 
+/* vae_batcher_config.run_alone of the batchers fx_batcher_start makes: 0 (every small call queues,
+ * so the tests of the queue see it), unless a test sets it (the server runs with 1). */
+static int fx_run_alone;
+
 /* Starts a batcher on the server (as --batching on does). */
 static inline vae_batcher *fx_batcher_start(int threads, int max_rows, int wait_us, int queue) {
-    vae_batcher_config bc = {.threads = threads, .max_rows = max_rows, .wait_us = wait_us, .queue = queue};
+    vae_batcher_config bc = {
+        .threads = threads, .max_rows = max_rows, .wait_us = wait_us, .queue = queue, .run_alone = fx_run_alone};
     vae_error err = {0};
     vae_batcher *b = vae_batcher_create(&bc, fx_server.registry.max_width, fx_server.registry.max_latent,
                                         &fx_server.metrics, &err);
@@ -140,6 +145,7 @@ static inline void fx_suspend(vae_request *req) {
     if (f->suspended) fx_transport_errors++;
     f->suspended = 1;
     f->suspends++;
+    pthread_cond_broadcast(&fx_cond); /* for a test waiting until a request is queued */
     pthread_mutex_unlock(&fx_lock);
 }
 

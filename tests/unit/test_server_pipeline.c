@@ -2,7 +2,8 @@
  * header checks and their errors (404, 405 with Allow, 401 with WWW-Authenticate, 413 declared and
  * streamed, 415, 501 and the framing 400s, 503 before the models are loaded), OPTIONS, both error
  * dialects, the endpoints' parse/run/write running once each, model calls inline, through the
- * batcher (suspend and resume once per call) and through a closed one, a full queue, and the inputs
+ * batcher (suspend and resume once per call) and through a closed one, a full queue, a call that
+ * finds the batcher idle running at once (run_alone), and the inputs
  * that reach the model unchanged (seeds, valueless booleans). */
 #include <math.h>
 #include <string.h>
@@ -476,6 +477,70 @@ static const char *json_string_of(const char *key) {
     return out;
 }
 
+/* A job that holds the batcher busy: its callback returns once the request in `waiter` is suspended
+ * (queued behind it), so that request cannot have found the batcher idle. */
+typedef struct {
+    fx_req *waiter;
+} busy_job;
+
+static void busy_done(void *ctx) {
+    busy_job *bj = ctx;
+    pthread_mutex_lock(&fx_lock);
+    while (!bj->waiter->suspended) pthread_cond_wait(&fx_cond, &fx_lock);
+    pthread_mutex_unlock(&fx_lock);
+}
+
+/* The server's batcher (run_alone): a small call that finds it idle runs at once on the caller's
+ * thread, with no suspend, the same reply and counted as a batch of its rows; one that finds it
+ * busy queues (and is resumed) as before. */
+static void test_idle_batcher_runs_alone(void) {
+    outcome *plain = malloc(sizeof *plain), *alone = malloc(sizeof *alone), *queued = malloc(sizeof *queued);
+    fx_server.batcher = NULL;
+    run_outcome(plain, "POST", "/decode", "format=json", "application/json", Z4);
+    fx_run_alone = 1;
+    vae_batcher *b = fx_batcher_start(1, 64, 0, 8);
+    unsigned long long batches = atomic_load(&fx_server.metrics.batches);
+    unsigned long long items = atomic_load(&fx_server.metrics.batched_items);
+    run_outcome(alone, "POST", "/decode", "format=json", "application/json", Z4);
+    CHECK(plain->status == 200 && same_reply(plain, alone), "idle batcher: reply %d differs", alone->status);
+    CHECK(alone->suspends == 0 && alone->resumes == 0, "idle batcher: %d suspends", alone->suspends);
+    CHECK(atomic_load(&fx_server.metrics.batches) == batches + 1 &&
+              atomic_load(&fx_server.metrics.batched_items) == items + 1,
+          "a call run alone counts as a batch of one row");
+    /* a call that finds another outstanding queues behind it: the request is set up before the
+     * busy job goes in (its callback reads the request's state from the batcher thread) */
+    fx_req_release(&f);
+    fx_req_init(&f, "POST", "/decode");
+    fx_arg(&f, "format", "json");
+    fx_header(&f, "Content-Type", "application/json");
+    vae_status why;
+    vae_batch_job *held = vae_batcher_acquire(b, &why);
+    const vae_served_model *sm = vae_registry_acquire(&fx_server.registry, 0);
+    float z[VAE_MAX_LATENT] = {0};
+    busy_job bj = {&f};
+    CHECK(held && sm, "a job to hold the batcher busy");
+    if (held && sm) {
+        vae_model_call mc = {.op = VAE_OP_DECODE, .model = sm->model, .slot = -1, .n = 1, .in = z};
+        vae_batch_job_fill(held, &mc, busy_done, &bj);
+        CHECK(vae_batcher_submit(b, held) == 0, "submit");
+        int status = fx_send(&f, Z4, strlen(Z4), 0, 1);
+        queued->status = status;
+        queued->len = f.req.reply.len < sizeof queued->body ? f.req.reply.len : sizeof queued->body;
+        memcpy(queued->body, f.req.reply.data ? (const void *)f.req.reply.data : "", queued->len);
+        CHECK(same_reply(plain, queued), "busy batcher: reply %d differs", status);
+        CHECK(f.suspends == 1 && f.resumes == 1, "busy batcher: %d suspends", f.suspends);
+        CHECK(vae_batcher_wait_idle(b, 5000) == 0, "the busy job finished");
+        vae_batcher_release(b, held);
+    }
+    vae_registry_release(sm);
+    fx_req_release(&f);
+    fx_batcher_stop();
+    fx_run_alone = 0;
+    free(plain);
+    free(alone);
+    free(queued);
+}
+
 static void test_seeds(void) {
     outcome a, b;
     /* /sample: seed=0 is a seed (not "none"), and the largest seed is accepted and echoed exactly */
@@ -729,6 +794,7 @@ int main(void) {
     test_oip_dialect();
     test_model_calls_batched();
     test_queue_full();
+    test_idle_batcher_runs_alone();
     test_seeds();
     test_valueless_booleans();
     test_body_sniffing();
