@@ -111,12 +111,9 @@ __attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *out, const f
 /* R rows of the batch (R <= 12, a constant after inlining) against one 32-output panel: up to 24
  * accumulators, two weight vectors and one broadcast input in the 32 zmm registers. Twelve rows
  * (not six) because batches under load average about nine: measured, 9 rows take 88 us instead of
- * 99 through the shipped decoder, other sizes unchanged (110 GFLOP/s on one core from 4 rows on).
- * The rows come interleaved, xp[k * 12 + r] (copied by linear_avx512): one stream of 48 bytes per k instead of R
- * streams a row apart, which for a 512- or 1024-wide input (rows 2 or 4 KiB apart) all fall in
- * the same few L1 sets and evict one another. */
+ * 99 through the shipped decoder, other sizes unchanged (110 GFLOP/s on one core from 4 rows on). */
 __attribute__((target("avx512f"), always_inline)) static inline void block_avx512(
-    float *out, const float *xp, const float *wp, const float *bias, int C, int ld, int R, int cols,
+    float *out, const float *inp, const float *wp, const float *bias, int C, int ld, int R, int cols,
     vae_epilogue ep) {
     __m512 acc[12][2];
     /* the row loops must unroll fully so the accumulators live in registers (GCC's -O2 does not
@@ -128,7 +125,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void block_avx51
         __m512 w1 = _mm512_load_ps(wp + (size_t)k * VAE_PANEL + 16);
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
-            __m512 x = _mm512_set1_ps(xp[(size_t)k * 12 + r]);
+            __m512 x = _mm512_set1_ps(inp[(size_t)r * C + k]);
             acc[r][0] = _mm512_fmadd_ps(w0, x, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(w1, x, acc[r][1]);
         }
@@ -153,31 +150,29 @@ __attribute__((target("avx512f"), always_inline)) static inline void block_avx51
 
 __attribute__((target("avx512f"))) static void linear_avx512(float *out, const float *inp,
                                                               const vae_packed_linear *w, int B,
-                                                              vae_epilogue ep, float *xp) {
+                                                              vae_epilogue ep) {
     const int C = w->in, OC = w->out;
-    for (int b = 0; b < B; b += VAE_KERNEL_ROWS) {
-        const int R = B - b < VAE_KERNEL_ROWS ? B - b : VAE_KERNEL_ROWS;
-        const float *x = inp + (size_t)b * C;
-        for (int k = 0; k < C; k++)
-            for (int r = 0; r < R; r++) xp[(size_t)k * 12 + r] = x[(size_t)r * C + k];
-        for (int pi = 0; pi < w->panels; pi++) {
-            const float *wp = w->data + (size_t)pi * C * VAE_PANEL;
-            const float *bias = w->bias + pi * VAE_PANEL;
-            int cols = OC - pi * VAE_PANEL < VAE_PANEL ? OC - pi * VAE_PANEL : VAE_PANEL;
+    for (int pi = 0; pi < w->panels; pi++) {
+        /* one panel (C x 32 floats) stays in cache while every row block of the batch uses it */
+        const float *wp = w->data + (size_t)pi * C * VAE_PANEL;
+        const float *bias = w->bias + pi * VAE_PANEL;
+        int cols = OC - pi * VAE_PANEL < VAE_PANEL ? OC - pi * VAE_PANEL : VAE_PANEL;
+        for (int b = 0; b < B; b += 12) {
             float *o = out + (size_t)b * OC + pi * VAE_PANEL;
-            switch (R) {
-            case 1: block_avx512(o, xp, wp, bias, C, OC, 1, cols, ep); break;
-            case 2: block_avx512(o, xp, wp, bias, C, OC, 2, cols, ep); break;
-            case 3: block_avx512(o, xp, wp, bias, C, OC, 3, cols, ep); break;
-            case 4: block_avx512(o, xp, wp, bias, C, OC, 4, cols, ep); break;
-            case 5: block_avx512(o, xp, wp, bias, C, OC, 5, cols, ep); break;
-            case 6: block_avx512(o, xp, wp, bias, C, OC, 6, cols, ep); break;
-            case 7: block_avx512(o, xp, wp, bias, C, OC, 7, cols, ep); break;
-            case 8: block_avx512(o, xp, wp, bias, C, OC, 8, cols, ep); break;
-            case 9: block_avx512(o, xp, wp, bias, C, OC, 9, cols, ep); break;
-            case 10: block_avx512(o, xp, wp, bias, C, OC, 10, cols, ep); break;
-            case 11: block_avx512(o, xp, wp, bias, C, OC, 11, cols, ep); break;
-            default: block_avx512(o, xp, wp, bias, C, OC, 12, cols, ep); break;
+            const float *x = inp + (size_t)b * C;
+            switch (B - b < 12 ? B - b : 12) {
+            case 1: block_avx512(o, x, wp, bias, C, OC, 1, cols, ep); break;
+            case 2: block_avx512(o, x, wp, bias, C, OC, 2, cols, ep); break;
+            case 3: block_avx512(o, x, wp, bias, C, OC, 3, cols, ep); break;
+            case 4: block_avx512(o, x, wp, bias, C, OC, 4, cols, ep); break;
+            case 5: block_avx512(o, x, wp, bias, C, OC, 5, cols, ep); break;
+            case 6: block_avx512(o, x, wp, bias, C, OC, 6, cols, ep); break;
+            case 7: block_avx512(o, x, wp, bias, C, OC, 7, cols, ep); break;
+            case 8: block_avx512(o, x, wp, bias, C, OC, 8, cols, ep); break;
+            case 9: block_avx512(o, x, wp, bias, C, OC, 9, cols, ep); break;
+            case 10: block_avx512(o, x, wp, bias, C, OC, 10, cols, ep); break;
+            case 11: block_avx512(o, x, wp, bias, C, OC, 11, cols, ep); break;
+            default: block_avx512(o, x, wp, bias, C, OC, 12, cols, ep); break;
             }
         }
     }
@@ -306,10 +301,10 @@ int vae_kernel_force(const char *name) {
 }
 
 void vae_kernel_linear(float *out, const float *inp, const vae_packed_linear *w, int B,
-                       vae_epilogue epilogue, float *rows) {
+                       vae_epilogue epilogue) {
     switch (vae_kernel_isa_id()) {
 #ifdef VAE_X86
-    case VAE_ISA_AVX512: linear_avx512(out, inp, w, B, epilogue, rows); return;
+    case VAE_ISA_AVX512: linear_avx512(out, inp, w, B, epilogue); return;
     case VAE_ISA_AVX2: linear_avx2(out, inp, w, B, epilogue); return;
 #endif
     default: linear_generic(out, inp, w, B, epilogue); return;

@@ -52,14 +52,10 @@ void vae_packed_free(vae_packed_linear *p);
 /* What the kernel applies after the bias. */
 typedef enum { VAE_EPILOGUE_NONE, VAE_EPILOGUE_RELU, VAE_EPILOGUE_LEAKY } vae_epilogue;
 
-/* Rows of the batch one register block holds; vae_kernel_linear's scratch is this many rows. */
-#define VAE_KERNEL_ROWS 12
-
-/* out (B, w->out) = epilogue(inp (B, w->in) @ W^T + bias). rows: scratch of VAE_KERNEL_ROWS * w->in
- * floats, where each block of rows is interleaved for the kernel. Every output is computed in the
- * same order whatever B is, so a row gives the same bits alone as in any batch. */
+/* out (B, w->out) = epilogue(inp (B, w->in) @ W^T + bias). Every output is computed in the same
+ * order whatever B is, so a row gives the same bits alone as in any batch. */
 void vae_kernel_linear(float *out, const float *inp, const vae_packed_linear *w, int B,
-                       vae_epilogue epilogue, float *rows);
+                       vae_epilogue epilogue);
 
 /* out = 1 / (1 + exp(-inp)), elementwise, relative error below 3e-7 (out may equal inp). */
 void vae_kernel_sigmoid(float *out, const float *inp, size_t n);

@@ -337,7 +337,6 @@ void vae_model_destroy(vae_model *model) {
 struct vae_workspace {
     int max_width, max_batch;
     float *a, *b; /* ping-pong activations, (max_batch, max_width) each */
-    float *rows;  /* the kernel's interleaved row block, VAE_KERNEL_ROWS * max_width */
 };
 
 vae_workspace *vae_workspace_create(int max_width, int max_batch) {
@@ -349,8 +348,7 @@ vae_workspace *vae_workspace_create(int max_width, int max_batch) {
     size_t n = (size_t)max_width * (size_t)max_batch;
     ws->a = alloc_floats(n);
     ws->b = alloc_floats(n);
-    ws->rows = alloc_floats((size_t)VAE_KERNEL_ROWS * (size_t)max_width);
-    if (!ws->a || !ws->b || !ws->rows) {
+    if (!ws->a || !ws->b) {
         vae_workspace_destroy(ws);
         return NULL;
     }
@@ -361,7 +359,6 @@ void vae_workspace_destroy(vae_workspace *ws) {
     if (!ws) return;
     free(ws->a);
     free(ws->b);
-    free(ws->rows);
     free(ws);
 }
 
@@ -370,14 +367,14 @@ void vae_workspace_destroy(vae_workspace *ws) {
 
 /* One layer of inference: out = act(in @ W^T + b), through the packed kernels when the model has
  * them (bias and ReLU fused), else OpenBLAS. act_on selects whether the activation applies. */
-static void infer_linear(const vae_model *m, vae_workspace *ws, const vae_linear *l,
-                         const vae_packed_linear *packed, float *out, const float *in, int B, int act_on) {
+static void infer_linear(const vae_model *m, const vae_linear *l, const vae_packed_linear *packed,
+                         float *out, const float *in, int B, int act_on) {
     vae_activation act = m->config.activation;
     if (packed) {
         vae_epilogue ep = !act_on || act == VAE_ACT_TANH ? VAE_EPILOGUE_NONE
                           : act == VAE_ACT_RELU          ? VAE_EPILOGUE_RELU
                                                          : VAE_EPILOGUE_LEAKY;
-        vae_kernel_linear(out, in, packed, B, ep, ws->rows);
+        vae_kernel_linear(out, in, packed, B, ep);
         if (act_on && act == VAE_ACT_TANH) vae_activation_forward(out, out, (size_t)B * l->out, act);
         return;
     }
@@ -392,7 +389,7 @@ static float *encoder_hidden(const vae_model *m, vae_workspace *ws, const float 
     const float *in = x;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        infer_linear(m, ws, &ly->enc[i], PACKED(m, enc[i]), out, in, B, 1);
+        infer_linear(m, &ly->enc[i], PACKED(m, enc[i]), out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
@@ -407,11 +404,11 @@ static void decode_rows_logits(const vae_model *m, vae_workspace *ws, const floa
     const float *in = z;
     float *out = ws->a;
     for (int i = 0; i < m->config.n_hidden; i++) {
-        infer_linear(m, ws, &ly->dec[i], PACKED(m, dec[i]), out, in, B, 1);
+        infer_linear(m, &ly->dec[i], PACKED(m, dec[i]), out, in, B, 1);
         in = out;
         out = out == ws->a ? ws->b : ws->a;
     }
-    infer_linear(m, ws, &ly->out, PACKED(m, out), logits, in, B, 0);
+    infer_linear(m, &ly->out, PACKED(m, out), logits, in, B, 0);
 }
 
 /* decode_rows_logits, then the sigmoid in place: xhat (B, 784) in [0,1]. */
@@ -428,8 +425,8 @@ void vae_encode(const vae_model *model, vae_workspace *ws, const float *x, int n
     for (int start = 0; start < n; start += ws->max_batch) {
         int B = n - start < ws->max_batch ? n - start : ws->max_batch;
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
-        infer_linear(model, ws, &ly->mu, PACKED(model, mu), mu + (size_t)start * d, h, B, 0);
-        infer_linear(model, ws, &ly->logvar, PACKED(model, logvar), logvar + (size_t)start * d, h, B, 0);
+        infer_linear(model, &ly->mu, PACKED(model, mu), mu + (size_t)start * d, h, B, 0);
+        infer_linear(model, &ly->logvar, PACKED(model, logvar), logvar + (size_t)start * d, h, B, 0);
     }
 }
 
@@ -457,7 +454,7 @@ void vae_reconstruct(const vae_model *model, vae_workspace *ws, const float *x, 
         const float *h = encoder_hidden(model, ws, x + (size_t)start * VAE_INPUT_DIM, B);
         /* mu goes to whichever buffer h is not in, then moves to ws->b for decode_rows */
         float *mu = h == ws->a ? ws->b : ws->a;
-        infer_linear(model, ws, &ly->mu, PACKED(model, mu), mu, h, B, 0);
+        infer_linear(model, &ly->mu, PACKED(model, mu), mu, h, B, 0);
         if (mu == ws->a) {
             memcpy(ws->b, mu, (size_t)B * ly->mu.out * sizeof(float));
             mu = ws->b;
