@@ -176,7 +176,7 @@ void vae_dataset_free(vae_dataset *ds) {
 }
 
 /* v / 255.0f for every byte, folded by the compiler with the same IEEE rounding as the division at run
- * time (test_image checks every entry against the division). */
+ * time (test_train checks every entry against the division). */
 #define PIX1(v) ((v) / 255.0f)
 #define PIX4(v) PIX1(v), PIX1(v + 1), PIX1(v + 2), PIX1(v + 3)
 #define PIX16(v) PIX4(v), PIX4(v + 4), PIX4(v + 8), PIX4(v + 12)

@@ -47,6 +47,7 @@ static void job_buffers_free(vae_batch_job *job) {
 }
 
 static struct timespec deadline_after_us(int us);
+static void retire(vae_batcher *b, int n);
 
 vae_batch_job *vae_batcher_acquire(vae_batcher *b, vae_status *why) {
     pthread_mutex_lock(&b->lock);
@@ -118,9 +119,7 @@ int vae_batcher_run_alone(vae_batcher *b, vae_model_call *mc, vae_workspace *ws,
     *infer_ns = (vae_now_us() - started) * 1000u;
     if (b->cfg.on_batch) b->cfg.on_batch(b->cfg.on_batch_ctx, mc, *infer_ns);
     vae_metrics_observe_batch(b->metrics, mc->n);
-    pthread_mutex_lock(&b->lock);
-    if (--b->outstanding == 0) pthread_cond_broadcast(&b->idle);
-    pthread_mutex_unlock(&b->lock);
+    retire(b, 1);
     return 1;
 }
 
@@ -152,6 +151,14 @@ static struct timespec deadline_after_us(int us) {
         t.tv_sec++;
     }
     return t;
+}
+
+/* Counts n calls as done (their callbacks returned, or run alone); wakes vae_batcher_wait_idle at 0. */
+static void retire(vae_batcher *b, int n) {
+    pthread_mutex_lock(&b->lock);
+    b->outstanding -= n;
+    if (b->outstanding == 0) pthread_cond_broadcast(&b->idle);
+    pthread_mutex_unlock(&b->lock);
 }
 
 /* Unlinks up to max_rows rows of jobs matching the head's model and operation, in queue order.
@@ -221,10 +228,7 @@ static void run_batch(batch_thread *t, vae_batch_job *batch, int rows) {
         job->done(job->ctx);
         finished++;
     }
-    pthread_mutex_lock(&t->b->lock);
-    t->b->outstanding -= finished;
-    if (t->b->outstanding == 0) pthread_cond_broadcast(&t->b->idle);
-    pthread_mutex_unlock(&t->b->lock);
+    retire(t->b, finished);
 }
 
 static void *batcher_main(void *arg) {

@@ -67,10 +67,10 @@ int vae_batcher_submit(vae_batcher *b, vae_batch_job *job);
 
 /* Runs mc at once on the calling thread (in ws), as a batch of its own, when run_alone is set,
  * nothing is queued or running and no window is set (wait_us 0): such a call would run alone anyway,
- * after a batcher thread woke and the connection was resumed (a third of a one-row /decode's time at
- * one connection, measured). Returns 1 when it ran (*infer_ns set; counted in the
- * metrics and on_batch like any batch), 0 when the caller should queue it. A call arriving while it
- * runs is queued, so it still batches with the calls after it. */
+ * after a batcher thread woke and the connection was resumed (a third of a one-row /decode's time
+ * at one connection, measured). Returns 1 when it ran (*infer_ns set; counted in the metrics and
+ * on_batch like any batch), 0 when the caller should queue it. A call arriving while it runs is
+ * queued, so it still batches with the calls after it. */
 int vae_batcher_run_alone(vae_batcher *b, vae_model_call *mc, vae_workspace *ws, uint64_t *infer_ns);
 
 /* Refuses further submissions (shutdown); jobs already queued still run. NULL is a no-op. */

@@ -253,8 +253,8 @@ int main(int argc, char **argv) {
     }
     if (server.opts.batching) {
         vae_batcher_config bc = {.threads = server.opts.batch_threads, .max_rows = server.opts.batch_size,
-                                 .wait_us = server.opts.batch_wait_us, .queue = server.opts.batch_queue, .run_alone = 1,
-                                 .on_batch = count_batch, .on_batch_ctx = &server.stats};
+                                 .wait_us = server.opts.batch_wait_us, .queue = server.opts.batch_queue,
+                                 .run_alone = 1, .on_batch = count_batch, .on_batch_ctx = &server.stats};
         server.batcher = vae_batcher_create(&bc, server.registry.max_width, server.registry.max_latent,
                                             &server.metrics, &err);
         if (!server.batcher) {

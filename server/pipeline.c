@@ -290,9 +290,9 @@ static void on_job_done(void *ctx) {
     req->transport->resume(req); /* req may be gone once this returns */
 }
 
-/* Runs mc inline on this thread's scratch (a large call, or a small one of the only request in flight
- * that the idle batcher lets run at once), or queues it to the batcher (*queued set, the request suspended). A previous call's job is
- * released once mc's input has been read from it. */
+/* Runs mc inline on this thread's scratch (a large call, or a small one of the only request in
+ * flight that the idle batcher lets run at once), or queues it to the batcher (*queued set, the
+ * request suspended). A previous call's job is released once mc's input has been read from it. */
 static vae_err_kind execute(vae_request *req, vae_model_call *mc, int *queued, vae_err *err) {
     vae_server *server = req->server;
     vae_batcher *b = server->batcher;

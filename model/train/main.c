@@ -38,11 +38,11 @@ static vae_status check_writable(const char *path, vae_error *err) {
 
 /* Copies image idx into out (784 floats in [0,1]), translated by (dx, dy) with zero fill. */
 static void load_shifted(const vae_dataset *ds, int idx, int dx, int dy, float *out) {
-    const uint8_t *src = ds->pixels + (size_t)idx * VAE_INPUT_DIM;
     if (!dx && !dy) {
-        for (int j = 0; j < VAE_INPUT_DIM; j++) out[j] = vae_pixel_values[src[j]];
+        vae_dataset_image(ds, idx, out);
         return;
     }
+    const uint8_t *src = ds->pixels + (size_t)idx * VAE_INPUT_DIM;
     for (int y = 0; y < VAE_IMAGE_SIDE; y++) {
         int sy = y - dy;
         for (int x = 0; x < VAE_IMAGE_SIDE; x++) {

@@ -2,11 +2,11 @@
 # make bench-train (and the end of make bench): vae-train against the canonical PyTorch example on the
 # same data, side by side in one run (784-400-20, batch 128, Adam 1e-3, EPOCHS epochs, 2 threads). The
 # two alternate, ROUNDS PyTorch runs each between two vae-train runs (ours, PyTorch, ours, PyTorch,
-# ..., ours), and each PyTorch run is compared with the mean of the vae-train runs on either side of
-# it: this machine's speed changes from minute to minute (see the README), and a ratio of runs taken
-# minutes apart mostly measures that. The compute ceiling is measured before and after (peak_flops,
-# the better reading kept) and the training step's share of it printed. No OpenBLAS variables are set: the environment as a
-# user has it. Prints figures; asserts nothing.
+# ..., ours), and each PyTorch run is compared with the vae-train runs on either side of it: this
+# machine's speed changes from minute to minute (see the README), and a ratio of runs taken minutes
+# apart mostly measures that. The compute ceiling is measured before and after (peak_flops, the
+# better reading kept) and the training step's share of it printed. No OpenBLAS variables are set:
+# the environment as a user has it. Prints figures; asserts nothing.
 # Usage: tests/bench/bench_train.sh VAE_TRAIN DATA_DIR [PEAK_FLOPS]
 set -eu
 train=$1
@@ -33,19 +33,25 @@ ours() {
 # the test evaluation's the field before "s test". Prints the mean and the median seconds per epoch,
 # the mean test evaluation and the last test loss. The median is what the ratios use, for both
 # trainers: a phase of the machine that slows a few epochs moves the mean, not the median.
+# median(s, n): the median of s[0..n), which it sorts. (Counters start at 0 in BEGIN: an unset n
+# would make the first key "", not 0.)
+median_awk='function median(s, n,   i, j, x) {
+    for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) {x = s[i]; s[i] = s[j]; s[j] = x}
+    return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
+}'
 summary() {
-    awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i+1) == "s") {s[n] = $i; sum += $i; break};
+    awk "$median_awk"'
+         BEGIN {n = 0}
+         /^epoch/ {for (i = 1; i < NF; i++) if ($(i+1) == "s") {s[n] = $i; sum += $i; break};
                    for (i = 1; i < NF; i++) if ($(i+1) == "s" && $(i+2) == "test") t += $i; n++; loss = $6}
-         END {for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) {x = s[i]; s[i] = s[j]; s[j] = x}
-              med = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-              printf "%.3f %.3f %.3f %.2f", sum / n, med, t / n, loss}' "$1"
+         END {printf "%.3f %.3f %.3f %.2f", sum / n, median(s, n), t / n, loss}' "$1"
 }
 # torch_vae.py: "epoch   1/10  train ...  test ...    4.90 s"
 torch_summary() {
-    awk '/^epoch/ {s[n] = $(NF-1); sum += $(NF-1); n++; loss = $6}
-         END {for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (s[j] < s[i]) {x = s[i]; s[i] = s[j]; s[j] = x}
-              med = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
-              printf "%.3f %.3f %.2f", sum / n, med, loss}' "$1"
+    awk "$median_awk"'
+         BEGIN {n = 0}
+         /^epoch/ {s[n] = $(NF-1); sum += $(NF-1); n++; loss = $6}
+         END {printf "%.3f %.3f %.2f", sum / n, median(s, n), loss}' "$1"
 }
 # The probe's best of several readings: a reading taken while this machine runs both threads on one
 # CPU (see the README) is half the ceiling.
