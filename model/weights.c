@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,25 +26,94 @@ static int host_is_little_endian(void) {
     return *(const uint8_t *)&probe == 1;
 }
 
-/* Copies n little-endian F32 values from unaligned bytes. */
-static void copy_le_floats(float *dst, const uint8_t *src, size_t n) {
-    if (host_is_little_endian()) {
+static const char *const dtype_names[] = {"F32", "F16", "BF16"};
+static const size_t dtype_sizes[] = {4, 2, 2};
+
+const char *vae_dtype_name(vae_dtype dtype) { return dtype_names[dtype]; }
+
+int vae_dtype_parse(const char *s, vae_dtype *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(s, dtype_names[i]) == 0) {
+            *out = (vae_dtype)i;
+            return 0;
+        }
+    return -1;
+}
+
+static float float_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t bits_of_float(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+float vae_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    if (exp == 0) { /* zero or subnormal: mant * 2^-24, exact in float */
+        float v = (float)mant * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    if (exp == 31) return float_of_bits(sign | 0x7f800000u | mant << 13); /* Inf, NaN */
+    return float_of_bits(sign | (exp + 112) << 23 | mant << 13);
+}
+
+uint16_t vae_f32_to_f16(float f) {
+    uint32_t x = bits_of_float(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
+    x &= 0x7fffffffu;
+    if (x > 0x7f800000u) return sign | 0x7e00;    /* NaN */
+    if (x >= 0x477ff000u) return sign | 0x7c00;   /* 65520 and up (the tie above 65504 included): Inf */
+    if (x < 0x38800000u) {                        /* below 2^-14: a subnormal half or zero */
+        float scaled = float_of_bits(x) * 0x1p24f; /* exact: a power of two, no overflow */
+        return sign | (uint16_t)rintf(scaled);    /* nearest, ties to even; 1024 is 2^-14 itself */
+    }
+    uint32_t h = ((x >> 23) - 112) << 10 | (x & 0x7fffff) >> 13, rest = x & 0x1fff;
+    if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++; /* a carry moves into the exponent */
+    return sign | (uint16_t)h;
+}
+
+float vae_bf16_to_f32(uint16_t h) { return float_of_bits((uint32_t)h << 16); }
+
+uint16_t vae_f32_to_bf16(float f) {
+    uint32_t x = bits_of_float(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* NaN stays NaN */
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1)) >> 16);
+}
+
+/* Widens n little-endian values of dtype from unaligned bytes into floats. */
+static void copy_tensor(float *dst, const uint8_t *src, size_t n, vae_dtype dtype) {
+    if (dtype == VAE_DTYPE_F32 && host_is_little_endian()) {
         memcpy(dst, src, n * sizeof(float));
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 |
-                     (uint32_t)src[4 * i + 2] << 16 | (uint32_t)src[4 * i + 3] << 24;
-        memcpy(&dst[i], &u, sizeof u);
+        if (dtype == VAE_DTYPE_F32) {
+            const uint8_t *p = src + 4 * i;
+            dst[i] = float_of_bits((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                   (uint32_t)p[3] << 24);
+        } else {
+            uint16_t h = (uint16_t)(src[2 * i] | src[2 * i + 1] << 8);
+            dst[i] = dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(h) : vae_bf16_to_f32(h);
+        }
     }
 }
 
-/* Writes n floats as little-endian F32 bytes. */
-static void write_le_floats(uint8_t *dst, const float *src, size_t n) {
+/* Writes n floats as little-endian values of dtype (each already representable in it). */
+static void write_tensor(uint8_t *dst, const float *src, size_t n, vae_dtype dtype) {
     for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &src[i], 4);
-        for (int b = 0; b < 4; b++) dst[4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+        if (dtype == VAE_DTYPE_F32) {
+            uint32_t u = bits_of_float(src[i]);
+            for (int b = 0; b < 4; b++) dst[4 * i + (size_t)b] = (uint8_t)(u >> (8 * b));
+        } else {
+            uint16_t h = dtype == VAE_DTYPE_F16 ? vae_f32_to_f16(src[i]) : vae_f32_to_bf16(src[i]);
+            dst[2 * i] = (uint8_t)h;
+            dst[2 * i + 1] = (uint8_t)(h >> 8);
+        }
     }
 }
 
@@ -58,6 +128,7 @@ static int64_t json_uint(const cJSON *item) {
 /* One tensor entry of the header, checked for form but not yet against the model. */
 typedef struct {
     const char *name;
+    vae_dtype dtype;
     int rank;
     int64_t shape[2];
     uint64_t begin, end;
@@ -82,10 +153,16 @@ static vae_status parse_tensor_entry(const cJSON *item, uint64_t data_len, heade
                              "tensor '%s' needs \"dtype\" (string), \"shape\" and \"data_offsets\" "
                              "(arrays)",
                              t->name);
-    if (strcmp(dtype->valuestring, "F32") != 0)
+    if (strcmp(dtype->valuestring, "F32") == 0)
+        t->dtype = VAE_DTYPE_F32;
+    else if (strcmp(dtype->valuestring, "F16") == 0)
+        t->dtype = VAE_DTYPE_F16;
+    else if (strcmp(dtype->valuestring, "BF16") == 0)
+        t->dtype = VAE_DTYPE_BF16;
+    else
         return vae_error_set(err, VAE_ERR_UNSUPPORTED,
-                             "tensor '%s' has dtype %.16s; only F32 is supported (save with "
-                             "tensor.float())",
+                             "tensor '%s' has dtype %.16s; F32, F16 and BF16 are supported (save "
+                             "with tensor.float())",
                              t->name, dtype->valuestring);
     int rank = cJSON_GetArraySize(shape);
     if (rank < 1 || rank > 2)
@@ -117,10 +194,11 @@ static vae_status parse_tensor_entry(const cJSON *item, uint64_t data_len, heade
                              "(%llu bytes)",
                              t->name, (long long)begin, (long long)end,
                              (unsigned long long)data_len);
-    if ((uint64_t)(end - begin) != elements * 4)
+    uint64_t bytes = elements * dtype_sizes[t->dtype];
+    if ((uint64_t)(end - begin) != bytes)
         return vae_error_set(err, VAE_ERR_FORMAT,
-                             "tensor '%s': shape needs %llu bytes but data_offsets span %lld",
-                             t->name, (unsigned long long)(elements * 4),
+                             "tensor '%s': shape needs %llu bytes of %s but data_offsets span %lld",
+                             t->name, (unsigned long long)bytes, dtype_names[t->dtype],
                              (long long)(end - begin));
     t->begin = (uint64_t)begin;
     t->end = (uint64_t)end;
@@ -359,7 +437,14 @@ static vae_status copy_tensors(vae_model *model, const header_tensor *tensors, i
             return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have shape [%d] (rank 1)",
                                  e->name, e->rows);
         }
-        copy_le_floats(model->params + e->offset, data + t->begin, (size_t)(t->end - t->begin) / 4);
+        size_t count = (size_t)e->rows * (e->rank == 2 ? (size_t)e->cols : 1);
+        copy_tensor(model->params + e->offset, data + t->begin, count, t->dtype);
+        /* the parameters keep their dtype when they share one; a mixture widens to F32, which
+         * holds F16 and BF16 values exactly */
+        if (i == 0)
+            model->param_dtype = t->dtype;
+        else if (t->dtype != model->param_dtype)
+            model->param_dtype = VAE_DTYPE_F32;
         (*matched)++;
     }
     extra_tensor extras[N_EXTRA];
@@ -382,10 +467,10 @@ static vae_status copy_tensors(vae_model *model, const header_tensor *tensors, i
             return vae_error_set(err, VAE_ERR_FORMAT, "tensor '%s' must have shape [%d]", e->name,
                                  e->rows);
         }
-        size_t count = (size_t)(t->end - t->begin) / 4;
+        size_t count = (size_t)(t->end - t->begin) / dtype_sizes[t->dtype];
         *e->slot = malloc(sizeof(float) * (count ? count : 1));
         if (!*e->slot) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory reading '%s'", e->name);
-        copy_le_floats(*e->slot, data + t->begin, count);
+        copy_tensor(*e->slot, data + t->begin, count, t->dtype);
         (*matched)++;
     }
     return VAE_OK;
@@ -642,11 +727,38 @@ vae_status vae_weights_load(const char *path, vae_model **out, vae_error *err) {
     return st;
 }
 
-/* Adds {"dtype":"F32","shape":[rows(,cols)],"data_offsets":[begin,end]} under name. */
-static int add_tensor_entry(cJSON *root, const char *name, int rows, int cols, size_t begin,
-                            size_t end) {
+vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *err) {
+    if (dtype != VAE_DTYPE_F32) {
+        vae_tensor_info t[VAE_MAX_TENSORS];
+        int n = vae_config_tensors(&model->config, t);
+        for (int i = 0; i < n; i++) {
+            size_t count = (size_t)t[i].rows * (t[i].rank == 2 ? (size_t)t[i].cols : 1);
+            const float *v = model->params + t[i].offset;
+            for (size_t j = 0; j < count; j++) {
+                uint16_t h = dtype == VAE_DTYPE_F16 ? vae_f32_to_f16(v[j]) : vae_f32_to_bf16(v[j]);
+                float r = dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(h) : vae_bf16_to_f32(h);
+                if (isinf(r) && !isinf(v[j]))
+                    return vae_error_set(err, VAE_ERR_ARG,
+                                         "tensor '%s' holds %g at index %zu, beyond %s's range: keep "
+                                         "it as F32",
+                                         t[i].name, (double)v[j], j, dtype_names[dtype]);
+            }
+        }
+        for (size_t j = 0; j < model->n_params; j++) {
+            float *p = &model->params[j];
+            *p = dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(vae_f32_to_f16(*p))
+                                        : vae_bf16_to_f32(vae_f32_to_bf16(*p));
+        }
+    }
+    model->param_dtype = dtype;
+    return VAE_OK;
+}
+
+/* Adds {"dtype":...,"shape":[rows(,cols)],"data_offsets":[begin,end]} under name. */
+static int add_tensor_entry(cJSON *root, const char *name, vae_dtype dtype, int rows, int cols,
+                            size_t begin, size_t end) {
     cJSON *t = cJSON_AddObjectToObject(root, name);
-    if (!t || !cJSON_AddStringToObject(t, "dtype", "F32")) return -1;
+    if (!t || !cJSON_AddStringToObject(t, "dtype", dtype_names[dtype])) return -1;
     cJSON *shape = cJSON_AddArrayToObject(t, "shape");
     cJSON *offsets = cJSON_AddArrayToObject(t, "data_offsets");
     if (!shape || !offsets) return -1;
@@ -661,7 +773,9 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
                                  vae_error *err) {
     vae_tensor_info t[VAE_MAX_TENSORS];
     int n = vae_config_tensors(&model->config, t);
-    size_t params_bytes = model->n_params * sizeof(float);
+    const vae_dtype pd = model->param_dtype;
+    const size_t esize = dtype_sizes[pd];
+    size_t params_bytes = model->n_params * esize;
     /* the optional tensors follow the parameters, in extra_tensors' order (read only) */
     extra_tensor extras[N_EXTRA];
     int n_extras = extra_tensors((vae_model *)model, extras);
@@ -675,16 +789,16 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
         failed = !cJSON_AddStringToObject(meta, model->metadata.keys[i], model->metadata.values[i]);
     for (int i = 0; !failed && i < n; i++) {
         size_t count = (size_t)t[i].rows * (t[i].rank == 2 ? (size_t)t[i].cols : 1);
-        failed = add_tensor_entry(root, t[i].name, t[i].rows, t[i].cols, t[i].offset * 4,
-                                  (t[i].offset + count) * 4) != 0;
+        failed = add_tensor_entry(root, t[i].name, pd, t[i].rows, t[i].cols, t[i].offset * esize,
+                                  (t[i].offset + count) * esize) != 0;
     }
     size_t at = params_bytes;
     for (int i = 0; !failed && i < n_extras; i++) {
         const extra_tensor *e = &extras[i];
         size_t count = extra_count(e);
         if (!count) continue;
-        failed = add_tensor_entry(root, e->name, e->rows ? e->rows : (int)count, e->cols, at,
-                                  at + count * sizeof(float)) != 0;
+        failed = add_tensor_entry(root, e->name, VAE_DTYPE_F32, e->rows ? e->rows : (int)count,
+                                  e->cols, at, at + count * sizeof(float)) != 0;
         at += count * sizeof(float);
     }
     char *json = failed ? NULL : cJSON_PrintUnformatted(root);
@@ -704,12 +818,12 @@ vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *
     memset(buf + 8 + json_len, ' ', header_len - json_len);
     free(json);
     uint8_t *data = buf + 8 + header_len;
-    write_le_floats(data, model->params, model->n_params);
+    write_tensor(data, model->params, model->n_params, pd);
     data += params_bytes;
     for (int i = 0; i < n_extras; i++) {
         size_t count = extra_count(&extras[i]);
         if (!count) continue;
-        write_le_floats(data, *extras[i].slot, count);
+        write_tensor(data, *extras[i].slot, count, VAE_DTYPE_F32);
         data += count * sizeof(float);
     }
     *out = buf;

@@ -23,6 +23,14 @@
 #define VAE_MAX_TENSORS (2 * (2 * VAE_MAX_HIDDEN + 3))
 #define VAE_MAX_METADATA 64
 
+/* How a weights file stores the parameters (weights.h reads all three; the optional tensors are
+ * always written as F32). In memory they are always float. */
+typedef enum {
+    VAE_DTYPE_F32 = 0,
+    VAE_DTYPE_F16,  /* IEEE 754 binary16: 11 significant bits, |x| <= 65504 */
+    VAE_DTYPE_BF16, /* bfloat16: float's exponent, 8 significant bits */
+} vae_dtype;
+
 typedef struct {
     int n_hidden;                 /* 1..VAE_MAX_HIDDEN */
     int hidden[VAE_MAX_HIDDEN];   /* encoder widths in order; the decoder mirrors them */
@@ -155,6 +163,8 @@ typedef struct {
     size_t n_params;
     float *params;        /* one 64-byte-aligned allocation of n_params floats */
     vae_layers layers;    /* views into params */
+    vae_dtype param_dtype; /* how its file stores params (F32 for a new model); every param is
+                              exactly representable in it, and vae_weights_save keeps it */
     float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class over the training set;
                              NULL when absent */
     float *class_std;     /* (VAE_NUM_CLASSES, d): per-coordinate standard deviation of mu within

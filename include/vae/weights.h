@@ -1,6 +1,8 @@
 /* Reading and writing models as safetensors files: 8-byte little-endian header length N, N bytes of
  * JSON header ({"name": {"dtype":"F32","shape":[...],"data_offsets":[begin,end]}, ...,
- * "__metadata__": {string: string}}), then the raw little-endian data. */
+ * "__metadata__": {string: string}}), then the raw little-endian data. Tensors may be F32, F16 or
+ * BF16 (each widened exactly to float on load); the parameters are written in the model's
+ * param_dtype, the optional tensors as F32. */
 #ifndef VAE_WEIGHTS_H
 #define VAE_WEIGHTS_H
 
@@ -11,6 +13,25 @@
 
 /* Largest header accepted (safetensors' own reader uses the same 100 MB bound). */
 #define VAE_WEIGHTS_MAX_HEADER (100u * 1000u * 1000u)
+
+/* "F32", "F16" or "BF16". */
+const char *vae_dtype_name(vae_dtype dtype);
+
+/* The dtype named by s (safetensors' spelling, any case): 0, or -1 when s names none of the three. */
+int vae_dtype_parse(const char *s, vae_dtype *out);
+
+/* Exact widenings, and narrowings rounding to nearest, ties to even. A finite float beyond F16's range
+ * becomes an infinity of its sign (so does one beyond BF16's); NaN stays NaN. */
+float vae_f16_to_f32(uint16_t h);
+uint16_t vae_f32_to_f16(float f);
+float vae_bf16_to_f32(uint16_t h);
+uint16_t vae_f32_to_bf16(float f);
+
+/* Rounds every parameter to the nearest value of dtype and sets param_dtype, so that the model in
+ * memory is exactly the one its file will hold. VAE_ERR_ARG, the parameters untouched, when one would
+ * overflow to an infinity (a F16 weight beyond 65504): the message names the tensor and the index.
+ * A model packed for inference must be packed again (vae_model_prepare_inference). */
+vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *err);
 
 /* Parses and checks a whole file held in memory: header length against size, JSON, dtypes, every
  * shape against the others and against the metadata (activation, latent_dim, hidden), offsets inside

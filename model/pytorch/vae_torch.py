@@ -100,8 +100,8 @@ class VAE(nn.Module):
 # --- the weights file ---
 
 def read_safetensors(path):
-    """(tensors, metadata) of a safetensors file: {name: float32 tensor} and {key: str}. Only F32
-    tensors are accepted (the server's files hold nothing else)."""
+    """(tensors, metadata) of a safetensors file: {name: float32 tensor} and {key: str}. F32, F16
+    and BF16 tensors are accepted, as by the server, and widened exactly to float32."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -114,15 +114,23 @@ def read_safetensors(path):
     metadata = header.pop("__metadata__", {}) or {}
     tensors = {}
     for name, info in header.items():
-        if info.get("dtype") != "F32":
-            raise ValueError("%s: tensor %r is %s; only F32 is supported" % (path, name, info.get("dtype")))
+        dtype = info.get("dtype")
+        if dtype not in ("F32", "F16", "BF16"):
+            raise ValueError("%s: tensor %r is %s; F32, F16 and BF16 are supported" % (path, name, dtype))
         begin, end = info["data_offsets"]
         shape = [int(s) for s in info["shape"]]
         count = int(np.prod(shape)) if shape else 1
-        if not 0 <= begin <= end <= len(data) or end - begin != 4 * count:
+        size = 4 if dtype == "F32" else 2
+        if not 0 <= begin <= end <= len(data) or end - begin != size * count:
             raise ValueError("%s: tensor %r has bad data_offsets %r for shape %r" % (path, name, [begin, end], shape))
-        array = np.frombuffer(data[begin:end], dtype="<f4").reshape(shape)
-        tensors[name] = torch.from_numpy(array.astype(np.float32))  # a copy, native order
+        raw = data[begin:end]
+        if dtype == "F32":
+            array = np.frombuffer(raw, dtype="<f4").astype(np.float32)  # a copy, native order
+        elif dtype == "F16":
+            array = np.frombuffer(raw, dtype="<f2").astype(np.float32)  # exact
+        else:  # bfloat16: the top half of a float32
+            array = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        tensors[name] = torch.from_numpy(array.reshape(shape))
     return tensors, metadata
 
 

@@ -378,6 +378,53 @@ static vae_status write_evaluation(const char *dir, const vae_model *m, const va
     return VAE_OK;
 }
 
+/* The canonical test loss of model (one z per image, the training run's evaluation noise) into its
+ * diagnostics and metadata. Returns 0, or -1 after printing the reason. */
+static int measure_test_loss(vae_model *model, const vae_dataset *test, const vae_train_options *o) {
+    vae_error err = {0};
+    vae_trainer *tr = vae_trainer_create(model, o->batch, &err);
+    float *x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)test->count);
+    if (!tr || !x) {
+        fprintf(stderr, "vae-train: %s\n", tr ? "out of memory" : err.message);
+        vae_trainer_destroy(tr);
+        free(x);
+        return -1;
+    }
+    for (int i = 0; i < test->count; i++) vae_dataset_image(test, i, x + (size_t)i * VAE_INPUT_DIM);
+    vae_rng rng;
+    vae_rng_seed(&rng, o->seed ^ EVAL_SEED);
+    vae_loss l = vae_trainer_evaluate(tr, x, test->count, &rng);
+    vae_trainer_destroy(tr);
+    free(x);
+    model->diag.test_loss = (l.bce + l.kl) / l.count;
+    const double figures[3] = {model->diag.test_loss, l.bce / l.count, l.kl / l.count};
+    static const char *keys[3] = {"test_loss", "test_bce", "test_kl"};
+    for (int i = 0; i < 3; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%.3f", figures[i]);
+        if (vae_metadata_set(&model->metadata, keys[i], buf) != VAE_OK) {
+            fprintf(stderr, "vae-train: out of memory\n");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --dtype: rounds the weights to what the file will hold, so that every figure measured after this
+ * is the stored model's; the test loss is measured again, and the metadata says so. Returns 0, or -1
+ * after printing the reason. */
+static int round_weights(vae_model *model, vae_dtype dtype) {
+    vae_error err = {0};
+    if (vae_model_round_params(model, dtype, &err) != VAE_OK ||
+        (model->inference && vae_model_prepare_inference(model, &err) != VAE_OK) ||
+        vae_metadata_set(&model->metadata, "rounded_to", vae_dtype_name(dtype)) != VAE_OK) {
+        fprintf(stderr, "vae-train: --dtype: %s\n", err.message[0] ? err.message : "out of memory");
+        return -1;
+    }
+    model->diag.test_loss = NAN;
+    return 0;
+}
+
 /* The statistics of a model (trained or loaded), the figures printed, and the measurements asked for;
  * then the file. Returns 0, or -1 after printing the reason. */
 static int annotate_and_save(vae_model *model, const vae_train_options *o, const vae_dataset *train,
@@ -434,13 +481,17 @@ static int finish(training_run *run) {
         return -1;
     }
     run->model->diag.test_loss = last->test_loss;
+    if (o->dtype != VAE_DTYPE_F32 &&
+        (round_weights(run->model, o->dtype) != 0 || measure_test_loss(run->model, &run->test, o) != 0))
+        return -1;
     double mean_seconds = 0;
     for (int e = 0; e < o->epochs; e++) mean_seconds += run->history[e].seconds / o->epochs;
     if (annotate_and_save(run->model, o, &run->train, &run->test, o->out_path) != 0) return -1;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
-    printf("vae-train: wrote %s (test loss %.3f nats per image; %.2f s per epoch; peak memory %.1f MB)\n",
-           o->out_path, last->test_loss, mean_seconds, usage.ru_maxrss / 1024.0);
+    printf("vae-train: wrote %s (test loss %.3f nats per image%s; %.2f s per epoch; peak memory %.1f MB)\n",
+           o->out_path, run->model->diag.test_loss, o->dtype != VAE_DTYPE_F32 ? ", rounded weights" : "",
+           mean_seconds, usage.ru_maxrss / 1024.0);
     if (o->report_dir) {
         if (vae_report_write(o->report_dir, run->model, &run->test, run->history, o->epochs, o->seed,
                              &err) != VAE_OK) {
@@ -474,30 +525,16 @@ static int annotate_file(vae_train_options *o) {
     if (!vae_metadata_get(&model->metadata, "dataset") &&
         vae_metadata_set(&model->metadata, "dataset", o->dataset_name) != VAE_OK)
         goto done;
-    if (isnan(model->diag.test_loss)) {
-        vae_trainer *tr = vae_trainer_create(model, o->batch, &err);
-        float *x = malloc(sizeof(float) * VAE_INPUT_DIM * (size_t)test.count);
-        if (!tr || !x) {
-            fprintf(stderr, "vae-train: %s\n", tr ? "out of memory" : err.message);
-            vae_trainer_destroy(tr);
-            free(x);
+    if (o->dtype_given && o->dtype != model->param_dtype) {
+        if (!isnan(model->diag.test_nll) && !o->eval_iwae) {
+            fprintf(stderr, "vae-train: --dtype %s changes the weights, so the file's test NLL would no "
+                            "longer be theirs: add --eval-iwae %d to measure it again\n",
+                    vae_dtype_name(o->dtype), model->diag.test_nll_k);
             goto done;
         }
-        for (int i = 0; i < test.count; i++) vae_dataset_image(&test, i, x + (size_t)i * VAE_INPUT_DIM);
-        vae_rng rng;
-        vae_rng_seed(&rng, o->seed ^ EVAL_SEED);
-        vae_loss l = vae_trainer_evaluate(tr, x, test.count, &rng);
-        vae_trainer_destroy(tr);
-        free(x);
-        model->diag.test_loss = (l.bce + l.kl) / l.count;
-        char buf[32];
-        snprintf(buf, sizeof buf, "%.3f", model->diag.test_loss);
-        vae_metadata_set(&model->metadata, "test_loss", buf);
-        snprintf(buf, sizeof buf, "%.3f", l.bce / l.count);
-        vae_metadata_set(&model->metadata, "test_bce", buf);
-        snprintf(buf, sizeof buf, "%.3f", l.kl / l.count);
-        vae_metadata_set(&model->metadata, "test_kl", buf);
+        if (round_weights(model, o->dtype) != 0) goto done;
     }
+    if (isnan(model->diag.test_loss) && measure_test_loss(model, &test, o) != 0) goto done;
     const char *out = o->out_given ? o->out_path : o->annotate;
     if (annotate_and_save(model, o, &train, &test, out) != 0) goto done;
     if (o->report_dir && vae_report_write_latent(o->report_dir, model, &test, &err) != VAE_OK) {

@@ -2,6 +2,7 @@
 #include "options.h"
 
 #include "vae/prepare.h"
+#include "vae/weights.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,6 +49,9 @@ void vae_train_options_usage(FILE *out) {
             "  --annotate FILE       no training: compute the statistics (class centroids and spreads,\n"
             "                        principal plane, diagnostics, score tables; NLL with --eval-iwae)\n"
             "                        of the model in FILE on --data and write them into FILE (or --out)\n"
+            "  --dtype T             how the file stores the weights: F32, F16 (half the size) or BF16\n"
+            "                        (default F32; with --annotate, the file's own); the weights are\n"
+            "                        rounded first, and every figure in the file measured on them\n"
             "  --ood-data DIR        also measure how well the scores tell DIR's test images from the\n"
             "                        model's own (AUROCs, ROC curves in --report)\n"
             "  --measure-completion N  also compare the completion chains (N steps) on the test set\n"
@@ -148,6 +152,11 @@ vae_status vae_train_options_parse(vae_train_options *o, int argc, char **argv, 
         else if (!strcmp(flag, "--out")) o->out_path = val, o->out_given = 1;
         else if (!strcmp(flag, "--annotate")) o->annotate = val;
         else if (!strcmp(flag, "--ood-data")) o->ood_dir = val;
+        else if (!strcmp(flag, "--dtype")) {
+            if (vae_dtype_parse(val, &o->dtype) != 0)
+                st = vae_error_set(err, VAE_ERR_ARG, "--dtype: '%s' is not F32, F16 or BF16", val);
+            o->dtype_given = 1;
+        }
         else if (!strcmp(flag, "--eval-iwae")) st = parse_int(flag, val, 1, 100000, &o->eval_iwae, err);
         else if (!strcmp(flag, "--score-k")) st = parse_int(flag, val, 1, 5000, &o->score_k, err);
         else if (!strcmp(flag, "--kl-warmup")) st = parse_int(flag, val, 0, 100000, &o->kl_warmup, err);

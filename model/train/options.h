@@ -36,6 +36,8 @@ typedef struct {
     const char *ood_dir;    /* --ood-data DIR: measure out-of-distribution AUROCs against DIR */
     const char *normalize;  /* metadata key `normalize`: "mnist", "fill" or "none" (NULL: recognised) */
     int complete_steps;     /* --measure-completion N: compare the completion chains, N steps */
+    vae_dtype dtype;        /* --dtype: how the file stores the weights (F32 unless given) */
+    int dtype_given;        /* --dtype was on the command line */
     int out_given;          /* --out was on the command line */
     const char *training_flag; /* the first flag given that only training uses (NULL: none) */
     char command[2048];     /* the command line, recorded in the weights' metadata */

@@ -34,11 +34,12 @@ def load_safetensors(path):
     base = 8 + n
     tensors = {}
     for name, t in header.items():
-        if t["dtype"] != "F32":
-            raise ValueError("%s: dtype %s, expected F32" % (name, t["dtype"]))
+        kinds = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+        if t["dtype"] not in kinds:
+            raise ValueError("%s: dtype %s, expected F32, F16 or BF16" % (name, t["dtype"]))
         begin, end = t["data_offsets"]
         data = bytearray(blob[base + begin:base + end])
-        tensors[name] = torch.frombuffer(data, dtype=torch.float32).reshape(t["shape"]).clone()
+        tensors[name] = torch.frombuffer(data, dtype=kinds[t["dtype"]]).reshape(t["shape"]).float()
     return tensors, meta
 
 

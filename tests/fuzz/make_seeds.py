@@ -81,8 +81,9 @@ def pngs():
 
 # --- safetensors ---
 
-def tiny_safetensors(hidden=2, latent=2, metadata=None, centroids=True):
-    """A valid model 784-hidden-latent (relu) with deterministic small weights."""
+def tiny_safetensors(hidden=2, latent=2, metadata=None, centroids=True, dtype="F32"):
+    """A valid model 784-hidden-latent (relu) with deterministic small weights, its parameters stored
+    as dtype (F32, F16 or BF16; the centroids stay F32)."""
     shapes = [("enc.0.weight", [hidden, 784]), ("enc.0.bias", [hidden]),
               ("enc.mu.weight", [latent, hidden]), ("enc.mu.bias", [latent]),
               ("enc.logvar.weight", [latent, hidden]), ("enc.logvar.bias", [latent]),
@@ -98,8 +99,15 @@ def tiny_safetensors(hidden=2, latent=2, metadata=None, centroids=True):
         for s in shape:
             n *= s
         begin = len(data)
-        data += struct.pack("<%df" % n, *[((i * 7919) % 101 - 50) / 500.0 for i in range(n)])
-        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [begin, len(data)]}
+        values = [((i * 7919) % 101 - 50) / 500.0 for i in range(n)]
+        kind = "F32" if name == "centroids" else dtype
+        if kind == "F32":
+            data += struct.pack("<%df" % n, *values)
+        elif kind == "F16":
+            data += struct.pack("<%de" % n, *values)
+        else:  # BF16: the top half of each float32, truncated (any BF16 value is valid input)
+            data += b"".join(struct.pack("<f", v)[2:] for v in values)
+        header[name] = {"dtype": kind, "shape": shape, "data_offsets": [begin, len(data)]}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
     return struct.pack("<Q", len(text)) + text + bytes(data)
@@ -240,6 +248,8 @@ def main():
     # safetensors
     write("safetensors", "tiny_2_2.safetensors", tiny_safetensors())
     write("safetensors", "tiny_1_1_nocentroids.safetensors", tiny_safetensors(1, 1, centroids=False))
+    write("safetensors", "tiny_2_2_f16.safetensors", tiny_safetensors(dtype="F16"))
+    write("safetensors", "tiny_1_1_bf16.safetensors", tiny_safetensors(1, 1, dtype="BF16"))
     write("safetensors", "bad_activation.safetensors", tiny_safetensors(1, 1, {"activation": "gelu"}))
     write("safetensors", "header_only.safetensors", struct.pack("<Q", 2) + b"{}")
 

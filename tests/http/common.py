@@ -95,15 +95,27 @@ def write_weights(path, header, data):
     return path
 
 
+# struct's code and size of the tensor dtypes the tests edit in place (the shipped files use these two)
+TENSOR_FORMATS = {"F32": ("f", 4), "F16": ("e", 2)}
+
+
+def tensor_format(info):
+    """(struct code, bytes per value) of a tensor's header entry."""
+    if info["dtype"] not in TENSOR_FORMATS:
+        raise ValueError("tests edit F32 and F16 tensors only, not %s" % info["dtype"])
+    return TENSOR_FORMATS[info["dtype"]]
+
+
 def twin_weights(source, path, shift=1.0):
     """Writes to path a copy of the weights file source whose decoder output bias is moved by shift:
     another model of exactly the same shape (same tensors, same statistics) that decodes every z to
     different pixels, for tests that swap one served file for another of the same architecture."""
     header, data = read_weights(source)
     a, b = header["dec.out.bias"]["data_offsets"]
-    count = (b - a) // 4
-    bias = struct.unpack("<%df" % count, data[a:b])
-    return write_weights(path, header, data[:a] + struct.pack("<%df" % count, *(v + shift for v in bias)) + data[b:])
+    code, size = tensor_format(header["dec.out.bias"])
+    fmt = "<%d%s" % ((b - a) // size, code)
+    bias = struct.unpack(fmt, data[a:b])
+    return write_weights(path, header, data[:a] + struct.pack(fmt, *(v + shift for v in bias)) + data[b:])
 
 
 _digits = None

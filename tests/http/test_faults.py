@@ -16,7 +16,7 @@ import time
 import unittest
 
 import replies
-from common import TIMEOUT, Client, RawResponse, ServerProcess, latent_dim, model_args
+from common import TIMEOUT, Client, RawResponse, ServerProcess, latent_dim, model_args, tensor_format
 from server import REPO, free_port, run_server, under_valgrind
 
 WEIGHTS = os.path.join(REPO, "model", "weights", "mnist.safetensors")
@@ -286,7 +286,8 @@ class BadWeights(unittest.TestCase):
     def with_float(self, tensor, index, value):
         data = bytearray(self.good)
         begin = self.header[tensor]["data_offsets"][0]
-        struct.pack_into("<f", data, self.data_start + begin + 4 * index, value)
+        code, size = tensor_format(self.header[tensor])
+        struct.pack_into("<" + code, data, self.data_start + begin + size * index, value)
         return bytes(data)
 
     def with_header(self, header, pad_to=None):
@@ -332,8 +333,13 @@ class BadWeights(unittest.TestCase):
 
     def test_wrong_dtype_and_shape(self):
         h = json.loads(json.dumps(self.header))
-        h["enc.0.weight"]["dtype"] = "F16"
-        self.assert_refused(self.write("f16.safetensors", self.with_header(h)), "enc.0.weight", "F16")
+        h["enc.0.weight"]["dtype"] = "F64"
+        self.assert_refused(self.write("f64.safetensors", self.with_header(h)), "enc.0.weight", "F64",
+                            "F32, F16 and BF16 are supported")
+        h = json.loads(json.dumps(self.header))
+        h["enc.0.weight"]["dtype"] = "BF16" if h["enc.0.weight"]["dtype"] == "F32" else "F32"
+        self.assert_refused(self.write("dtype-size.safetensors", self.with_header(h)), "enc.0.weight",
+                            "data_offsets span")
         h = json.loads(json.dumps(self.header))
         h["dec.out.weight"]["shape"] = [512, 784]
         self.assert_refused(self.write("shape.safetensors", self.with_header(h)), "dec.out.weight")

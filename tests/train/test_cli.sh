@@ -30,7 +30,8 @@ expect() {
 checks=$((checks + 1))
 "$train" --help >"$tmp/help" 2>&1 || fail "--help exited non-zero"
 for flag in --data --out --epochs --batch --lr --hidden --latent --activation --beta --seed --threads --report \
-    --eval-iwae --annotate --binarize --kl-warmup --ema --ood-data --measure-completion --normalize --score-k; do
+    --eval-iwae --annotate --binarize --kl-warmup --ema --ood-data --measure-completion --normalize --score-k \
+    --dtype; do
     grep -q -- "$flag " "$tmp/help" || fail "--help does not mention $flag"
 done
 
@@ -56,6 +57,7 @@ expect 2 "--kl-warmup 5 is longer than --epochs 2" -- --data "$mini" --kl-warmup
 expect 2 "--ema: 1 is out of range" -- --data "$mini" --ema 1
 expect 2 "--annotate takes the model from its file: --hidden does not apply" -- --data "$mini" --annotate x.st --hidden 8
 expect 2 "--measure-completion: 0 is out of range" -- --data "$mini" --measure-completion 0
+expect 2 "--dtype: 'F64' is not F32, F16 or BF16" -- --data "$mini" --dtype F64
 expect 1 "nowhere.safetensors: cannot open" -- --data "$mini" --annotate "$tmp/nowhere.safetensors" --out "$tmp/a.st"
 
 # bad data, found before training starts
@@ -165,6 +167,50 @@ done
 checks=$((checks + 2))
 grep -q "Fisher's combination (ood_score)" "$tmp/out" || fail "no AUROC table: $(cat "$tmp/out")"
 grep -q "pseudo-Gibbs" "$tmp/out" && grep -q "MwG" "$tmp/out" || fail "no completion table: $(cat "$tmp/out")"
+
+# --dtype: the weights rounded and stored as F16 (the optional tensors as F32), and every figure in the
+# file measured on the rounded weights: the same file whether rounded at the end of training or by
+# --annotate afterwards (which needs --eval-iwae again when the file holds a test NLL); BF16 likewise
+checks=$((checks + 5))
+run h --seed 7 --eval-iwae 5 --dtype f16
+run f --seed 7 --eval-iwae 5
+"$train" --annotate "$tmp/f/m.st" --data "$mini" --dtype F16 --out "$tmp/f16.st" >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] && grep -qF -- "--dtype F16 changes the weights, so the file's test NLL would no longer be theirs: add --eval-iwae 5" "$tmp/err" ||
+    fail "--annotate --dtype without --eval-iwae on a file with a test NLL: $(cat "$tmp/err")"
+[ ! -e "$tmp/f16.st" ] || fail "a refused --annotate --dtype wrote its file"
+(cd "$tmp/f" && "$train_abs" --annotate m.st --data "$mini_abs" --dtype F16 --eval-iwae 5 --threads 2 --out m16.st \
+    >/dev/null 2>err) || fail "--annotate --dtype F16 failed: $(cat "$tmp/f/err")"
+(cd "$tmp/f" && "$train_abs" --annotate m.st --data "$mini_abs" --dtype bf16 --eval-iwae 5 --threads 2 --out mb.st \
+    >/dev/null 2>err) || fail "--annotate --dtype BF16 failed: $(cat "$tmp/f/err")"
+python3 - "$tmp/f/m.st" "$tmp/h/m.st" "$tmp/f/m16.st" "$tmp/f/mb.st" <<'PY' || fail "--dtype files"
+import json, struct, sys
+def parts(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    md = h.pop("__metadata__")
+    net = {k: b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]] for k, v in h.items()
+           if k.startswith(("enc.", "dec."))}
+    return len(b), h, md, net
+la, ha, ma, na = parts(sys.argv[1])
+lh, hh, mh, nh = parts(sys.argv[2])
+_, hf, mf, nf = parts(sys.argv[3])
+_, hb, mb, nb = parts(sys.argv[4])
+problems = []
+if set(v["dtype"] for k, v in hh.items() if k in nh) != {"F16"}: problems.append("trained F16 file's parameters are not F16")
+if set(v["dtype"] for k, v in hh.items() if k not in nh) != {"F32"}: problems.append("optional tensors are not F32")
+if set(v["dtype"] for k, v in hb.items() if k in nb) != {"BF16"}: problems.append("BF16 file's parameters are not BF16")
+params = sum(len(v) for v in na.values()) // 4
+if la - lh < params * 2 - 64: problems.append("F16 file %d bytes against %d" % (lh, la))
+if nh != nf: problems.append("rounded at training's end and by --annotate differ")
+for key in ("test_loss", "test_bce", "test_kl", "test_nll", "rounded_to"):
+    if mh.get(key) != mf.get(key): problems.append("%s: %s against %s" % (key, mh.get(key), mf.get(key)))
+if mh.get("rounded_to") != "F16" or mb.get("rounded_to") != "BF16": problems.append("rounded_to not recorded")
+for k in ("score.nll", "centroids", "plane.dirs"):
+    if hh[k]["data_offsets"] == ha[k]["data_offsets"]: problems.append("%s not moved" % k)
+print("\n".join(problems), file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
 
 if [ "$failures" -ne 0 ]; then
     echo "tests/train/test_cli.sh: $failures of $checks checks FAILED" >&2

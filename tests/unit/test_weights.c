@@ -117,6 +117,10 @@ static cJSON *offsets_of(cJSON *root, const char *name) {
 
 static void edit_dtype(cJSON *r, uint8_t *d) {
     (void)d;
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "enc.1.bias"), "dtype", cJSON_CreateString("F64"));
+}
+static void edit_f16_span(cJSON *r, uint8_t *d) {
+    (void)d; /* F16 with the byte span of F32: twice what the shape needs */
     cJSON_ReplaceItemInObject(cJSON_GetObjectItem(r, "enc.1.bias"), "dtype", cJSON_CreateString("F16"));
 }
 static void edit_shape(cJSON *r, uint8_t *d) {
@@ -209,6 +213,7 @@ static void edit_rank3(cJSON *r, uint8_t *d) {
 }
 
 static void check_same_outputs(const vae_model *a, const vae_model *b, const char *what);
+static void check_stats_round_trip(const vae_model *m);
 
 /* The optional tensors, damaged one way each. */
 static void edit_unsorted(cJSON *r, uint8_t *d) { put_float(d, r, "score.corrected", 3, 40.0f); }
@@ -295,6 +300,241 @@ static void edit_bad_test_loss(cJSON *r, uint8_t *d) {
 static void edit_bad_nll_k(cJSON *r, uint8_t *d) {
     (void)d;
     set_meta(r, "test_nll_k", "2.5");
+}
+
+/* A reference for the conversions, by another route: a half's value from its fields in double, and
+ * the nearest half by binary search over the ordered finite ones (ties to the even encoding). */
+static double ref_half_value(uint16_t h) {
+    int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    double v = exp ? ldexp(1024 + mant, exp - 25) : ldexp(mant, -24);
+    return h & 0x8000 ? -v : v;
+}
+
+static uint16_t ref_nearest_half(float f) {
+    uint16_t sign = signbit(f) ? 0x8000 : 0;
+    double a = fabs((double)f);
+    if (a >= 65520.0) return sign | 0x7c00;
+    int lo = 0, hi = 0x7bff; /* largest encoding whose value is <= a */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ref_half_value((uint16_t)mid) <= a) lo = mid;
+        else hi = mid - 1;
+    }
+    if (lo < 0x7bff) {
+        double below = a - ref_half_value((uint16_t)lo), above = ref_half_value((uint16_t)(lo + 1)) - a;
+        if (above < below || (above == below && (lo & 1))) lo++;
+    }
+    return sign | (uint16_t)lo;
+}
+
+static uint16_t ref_nearest_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t lo_bits = u & 0xffff0000u, hi_bits = lo_bits + 0x10000u;
+    float lo, hi;
+    memcpy(&lo, &lo_bits, 4);
+    memcpy(&hi, &hi_bits, 4);
+    /* past the largest bfloat16 the next value up is 2^128 (the rounding to infinity) */
+    double hi_value = isinf(hi) ? copysign(ldexp(1, 128), f) : (double)hi;
+    double below = fabs((double)f - lo), above = fabs(hi_value - f);
+    if (above < below || (above == below && ((lo_bits >> 16) & 1))) return (uint16_t)(hi_bits >> 16);
+    return (uint16_t)(lo_bits >> 16);
+}
+
+/* Every half widens to its value; floats across the whole range (and each half's neighbours and
+ * midpoints, where rounding decides) narrow to the nearest, ties to even. */
+static void check_dtype_conversions(void) {
+    int bad = 0;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        float f = vae_f16_to_f32((uint16_t)h);
+        int exp = (h >> 10) & 0x1f;
+        if (exp == 31) {
+            bad += (h & 0x3ff) ? !isnan(f) : !(isinf(f) && !!signbit(f) == !!(h & 0x8000));
+            bad += vae_f32_to_f16(f) != (isnan(f) ? ((h & 0x8000) | 0x7e00) : h);
+            continue;
+        }
+        bad += (double)f != ref_half_value((uint16_t)h) || !!signbit(f) != !!(h & 0x8000);
+        bad += vae_f32_to_f16(f) != h; /* exact values come back unchanged */
+        if ((h & 0x7fff) < 0x7bff) {   /* the midpoint to the next one up, and just either side */
+            double mid = (ref_half_value((uint16_t)h) + ref_half_value((uint16_t)(h + 1))) / 2;
+            float m = (float)mid;
+            if ((double)m == mid) bad += vae_f32_to_f16(m) != ref_nearest_half(m);
+            bad += vae_f32_to_f16(nextafterf(m, 0)) != ref_nearest_half(nextafterf(m, 0));
+            bad += vae_f32_to_f16(nextafterf(m, INFINITY)) != ref_nearest_half(nextafterf(m, INFINITY));
+        }
+    }
+    CHECK(bad == 0, "%d half-precision conversions differ from the reference", bad);
+    bad = 0;
+    for (uint64_t u = 0; u < 0x100000000ull; u += 4099) { /* about a million floats of every kind */
+        float f;
+        uint32_t bits = (uint32_t)u;
+        memcpy(&f, &bits, 4);
+        if (isnan(f)) {
+            bad += !isnan(vae_f16_to_f32(vae_f32_to_f16(f))) + !isnan(vae_bf16_to_f32(vae_f32_to_bf16(f)));
+            continue;
+        }
+        if (vae_f32_to_f16(f) != ref_nearest_half(f)) {
+            bad++;
+            if (bad < 4) fprintf(stderr, "  F16 of %a: %04x, reference %04x\n", f, vae_f32_to_f16(f), ref_nearest_half(f));
+        }
+        if (!isinf(f) && vae_f32_to_bf16(f) != ref_nearest_bf16(f)) {
+            bad++;
+            if (bad < 4) fprintf(stderr, "  BF16 of %a: %04x, reference %04x\n", f, vae_f32_to_bf16(f), ref_nearest_bf16(f));
+        }
+        uint32_t hb = (uint32_t)vae_f32_to_bf16(f) << 16;
+        float back = vae_bf16_to_f32(vae_f32_to_bf16(f));
+        bad += memcmp(&back, &hb, 4) != 0;
+    }
+    CHECK(bad == 0, "%d conversions of sampled floats differ from the reference", bad);
+    CHECK(vae_f32_to_f16(65504.0f) == 0x7bff && vae_f32_to_f16(65519.99f) == 0x7bff &&
+              vae_f32_to_f16(65520.0f) == 0x7c00 && vae_f32_to_f16(-1e9f) == 0xfc00 &&
+              vae_f32_to_f16(0x1p-25f) == 0 && vae_f32_to_f16(0x1.8p-25f) == 1 &&
+              vae_f32_to_f16(0x1p-24f) == 1 && vae_f32_to_f16(-0.0f) == 0x8000,
+          "F16 boundary cases");
+    CHECK(vae_f32_to_bf16(1.0f + 0x1p-8f) == 0x3f80 && vae_f32_to_bf16(1.0f + 0x1.8p-8f) == 0x3f81 &&
+              vae_f32_to_bf16(1.0f + 0x3p-8f) == 0x3f82 &&
+              vae_f32_to_bf16(3.4e38f) == 0x7f80,
+          "BF16 ties to even, overflow to Inf");
+    vae_dtype d;
+    CHECK(vae_dtype_parse("f16", &d) == 0 && d == VAE_DTYPE_F16 && vae_dtype_parse("BF16", &d) == 0 &&
+              d == VAE_DTYPE_BF16 && vae_dtype_parse("F64", &d) == -1 &&
+              !strcmp(vae_dtype_name(VAE_DTYPE_F32), "F32"),
+          "dtype names");
+}
+
+/* A model rounded to F16 or BF16 is written with its parameters in that dtype (the optional tensors
+ * stay F32), half the size, and loads back to the same floats, keeping its dtype; a file mixing
+ * dtypes loads as F32, losing nothing; a weight F16 cannot hold is refused, naming it. */
+static void check_half_files(void) {
+    for (int k = 0; k < 2; k++) {
+        vae_dtype dt = k ? VAE_DTYPE_BF16 : VAE_DTYPE_F16;
+        vae_error err = {0};
+        uint8_t *bytes = NULL;
+        size_t len = 0;
+        vae_model *m = NULL, *back = NULL;
+        CHECK(vae_weights_load_memory(good, good_len, "copy", &m, &err) == VAE_OK, "%s", err.message);
+        if (!m) return;
+        CHECK(m->param_dtype == VAE_DTYPE_F32, "an F32 file loads as %s", vae_dtype_name(m->param_dtype));
+        CHECK(vae_model_round_params(m, dt, &err) == VAE_OK && m->param_dtype == dt &&
+                  vae_model_prepare_inference(m, &err) == VAE_OK,
+              "round: %s", err.message);
+        double worst = 0;
+        int changed = 0;
+        for (size_t i = 0; i < m->n_params; i++) {
+            /* half an ulp: relative for normal values, absolute (2^-25) for F16's subnormals */
+            double w = fabs(reference->params[i]), e = fabs(m->params[i] - reference->params[i]);
+            worst = fmax(worst, k || w >= 0x1p-14 ? e / w : e / 0x1p-14);
+            changed += m->params[i] != reference->params[i];
+        }
+        CHECK(changed > (int)m->n_params / 2 && worst <= (k ? 0x1p-8 : 0x1p-11) * 1.0001,
+              "%s rounding: %d of %zu changed, worst relative error %g", vae_dtype_name(dt), changed,
+              m->n_params, worst);
+        CHECK(vae_weights_serialize(m, &bytes, &len, &err) == VAE_OK, "%s", err.message);
+        char *json = (char *)bytes + 8;
+        uint64_t hl = 0, good_hl = 0;
+        for (int i = 7; i >= 0; i--) hl = (hl << 8) | bytes[i], good_hl = (good_hl << 8) | good[i];
+        CHECK((good_len - 8 - good_hl) - (len - 8 - hl) == reference->n_params * 2,
+              "%s data is %llu bytes against F32's %llu: expected %zu fewer", vae_dtype_name(dt),
+              (unsigned long long)(len - 8 - hl), (unsigned long long)(good_len - 8 - good_hl),
+              reference->n_params * 2);
+        cJSON *root = cJSON_ParseWithLength(json, (size_t)hl);
+        const cJSON *w = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "dec.out.weight"), "dtype");
+        const cJSON *c = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "score.nll"), "dtype");
+        CHECK(cJSON_IsString(w) && !strcmp(w->valuestring, vae_dtype_name(dt)) && cJSON_IsString(c) &&
+                  !strcmp(c->valuestring, "F32"),
+              "%s file: parameters as %s, tables as %s", vae_dtype_name(dt), w ? w->valuestring : "?",
+              c ? c->valuestring : "?");
+        cJSON_Delete(root);
+        CHECK(vae_weights_load_memory(bytes, len, "half", &back, &err) == VAE_OK, "%s", err.message);
+        if (back) {
+            CHECK(back->param_dtype == dt && memcmp(back->params, m->params, m->n_params * 4) == 0,
+                  "%s round trip: dtype %s, parameters %s", vae_dtype_name(dt),
+                  vae_dtype_name(back->param_dtype),
+                  memcmp(back->params, m->params, m->n_params * 4) ? "changed" : "kept");
+            check_stats_round_trip(back);
+            check_same_outputs(m, back, "half round trip");
+            vae_model_destroy(back);
+        }
+        free(bytes);
+        vae_model_destroy(m);
+    }
+    /* one tensor F16, the rest F32: F32 in memory and when saved again */
+    {
+        vae_error err = {0};
+        vae_model *m = NULL, *mixed = NULL;
+        CHECK(vae_weights_load_memory(good, good_len, "copy", &m, &err) == VAE_OK, "%s", err.message);
+        if (!m) return;
+        vae_model_round_params(m, VAE_DTYPE_F16, &err);
+        uint8_t *half;
+        size_t half_len;
+        vae_weights_serialize(m, &half, &half_len, &err);
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--) hl = (hl << 8) | half[i];
+        cJSON *root = cJSON_ParseWithLength((char *)half + 8, (size_t)hl);
+        /* widen enc.0.bias (the second parameter tensor) to F32 at the end of the data */
+        cJSON *t = cJSON_GetObjectItem(root, "enc.0.bias");
+        int n = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "shape"), 0)->valueint;
+        size_t data_len = half_len - 8 - (size_t)hl;
+        uint8_t *data = malloc(data_len + 4 * (size_t)n);
+        memcpy(data, half + 8 + hl, data_len);
+        memcpy(data + data_len, m->layers.enc[0].bias, 4 * (size_t)n);
+        cJSON_ReplaceItemInObject(t, "dtype", cJSON_CreateString("F32"));
+        cJSON *off = cJSON_GetObjectItem(t, "data_offsets");
+        cJSON_ReplaceItemInArray(off, 0, cJSON_CreateNumber((double)data_len));
+        cJSON_ReplaceItemInArray(off, 1, cJSON_CreateNumber((double)(data_len + 4 * (size_t)n)));
+        char *json = cJSON_PrintUnformatted(root);
+        size_t len;
+        uint8_t *f = build_file(json, data, data_len + 4 * (size_t)n, &len);
+        CHECK(vae_weights_load_memory(f, len, "mixed", &mixed, &err) == VAE_OK, "mixed: %s", err.message);
+        if (mixed) {
+            CHECK(mixed->param_dtype == VAE_DTYPE_F32 &&
+                      memcmp(mixed->params, m->params, m->n_params * 4) == 0,
+                  "mixed dtypes: loads as %s, parameters %s", vae_dtype_name(mixed->param_dtype),
+                  memcmp(mixed->params, m->params, m->n_params * 4) ? "changed" : "kept");
+            vae_model_destroy(mixed);
+        }
+        free(f);
+        free(json);
+        free(data);
+        cJSON_Delete(root);
+        free(half);
+        vae_model_destroy(m);
+    }
+    /* an F16 infinity in the file is refused like an F32 one */
+    {
+        vae_error err = {0};
+        vae_model *m = NULL, *out = (vae_model *)0x1;
+        vae_weights_load_memory(good, good_len, "copy", &m, &err);
+        vae_model_round_params(m, VAE_DTYPE_F16, &err);
+        uint8_t *half;
+        size_t half_len;
+        vae_weights_serialize(m, &half, &half_len, &err);
+        uint64_t hl = 0;
+        for (int i = 7; i >= 0; i--) hl = (hl << 8) | half[i];
+        cJSON *root = cJSON_ParseWithLength((char *)half + 8, (size_t)hl);
+        int begin = cJSON_GetArrayItem(
+                        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "dec.1.weight"), "data_offsets"), 0)
+                        ->valueint;
+        cJSON_Delete(root);
+        half[8 + hl + (size_t)begin + 2 * 3] = 0x00, half[8 + hl + (size_t)begin + 2 * 3 + 1] = 0xfc;
+        CHECK(vae_weights_load_memory(half, half_len, "inf", &out, &err) == VAE_ERR_FORMAT &&
+                  out == (vae_model *)0x1 && strstr(err.message, "dec.1.weight") &&
+                  strstr(err.message, "-Inf at index 3"),
+              "F16 -Inf: %s", err.message);
+        free(half);
+        vae_model_destroy(m);
+        /* a weight beyond F16's range: refused, nothing rounded */
+        m = NULL;
+        vae_weights_load_memory(good, good_len, "copy", &m, &err);
+        m->layers.dec[1].weight[4] = 70000.0f;
+        const float before = m->params[1];
+        CHECK(vae_model_round_params(m, VAE_DTYPE_F16, &err) == VAE_ERR_ARG && strstr(err.message, "dec.1.weight") &&
+                  strstr(err.message, "70000 at index 4") && m->param_dtype == VAE_DTYPE_F32 &&
+                  m->params[1] == before,
+              "F16 overflow: %s", err.message);
+        CHECK(vae_model_round_params(m, VAE_DTYPE_BF16, &err) == VAE_OK, "BF16 holds 70000: %s", err.message);
+        vae_model_destroy(m);
+    }
 }
 
 /* Every optional tensor and figure survives the round trip, with the derived fields filled. */
@@ -470,6 +710,8 @@ int main(void) {
     for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
     CHECK(hl % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hl);
     check_pytorch_layout();
+    check_dtype_conversions();
+    check_half_files();
 
     /* the packed kernels and the OpenBLAS path agree (not bitwise: different summation order) */
     {
@@ -524,7 +766,8 @@ int main(void) {
     free(f);
 
     /* header-level corruptions */
-    expect_edit_rejected("F16 dtype", edit_dtype, VAE_ERR_UNSUPPORTED, "dtype F16");
+    expect_edit_rejected("F64 dtype", edit_dtype, VAE_ERR_UNSUPPORTED, "dtype F64; F32, F16 and BF16");
+    expect_edit_rejected("F16 span", edit_f16_span, VAE_ERR_FORMAT, "needs 16 bytes of F16 but data_offsets span 32");
     expect_edit_rejected("wrong shape", edit_shape, VAE_ERR_FORMAT, "dec.0.weight' has shape [6, 4]");
     expect_edit_rejected("offsets past the end", edit_past_end, VAE_ERR_FORMAT, "past the end");
     expect_edit_rejected("overlapping tensors", edit_overlap, VAE_ERR_FORMAT, "overlap");
