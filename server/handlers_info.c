@@ -9,6 +9,7 @@
 #include "json_write.h"
 #include "routes.h"
 #include "server.h"
+#include "vae/weights.h"
 
 /* The OpenAPI document, embedded at build time (embed.S). */
 extern const char vae_openapi_yaml[];
@@ -77,9 +78,10 @@ static void model_json(vae_json_writer *w, const vae_served_model *sm) {
     vae_jw_printf(w, ",\"version\":%u,\"sha256\":\"%s\"", sm->version, sm->sha256);
     vae_jw_printf(w,
                   ",\"default\":%s,\"latent_dim\":%d,\"input_shape\":[%d,%d],\"parameters\":%zu,"
-                  "\"activation\":\"%s\",\"has_centroids\":%s,\"hidden\":[",
+                  "\"dtype\":\"%s\",\"activation\":\"%s\",\"has_centroids\":%s,\"hidden\":[",
                   sm->slot == 0 ? "true" : "false", cfg->latent_dim, VAE_IMAGE_SIDE, VAE_IMAGE_SIDE, m->n_params,
-                  vae_activation_name(cfg->activation), m->centroids ? "true" : "false");
+                  vae_dtype_name(m->param_dtype), vae_activation_name(cfg->activation),
+                  m->centroids ? "true" : "false");
     for (int i = 0; i < cfg->n_hidden; i++) {
         if (i) vae_jw_raw(w, ",");
         vae_jw_int(w, cfg->hidden[i]);

@@ -1,6 +1,8 @@
 """Service endpoints: GET /, /health, /ready, /metrics, /v1/models, /openapi.yaml; HEAD and OPTIONS."""
+import json
 import os
 import re
+import struct
 import time
 import unittest
 
@@ -96,8 +98,13 @@ class ServiceEndpoints(ServerTestCase):
         for m in models:
             with self.subTest(model=m["name"]):
                 for key in ("name", "default", "latent_dim", "hidden", "activation", "input_shape",
-                            "parameters", "metadata"):
+                            "parameters", "dtype", "metadata"):
                     self.assertIn(key, m)
+                # what the file stores: the shipped mnist as F16, the other as F32
+                with open(os.path.join(REPO, "model", "weights", "%s.safetensors" % m["name"]), "rb") as f:
+                    (n,) = struct.unpack("<Q", f.read(8))
+                    header = json.loads(f.read(n))
+                self.assertEqual(m["dtype"], header["enc.0.weight"]["dtype"])
                 self.assertIsInstance(m["latent_dim"], int)
                 self.assertGreater(m["latent_dim"], 0)
                 self.assertIsInstance(m["hidden"], list)
