@@ -211,12 +211,16 @@ BENCH_SMALLER := $(BUILD)/bench/mnist-512-256-32.safetensors
 $(BENCH_SMALLER): $(BUILD)/vae-train
 	@mkdir -p $(dir $@)
 	$(BUILD)/vae-train --data $(MNIST) --out $@ --hidden 512,256 --latent 32 --shift 1 --epochs 10 --threads 2 --quiet
+# the same stored as F16 (a one-row decode then reads half the bytes)
+BENCH_SMALLER_F16 := $(BUILD)/bench/mnist-512-256-32-f16.safetensors
+$(BENCH_SMALLER_F16): $(BENCH_SMALLER)
+	$(BUILD)/vae-train --annotate $< --data $(MNIST) --dtype f16 --out $@ --threads 2 --quiet
 
 bench:
 	@tests/install-deps.sh build bench
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/peak_flops $(BUILD)/bench/bench_decode $(BENCH_CANONICAL) \
-	    $(BENCH_SMALLER)
-	@for w in model/weights/mnist.safetensors $(BENCH_SMALLER); do \
+	    $(BENCH_SMALLER) $(BENCH_SMALLER_F16)
+	@for w in model/weights/mnist.safetensors $(BENCH_SMALLER) $(BENCH_SMALLER_F16); do \
 	    printf "%s: " $$w; $(BUILD)/bench/bench_decode $$w | tr '\n' ' '; echo; done
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --peer \
 	    --variant "batching on=" --variant "batching off=,--batching=off"
@@ -226,7 +230,8 @@ bench:
 	@echo
 	@BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/bench_http.py $(BUILD) --rounds 1 \
 	    --variant "784-1024-512-64 (shipped)=,--model=mnist=model/weights/mnist.safetensors" \
-	    --variant "784-512-256-32 (shipped before)=,--model=mnist=$(BENCH_SMALLER)"
+	    --variant "784-512-256-32 (shipped before)=,--model=mnist=$(BENCH_SMALLER)" \
+	    --variant "784-512-256-32 stored as F16=,--model=mnist=$(BENCH_SMALLER_F16)"
 	@echo
 	@VAE_TEST_MNIST=$(MNIST) tests/bench/bench_oip.py $(BUILD)
 	@echo
