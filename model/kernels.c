@@ -10,6 +10,10 @@
 #include "kernels_simd.h"
 #include "vae/weights.h"
 
+#ifdef VAE_X86
+#include <cpuid.h>
+#endif
+
 vae_status vae_pack_linear(vae_packed_linear *p, const float *weight, const float *bias, int in,
                            int out) {
     memset(p, 0, sizeof *p);
@@ -475,9 +479,11 @@ static vae_isa detect(void) {
 #ifdef VAE_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f")) return VAE_ISA_AVX512;
-    /* F16C (the F16 panels' widening) comes with every AVX2 CPU made; it is asked for all the same */
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return VAE_ISA_AVX2;
+    /* F16C (the F16 panels' widening) comes with every AVX2 CPU made; it is asked for all the same,
+     * from CPUID leaf 1 (ECX bit 29), as clang's __builtin_cpu_supports does not know it */
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) return VAE_ISA_AVX2;
 #endif
     return VAE_ISA_GENERIC;
 }
