@@ -525,7 +525,9 @@ static int annotate_file(vae_train_options *o) {
     if (!vae_metadata_get(&model->metadata, "dataset") &&
         vae_metadata_set(&model->metadata, "dataset", o->dataset_name) != VAE_OK)
         goto done;
-    if (o->dtype_given && o->dtype != model->param_dtype) {
+    if (o->dtype_given && o->dtype == VAE_DTYPE_F32) {
+        model->param_dtype = VAE_DTYPE_F32; /* widening changes no value: nothing to measure again */
+    } else if (o->dtype_given && o->dtype != model->param_dtype) {
         if (!isnan(model->diag.test_nll) && !o->eval_iwae) {
             fprintf(stderr, "vae-train: --dtype %s changes the weights, so the file's test NLL would no "
                             "longer be theirs: add --eval-iwae %d to measure it again\n",

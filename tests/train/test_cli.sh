@@ -182,6 +182,29 @@ run f --seed 7 --eval-iwae 5
     >/dev/null 2>err) || fail "--annotate --dtype F16 failed: $(cat "$tmp/f/err")"
 (cd "$tmp/f" && "$train_abs" --annotate m.st --data "$mini_abs" --dtype bf16 --eval-iwae 5 --threads 2 --out mb.st \
     >/dev/null 2>err) || fail "--annotate --dtype BF16 failed: $(cat "$tmp/f/err")"
+# back to F32: the same values (the F16 ones), F32 tensors, no figure measured again (no --eval-iwae needed)
+checks=$((checks + 1))
+(cd "$tmp/f" && "$train_abs" --annotate m16.st --data "$mini_abs" --dtype f32 --threads 2 --out m32.st \
+    >/dev/null 2>err) || fail "--annotate --dtype F32 of an F16 file failed: $(cat "$tmp/f/err")"
+python3 - "$tmp/f/m16.st" "$tmp/f/m32.st" <<'PY' || fail "--dtype F32 of an F16 file"
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n])
+    md = h.pop("__metadata__")
+    out = {}
+    for k, v in h.items():
+        raw = b[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]]
+        code = {"F32": "f", "F16": "e"}[v["dtype"]]
+        out[k] = (v["dtype"], struct.unpack("<%d%s" % (len(raw) // struct.calcsize(code), code), raw))
+    return md, out
+m16, t16 = tensors(sys.argv[1])
+m32, t32 = tensors(sys.argv[2])
+ok = all(t32[k][0] == "F32" and t32[k][1] == t16[k][1] for k in t16)
+ok = ok and all(m32[k] == m16[k] for k in ("test_loss", "test_nll", "rounded_to"))
+sys.exit(0 if ok else 1)
+PY
 python3 - "$tmp/f/m.st" "$tmp/h/m.st" "$tmp/f/m16.st" "$tmp/f/mb.st" <<'PY' || fail "--dtype files"
 import json, struct, sys
 def parts(path):
