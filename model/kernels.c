@@ -126,6 +126,24 @@ __attribute__((target("avx2,fma"))) static void sigmoid_avx2(float *out, const f
     }
 }
 
+/* One row's 32 outputs of a panel, from its two accumulators: + bias, the epilogue, and a store of
+ * the first `cols` (1..32). */
+__attribute__((target("avx512f"), always_inline)) static inline void finish_avx512(
+    float *o, __m512 a0, __m512 a1, const float *bias, int cols, vae_epilogue ep) {
+    __m512 v0 = _mm512_add_ps(a0, _mm512_load_ps(bias)), v1 = _mm512_add_ps(a1, _mm512_load_ps(bias + 16));
+    if (ep == VAE_EPILOGUE_RELU) {
+        v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
+        v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+    } else if (ep == VAE_EPILOGUE_LEAKY) {
+        v0 = _mm512_max_ps(v0, _mm512_mul_ps(v0, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
+        v1 = _mm512_max_ps(v1, _mm512_mul_ps(v1, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
+    }
+    __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+    _mm512_mask_storeu_ps(o, m0, v0);
+    if (m1) _mm512_mask_storeu_ps(o + 16, m1, v1);
+}
+
 /* R rows of the batch (R <= 12, a constant after inlining) against one 32-output panel: up to 24
  * accumulators, two weight vectors and one broadcast input in the 32 zmm registers. Twelve rows
  * (not six) because batches under load average about nine: measured, 9 rows take 88 us instead of
@@ -148,22 +166,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void block_avx51
             acc[r][1] = _mm512_fmadd_ps(w1, x, acc[r][1]);
         }
     }
-    __m512 b0 = _mm512_load_ps(bias), b1 = _mm512_load_ps(bias + 16);
-    __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-    __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
 #pragma GCC unroll 12
-    for (int r = 0; r < R; r++) {
-        __m512 v0 = _mm512_add_ps(acc[r][0], b0), v1 = _mm512_add_ps(acc[r][1], b1);
-        if (ep == VAE_EPILOGUE_RELU) {
-            v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
-            v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
-        } else if (ep == VAE_EPILOGUE_LEAKY) {
-            v0 = _mm512_max_ps(v0, _mm512_mul_ps(v0, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
-            v1 = _mm512_max_ps(v1, _mm512_mul_ps(v1, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
-        }
-        _mm512_mask_storeu_ps(out + (size_t)r * ld, m0, v0);
-        if (m1) _mm512_mask_storeu_ps(out + (size_t)r * ld + 16, m1, v1);
-    }
+    for (int r = 0; r < R; r++) finish_avx512(out + (size_t)r * ld, acc[r][0], acc[r][1], bias, cols, ep);
 }
 
 __attribute__((target("avx512f"))) static void linear_avx512(float *out, const float *inp,
@@ -238,23 +242,10 @@ __attribute__((target("avx512f"), always_inline)) static inline void small_avx51
 #pragma GCC unroll 4
     for (int q = 0; q < P; q++) {
         int cols = OC - (first_col + q * VAE_PANEL);
-        __m512 b0 = _mm512_load_ps(bias + q * VAE_PANEL), b1 = _mm512_load_ps(bias + q * VAE_PANEL + 16);
-        __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-        __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            __m512 v0 = _mm512_add_ps(acc[r][q][0], b0), v1 = _mm512_add_ps(acc[r][q][1], b1);
-            if (ep == VAE_EPILOGUE_RELU) {
-                v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
-                v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
-            } else if (ep == VAE_EPILOGUE_LEAKY) {
-                v0 = _mm512_max_ps(v0, _mm512_mul_ps(v0, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
-                v1 = _mm512_max_ps(v1, _mm512_mul_ps(v1, _mm512_set1_ps(VAE_LEAKY_SLOPE)));
-            }
-            float *o = out + (size_t)r * OC + q * VAE_PANEL;
-            _mm512_mask_storeu_ps(o, m0, v0);
-            if (m1) _mm512_mask_storeu_ps(o + 16, m1, v1);
-        }
+        for (int r = 0; r < R; r++)
+            finish_avx512(out + (size_t)r * OC + q * VAE_PANEL, acc[r][q][0], acc[r][q][1],
+                          bias + q * VAE_PANEL, cols < VAE_PANEL ? cols : VAE_PANEL, ep);
     }
 }
 
@@ -264,10 +255,10 @@ __attribute__((target("avx512f"), always_inline)) static inline void small_rows_
     const int half) {
     const int C = w->in, OC = w->out;
     const size_t stride = (size_t)C * VAE_PANEL;
-#define GROUP(PI, N)                                                                                      \
-    small_avx512(out + (PI) * VAE_PANEL, inp, half ? NULL : w->data + (PI) * stride,                     \
-                 half ? w->half + (PI) * stride : NULL, w->bias + (PI) * VAE_PANEL, C, (PI) * VAE_PANEL, OC, R, \
-                 N, ep, half)
+#define GROUP(PI, N)                                                                                  \
+    small_avx512(out + (PI) * VAE_PANEL, inp, half ? NULL : w->data + (PI) * stride,                 \
+                 half ? w->half + (PI) * stride : NULL, w->bias + (PI) * VAE_PANEL, C, (PI) * VAE_PANEL, \
+                 OC, R, N, ep, half)
     int pi = 0;
     for (; pi + P <= w->panels; pi += P) GROUP(pi, P);
     switch (w->panels - pi) {
@@ -298,6 +289,27 @@ __attribute__((target("avx512f"))) static void linear_avx512_small(float *out, c
     }
 }
 
+/* One row's 16 outputs of a half panel, from its two accumulators: + bias, the epilogue, and a store
+ * of the first `cols` (1..16). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void finish_avx2(
+    float *o, __m256 a0, __m256 a1, const float *bias, int cols, vae_epilogue ep) {
+    __m256 v[2] = {_mm256_add_ps(a0, _mm256_load_ps(bias)), _mm256_add_ps(a1, _mm256_load_ps(bias + 8))};
+    for (int h = 0; h < 2; h++) {
+        if (ep == VAE_EPILOGUE_RELU) v[h] = _mm256_max_ps(v[h], _mm256_setzero_ps());
+        else if (ep == VAE_EPILOGUE_LEAKY)
+            v[h] = _mm256_max_ps(v[h], _mm256_mul_ps(v[h], _mm256_set1_ps(VAE_LEAKY_SLOPE)));
+    }
+    if (cols >= 16) {
+        _mm256_storeu_ps(o, v[0]);
+        _mm256_storeu_ps(o + 8, v[1]);
+    } else {
+        float tmp[16];
+        _mm256_storeu_ps(tmp, v[0]);
+        _mm256_storeu_ps(tmp + 8, v[1]);
+        memcpy(o, tmp, (size_t)cols * sizeof(float));
+    }
+}
+
 /* The AVX2 version: half a panel (16 outputs, two ymm) at a time, R <= 6 rows: 12 accumulators,
  * two weights and one broadcast in the 16 ymm registers. */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void block_avx2(
@@ -316,26 +328,8 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void block
             acc[r][1] = _mm256_fmadd_ps(w1, x, acc[r][1]);
         }
     }
-    __m256 b0 = _mm256_load_ps(bias), b1 = _mm256_load_ps(bias + 8);
 #pragma GCC unroll 6
-    for (int r = 0; r < R; r++) {
-        __m256 v[2] = {_mm256_add_ps(acc[r][0], b0), _mm256_add_ps(acc[r][1], b1)};
-        for (int h = 0; h < 2; h++) {
-            if (ep == VAE_EPILOGUE_RELU) v[h] = _mm256_max_ps(v[h], _mm256_setzero_ps());
-            else if (ep == VAE_EPILOGUE_LEAKY)
-                v[h] = _mm256_max_ps(v[h], _mm256_mul_ps(v[h], _mm256_set1_ps(VAE_LEAKY_SLOPE)));
-        }
-        float *o = out + (size_t)r * ld;
-        if (cols >= 16) {
-            _mm256_storeu_ps(o, v[0]);
-            _mm256_storeu_ps(o + 8, v[1]);
-        } else {
-            float tmp[16];
-            _mm256_storeu_ps(tmp, v[0]);
-            _mm256_storeu_ps(tmp + 8, v[1]);
-            memcpy(o, tmp, (size_t)cols * sizeof(float));
-        }
-    }
+    for (int r = 0; r < R; r++) finish_avx2(out + (size_t)r * ld, acc[r][0], acc[r][1], bias, cols, ep);
 }
 
 __attribute__((target("avx2,fma,f16c"))) static void linear_avx2(float *out, const float *inp,
@@ -413,26 +407,9 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void small
 #pragma GCC unroll 4
     for (int q = 0; q < P; q++) {
         int first = (unit + q) * 16, cols = OC - first < 16 ? OC - first : 16;
-        __m256 b0 = _mm256_load_ps(w->bias + first), b1 = _mm256_load_ps(w->bias + first + 8);
 #pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            __m256 v[2] = {_mm256_add_ps(acc[r][q][0], b0), _mm256_add_ps(acc[r][q][1], b1)};
-            for (int h = 0; h < 2; h++) {
-                if (ep == VAE_EPILOGUE_RELU) v[h] = _mm256_max_ps(v[h], _mm256_setzero_ps());
-                else if (ep == VAE_EPILOGUE_LEAKY)
-                    v[h] = _mm256_max_ps(v[h], _mm256_mul_ps(v[h], _mm256_set1_ps(VAE_LEAKY_SLOPE)));
-            }
-            float *o = out + (size_t)r * OC + first;
-            if (cols >= 16) {
-                _mm256_storeu_ps(o, v[0]);
-                _mm256_storeu_ps(o + 8, v[1]);
-            } else {
-                float tmp[16];
-                _mm256_storeu_ps(tmp, v[0]);
-                _mm256_storeu_ps(tmp + 8, v[1]);
-                memcpy(o, tmp, (size_t)cols * sizeof(float));
-            }
-        }
+        for (int r = 0; r < R; r++)
+            finish_avx2(out + (size_t)r * OC + first, acc[r][q][0], acc[r][q][1], w->bias + first, cols, ep);
     }
 }
 
