@@ -3,6 +3,9 @@
 #include "annotate.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,31 +23,75 @@ static int compare_floats(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-vae_status vae_annotate_score(const vae_model *model, const vae_dataset *ds, int first, int stride,
-                              int count, int k, unsigned long long seed, vae_score *out,
-                              float *complexity, vae_error *err) {
+/* One vae_annotate_score call, shared by its threads: chunk c goes to thread c % threads. */
+typedef struct {
+    const vae_model *model;
+    const vae_dataset *ds;
+    int first, stride, count, k, threads, report;
+    unsigned long long seed;
+    vae_score *out;
+    float *complexity;
+    double started;
+    _Atomic int images_done, chunks_done;
+} score_job;
+
+typedef struct {
+    score_job *job;
+    int part;
+    vae_status st;
+    vae_error err;
+} score_part;
+
+static void *score_part_run(void *arg) {
+    score_part *p = arg;
+    score_job *j = p->job;
     float *x = malloc(sizeof(float) * VAE_INPUT_DIM * SCORE_CHUNK);
-    vae_workspace *ws = vae_workspace_create(vae_config_max_width(&model->config), 512);
-    vae_status st = VAE_OK;
-    if (!x || !ws) st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory scoring images");
-    const int report = k >= 1000 && count >= 1000; /* a long run says where it is */
-    double started = vae_now_seconds();
-    for (int start = 0; start < count && st == VAE_OK; start += SCORE_CHUNK) {
-        int n = count - start < SCORE_CHUNK ? count - start : SCORE_CHUNK;
+    vae_workspace *ws = vae_workspace_create(vae_config_max_width(&j->model->config), 512);
+    if (!x || !ws) p->st = vae_error_set(&p->err, VAE_ERR_NOMEM, "out of memory scoring images");
+    for (int c = p->part; (size_t)c * SCORE_CHUNK < (size_t)j->count && p->st == VAE_OK; c += j->threads) {
+        int start = c * SCORE_CHUNK, n = j->count - start < SCORE_CHUNK ? j->count - start : SCORE_CHUNK;
         for (int i = 0; i < n; i++) {
             float *xi = x + (size_t)i * VAE_INPUT_DIM;
-            vae_dataset_image(ds, first + (start + i) * stride, xi);
-            if (complexity) complexity[start + i] = vae_image_complexity_bits(xi);
+            vae_dataset_image(j->ds, j->first + (start + i) * j->stride, xi);
+            if (j->complexity) j->complexity[start + i] = vae_image_complexity_bits(xi);
         }
-        st = vae_score_images(model, ws, x, n, k, seed + (uint64_t)start * VAE_SCORE_SEED_STEP, out + start, err);
-        if (report && (start / SCORE_CHUNK) % 4 == 3) {
-            printf("  k = %d: %d of %d images, %.0f s\n", k, start + n, count, vae_now_seconds() - started);
+        /* each chunk's own seed, so the split over threads changes no bit */
+        p->st = vae_score_images(j->model, ws, x, n, j->k, j->seed + (uint64_t)start * VAE_SCORE_SEED_STEP,
+                                 j->out + start, &p->err);
+        int done = atomic_fetch_add(&j->images_done, n) + n;
+        if (j->report && (atomic_fetch_add(&j->chunks_done, 1) + 1) % 4 == 0) {
+            printf("  k = %d: %d of %d images, %.0f s\n", j->k, done, j->count, vae_now_seconds() - j->started);
             fflush(stdout);
         }
     }
     free(x);
     vae_workspace_destroy(ws);
-    return st;
+    return NULL;
+}
+
+vae_status vae_annotate_score(const vae_model *model, const vae_dataset *ds, int first, int stride,
+                              int count, int k, unsigned long long seed, int threads, vae_score *out,
+                              float *complexity, vae_error *err) {
+    score_job job = {.model = model, .ds = ds, .first = first, .stride = stride, .count = count, .k = k,
+                     .threads = threads < 1 ? 1 : threads > VAE_ANNOTATE_MAX_THREADS ? VAE_ANNOTATE_MAX_THREADS : threads,
+                     .report = k >= 1000 && count >= 1000, /* a long run says where it is */
+                     .seed = seed, .out = out, .complexity = complexity, .started = vae_now_seconds()};
+    score_part parts[VAE_ANNOTATE_MAX_THREADS];
+    pthread_t tid[VAE_ANNOTATE_MAX_THREADS];
+    int started = 1;
+    for (int t = 0; t < job.threads; t++) parts[t] = (score_part){.job = &job, .part = t, .st = VAE_OK};
+    for (; started < job.threads; started++)
+        if (pthread_create(&tid[started], NULL, score_part_run, &parts[started]) != 0) break;
+    /* parts that got no thread run here, after part 0 */
+    score_part_run(&parts[0]);
+    for (int t = started; t < job.threads; t++) score_part_run(&parts[t]);
+    for (int t = 1; t < started; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < job.threads; t++)
+        if (parts[t].st != VAE_OK) {
+            if (err) *err = parts[t].err;
+            return parts[t].st;
+        }
+    return VAE_OK;
 }
 
 /* A new malloc'd table of the n values, sorted ascending; NULL when out of memory. */
@@ -67,7 +114,8 @@ static vae_status score_tables(vae_model *model, const vae_dataset *test, const 
     vae_status st = VAE_OK;
     if (!s || !bits || !nll || !corr || !ood) st = vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the tables");
     if (st == VAE_OK)
-        st = vae_annotate_score(model, test, 0, VAE_ANNOTATE_CALIBRATION_STRIDE, n, o->score_k, o->seed, s, bits, err);
+        st = vae_annotate_score(model, test, 0, VAE_ANNOTATE_CALIBRATION_STRIDE, n, o->score_k, o->seed, o->threads,
+                                s, bits, err);
     if (st == VAE_OK) {
         for (int i = 0; i < n; i++) {
             nll[i] = s[i].nll;
@@ -185,7 +233,7 @@ vae_status vae_annotate(vae_model *model, const vae_dataset *train, const vae_da
     started = vae_now_seconds();
     vae_score *s = malloc(sizeof *s * (size_t)test->count);
     if (!s) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory for the NLL");
-    st = vae_annotate_score(model, test, 0, 1, test->count, o->iwae_k, o->seed + 1, s, NULL, err);
+    st = vae_annotate_score(model, test, 0, 1, test->count, o->iwae_k, o->seed + 1, o->threads, s, NULL, err);
     if (st == VAE_OK) {
         double nll = 0, loss = 0;
         for (int i = 0; i < test->count; i++) nll += s[i].nll, loss += s[i].loss;

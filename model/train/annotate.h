@@ -15,6 +15,8 @@ typedef struct {
     unsigned long long seed; /* score_seed; the IWAE estimate draws from seed + 1 */
     int iwae_k;              /* samples of the test NLL; 0: not measured */
     const char *normalize;   /* metadata `normalize` ("mnist" or "fill") */
+    int threads;             /* threads that score images (the tables and the NLL); any count gives
+                                the same bits */
 } vae_annotate_options;
 
 typedef struct {
@@ -28,12 +30,16 @@ typedef struct {
 /* The calibration images: the test images of even index (the odd ones are left for measuring). */
 #define VAE_ANNOTATE_CALIBRATION_STRIDE 2
 
+/* The most threads vae_annotate_score uses. */
+#define VAE_ANNOTATE_MAX_THREADS 64
+
 /* Scores the images first, first + stride, ... of ds (count of them) with k samples each, as one
  * vae_score_images call over them would (image j of the selection draws from seed + j *
- * VAE_SCORE_SEED_STEP), in chunks; out (count) and, when not NULL, complexity (count) their
+ * VAE_SCORE_SEED_STEP), in chunks spread over `threads` threads (1..VAE_ANNOTATE_MAX_THREADS; the
+ * same bits for any count); out (count) and, when not NULL, complexity (count) their
  * vae_image_complexity_bits. VAE_ERR_NOMEM. */
 vae_status vae_annotate_score(const vae_model *model, const vae_dataset *ds, int first, int stride,
-                              int count, int k, unsigned long long seed, vae_score *out,
+                              int count, int k, unsigned long long seed, int threads, vae_score *out,
                               float *complexity, vae_error *err);
 
 /* Computes every group and writes it into model (replacing what it had), with the metadata keys

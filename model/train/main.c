@@ -433,7 +433,8 @@ static int annotate_and_save(vae_model *model, const vae_train_options *o, const
     vae_annotate_options ao = {.score_k = o->score_k,
                                .seed = o->seed,
                                .iwae_k = o->eval_iwae,
-                               .normalize = normalize_of(o, train)};
+                               .normalize = normalize_of(o, train),
+                               .threads = o->threads};
     vae_annotate_result r;
     if (vae_annotate(model, train, test, &ao, &r, &err) != VAE_OK ||
         vae_weights_save(model, out_path, &err) != VAE_OK) {
@@ -455,7 +456,7 @@ static int annotate_and_save(vae_model *model, const vae_train_options *o, const
         snprintf(name, sizeof name, "%s", slash && slash[1] ? slash + 1 : o->ood_dir);
         vae_status st = vae_dataset_load(o->ood_dir, "t10k", &other, &err);
         if (st == VAE_OK)
-            st = vae_measure_ood(model, test, &other, name, o->score_k, o->seed, o->report_dir, &err);
+            st = vae_measure_ood(model, test, &other, name, o->score_k, o->seed, o->threads, o->report_dir, &err);
         vae_dataset_free(&other);
         if (st != VAE_OK) {
             fprintf(stderr, "vae-train: --ood-data: %s\n", err.message);

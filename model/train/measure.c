@@ -157,8 +157,8 @@ static vae_status write_roc(const char *dir, const double *roc, const char *titl
 }
 
 vae_status vae_measure_ood(const vae_model *model, const vae_dataset *test, const vae_dataset *other,
-                           const char *other_name, int k, unsigned long long seed, const char *report_dir,
-                           vae_error *err) {
+                           const char *other_name, int k, unsigned long long seed, int threads,
+                           const char *report_dir, vae_error *err) {
     vae_status st = vae_model_require(model, VAE_PART_SCORES, err);
     if (st != VAE_OK) return st;
     const int n_in = test->count / 2, n_out = other->count, n_cal = (test->count + 1) / 2, n = n_in + n_out;
@@ -176,8 +176,9 @@ vae_status vae_measure_ood(const vae_model *model, const vae_dataset *test, cons
     }
     double started = vae_now_seconds();
     /* k samples: the stored tables and the images they did not see */
-    if ((st = vae_annotate_score(model, test, 1, 2, n_in, k, seed + 2, s, bits, err)) != VAE_OK ||
-        (st = vae_annotate_score(model, other, 0, 1, n_out, k, seed + 3, s + n_in, bits + n_in, err)) != VAE_OK)
+    if ((st = vae_annotate_score(model, test, 1, 2, n_in, k, seed + 2, threads, s, bits, err)) != VAE_OK ||
+        (st = vae_annotate_score(model, other, 0, 1, n_out, k, seed + 3, threads, s + n_in, bits + n_in, err)) !=
+            VAE_OK)
         goto done;
     for (int i = 0; i < n; i++) sc[i] = (scored){s[i].nll, vae_score_corrected(s[i].nll, bits[i])};
     double auc[2][N_RULES];

@@ -14,10 +14,11 @@
  * candidate scores (the likelihood alone, the complexity-corrected score, Fisher's combination of their
  * two percentiles (the library's ood_score), the larger of the two percentiles, their sum):
  * the AUROC of "other" as the positive class. Prints a table; with report_dir writes ood_auroc.csv
- * and roc.png (the ROC curves at k samples) there. The model needs its score tables. */
+ * and roc.png (the ROC curves at k samples) there. The model needs its score tables. The k-sample
+ * scores run on `threads` threads (the same bits for any count). */
 vae_status vae_measure_ood(const vae_model *model, const vae_dataset *test, const vae_dataset *other,
-                           const char *other_name, int k, unsigned long long seed, const char *report_dir,
-                           vae_error *err);
+                           const char *other_name, int k, unsigned long long seed, int threads,
+                           const char *report_dir, vae_error *err);
 
 /* Every test image with its bottom half (rows 14..27) hidden, completed by pseudo-Gibbs and by
  * Metropolis-within-Gibbs for `steps` steps (seed), against filling the hidden half with the mean

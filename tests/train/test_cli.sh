@@ -156,6 +156,16 @@ cp "$tmp/s.st" "$tmp/s3.st"
 cmp -s "$tmp/s2.st" "$tmp/s3.st" || fail "annotating in place and into a copy differ"
 [ -z "$(ls "$tmp" | grep '\.tmp\.')" ] || fail "temporary files left: $(ls "$tmp")"
 
+# the scores (tables, NLL, OOD) spread over threads chunk by chunk, each chunk with its own seed: one,
+# two and three threads write the same file
+checks=$((checks + 1))
+for t in 1 2 3; do
+    "$train" --annotate "$tmp/s.st" --data "$mini" --out "$tmp/threads$t.st" --eval-iwae 5 --ood-data "$mini" \
+        --threads $t >/dev/null 2>"$tmp/err" || fail "--annotate --threads $t failed: $(cat "$tmp/err")"
+done
+cmp -s "$tmp/threads1.st" "$tmp/threads2.st" && cmp -s "$tmp/threads1.st" "$tmp/threads3.st" ||
+    fail "--annotate on 1, 2 and 3 threads wrote different files"
+
 # measurements and the latent pictures of --report in annotate mode
 checks=$((checks + 1))
 "$train" --annotate "$tmp/s.st" --data "$mini" --out "$tmp/s4.st" --ood-data "$mini" --measure-completion 3 \
