@@ -41,18 +41,23 @@ vae_status vae_pack_linear(vae_packed_linear *p, const float *weight, const floa
             p->bias[pi * VAE_PANEL + j] = o < out ? bias[o] : 0.0f;
         }
     }
-    /* the F16 copy, only when it is exact (a float file stops at its first weight) */
+    /* the F16 copy, kept only when exact (a float layer gives up at its first weight; the padding's
+     * zeros are exact) */
     size_t n = (size_t)panels * (size_t)in * VAE_PANEL;
-    for (size_t i = 0; i < (size_t)out * (size_t)in; i++) {
-        float back = vae_f16_to_f32(vae_f32_to_f16(weight[i]));
-        if (memcmp(&back, &weight[i], sizeof back) != 0) return VAE_OK;
-    }
     p->half = aligned_alloc(64, (n * sizeof(uint16_t) + 63) & ~(size_t)63);
     if (!p->half) {
         vae_packed_free(p);
         return VAE_ERR_NOMEM;
     }
-    for (size_t i = 0; i < n; i++) p->half[i] = vae_f32_to_f16(p->data[i]);
+    for (size_t i = 0; i < n; i++) {
+        p->half[i] = vae_f32_to_f16(p->data[i]);
+        float back = vae_f16_to_f32(p->half[i]);
+        if (memcmp(&back, &p->data[i], sizeof back) != 0) {
+            free(p->half);
+            p->half = NULL;
+            break;
+        }
+    }
     return VAE_OK;
 }
 

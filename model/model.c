@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kernels.h"
 #include "util.h"
@@ -48,6 +49,19 @@ vae_status vae_model_prepare_inference(vae_model *model, vae_error *err) {
     inference_free(model->inference);
     model->inference = inf;
     return VAE_OK;
+}
+
+static const char *const dtype_names[] = {"F32", "F16", "BF16"};
+
+const char *vae_dtype_name(vae_dtype dtype) { return dtype_names[dtype]; }
+
+int vae_dtype_parse(const char *s, vae_dtype *out) {
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(s, dtype_names[i]) == 0) {
+            *out = (vae_dtype)i;
+            return 0;
+        }
+    return -1;
 }
 
 vae_status vae_config_validate(const vae_config *cfg, vae_error *err) {

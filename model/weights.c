@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,19 +25,7 @@ static int host_is_little_endian(void) {
     return *(const uint8_t *)&probe == 1;
 }
 
-static const char *const dtype_names[] = {"F32", "F16", "BF16"};
-static const size_t dtype_sizes[] = {4, 2, 2};
-
-const char *vae_dtype_name(vae_dtype dtype) { return dtype_names[dtype]; }
-
-int vae_dtype_parse(const char *s, vae_dtype *out) {
-    for (int i = 0; i < 3; i++)
-        if (strcasecmp(s, dtype_names[i]) == 0) {
-            *out = (vae_dtype)i;
-            return 0;
-        }
-    return -1;
-}
+static const size_t dtype_sizes[] = {4, 2, 2}; /* bytes per value, by vae_dtype */
 
 static float float_of_bits(uint32_t u) {
     float f;
@@ -153,13 +140,9 @@ static vae_status parse_tensor_entry(const cJSON *item, uint64_t data_len, heade
                              "tensor '%s' needs \"dtype\" (string), \"shape\" and \"data_offsets\" "
                              "(arrays)",
                              t->name);
-    if (strcmp(dtype->valuestring, "F32") == 0)
-        t->dtype = VAE_DTYPE_F32;
-    else if (strcmp(dtype->valuestring, "F16") == 0)
-        t->dtype = VAE_DTYPE_F16;
-    else if (strcmp(dtype->valuestring, "BF16") == 0)
-        t->dtype = VAE_DTYPE_BF16;
-    else
+    /* safetensors spells dtypes in capitals: "f16" is not one */
+    if (vae_dtype_parse(dtype->valuestring, &t->dtype) != 0 ||
+        strcmp(dtype->valuestring, vae_dtype_name(t->dtype)) != 0)
         return vae_error_set(err, VAE_ERR_UNSUPPORTED,
                              "tensor '%s' has dtype %.16s; F32, F16 and BF16 are supported (save "
                              "with tensor.float())",
@@ -198,7 +181,7 @@ static vae_status parse_tensor_entry(const cJSON *item, uint64_t data_len, heade
     if ((uint64_t)(end - begin) != bytes)
         return vae_error_set(err, VAE_ERR_FORMAT,
                              "tensor '%s': shape needs %llu bytes of %s but data_offsets span %lld",
-                             t->name, (unsigned long long)bytes, dtype_names[t->dtype],
+                             t->name, (unsigned long long)bytes, vae_dtype_name(t->dtype),
                              (long long)(end - begin));
     t->begin = (uint64_t)begin;
     t->end = (uint64_t)end;
@@ -727,6 +710,11 @@ vae_status vae_weights_load(const char *path, vae_model **out, vae_error *err) {
     return st;
 }
 
+/* The value of dtype (F16 or BF16) nearest v. */
+static float round_to(vae_dtype dtype, float v) {
+    return dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(vae_f32_to_f16(v)) : vae_bf16_to_f32(vae_f32_to_bf16(v));
+}
+
 vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *err) {
     if (dtype != VAE_DTYPE_F32) {
         vae_tensor_info t[VAE_MAX_TENSORS];
@@ -735,20 +723,14 @@ vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *
             size_t count = (size_t)t[i].rows * (t[i].rank == 2 ? (size_t)t[i].cols : 1);
             const float *v = model->params + t[i].offset;
             for (size_t j = 0; j < count; j++) {
-                uint16_t h = dtype == VAE_DTYPE_F16 ? vae_f32_to_f16(v[j]) : vae_f32_to_bf16(v[j]);
-                float r = dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(h) : vae_bf16_to_f32(h);
-                if (isinf(r) && !isinf(v[j]))
+                if (isinf(round_to(dtype, v[j])) && !isinf(v[j]))
                     return vae_error_set(err, VAE_ERR_ARG,
                                          "tensor '%s' holds %g at index %zu, beyond %s's range: keep "
                                          "it as F32",
-                                         t[i].name, (double)v[j], j, dtype_names[dtype]);
+                                         t[i].name, (double)v[j], j, vae_dtype_name(dtype));
             }
         }
-        for (size_t j = 0; j < model->n_params; j++) {
-            float *p = &model->params[j];
-            *p = dtype == VAE_DTYPE_F16 ? vae_f16_to_f32(vae_f32_to_f16(*p))
-                                        : vae_bf16_to_f32(vae_f32_to_bf16(*p));
-        }
+        for (size_t j = 0; j < model->n_params; j++) model->params[j] = round_to(dtype, model->params[j]);
     }
     model->param_dtype = dtype;
     return VAE_OK;
@@ -758,7 +740,7 @@ vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *
 static int add_tensor_entry(cJSON *root, const char *name, vae_dtype dtype, int rows, int cols,
                             size_t begin, size_t end) {
     cJSON *t = cJSON_AddObjectToObject(root, name);
-    if (!t || !cJSON_AddStringToObject(t, "dtype", dtype_names[dtype])) return -1;
+    if (!t || !cJSON_AddStringToObject(t, "dtype", vae_dtype_name(dtype))) return -1;
     cJSON *shape = cJSON_AddArrayToObject(t, "shape");
     cJSON *offsets = cJSON_AddArrayToObject(t, "data_offsets");
     if (!shape || !offsets) return -1;

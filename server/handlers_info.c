@@ -9,7 +9,6 @@
 #include "json_write.h"
 #include "routes.h"
 #include "server.h"
-#include "vae/weights.h"
 
 /* The OpenAPI document, embedded at build time (embed.S). */
 extern const char vae_openapi_yaml[];

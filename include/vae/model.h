@@ -31,6 +31,11 @@ typedef enum {
     VAE_DTYPE_BF16, /* bfloat16: float's exponent, 8 significant bits */
 } vae_dtype;
 
+/* "F32", "F16" or "BF16": safetensors' spelling, as its headers write it. */
+const char *vae_dtype_name(vae_dtype dtype);
+/* The dtype named by s in any case: 0, or -1 when s names none of the three. */
+int vae_dtype_parse(const char *s, vae_dtype *out);
+
 typedef struct {
     int n_hidden;                 /* 1..VAE_MAX_HIDDEN */
     int hidden[VAE_MAX_HIDDEN];   /* encoder widths in order; the decoder mirrors them */

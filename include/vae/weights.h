@@ -14,12 +14,6 @@
 /* Largest header accepted (safetensors' own reader uses the same 100 MB bound). */
 #define VAE_WEIGHTS_MAX_HEADER (100u * 1000u * 1000u)
 
-/* "F32", "F16" or "BF16". */
-const char *vae_dtype_name(vae_dtype dtype);
-
-/* The dtype named by s (safetensors' spelling, any case): 0, or -1 when s names none of the three. */
-int vae_dtype_parse(const char *s, vae_dtype *out);
-
 /* Exact widenings, and narrowings rounding to nearest, ties to even. A finite float beyond F16's range
  * becomes an infinity of its sign (so does one beyond BF16's); NaN stays NaN. */
 float vae_f16_to_f32(uint16_t h);

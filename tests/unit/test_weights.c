@@ -402,6 +402,28 @@ static void check_dtype_conversions(void) {
           "dtype names");
 }
 
+/* The header length a safetensors file starts with. */
+static uint64_t header_length(const uint8_t *bytes) {
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = (hl << 8) | bytes[i];
+    return hl;
+}
+
+/* The reference model rounded to F16 (*m) and serialised (*len bytes, header length *hl, the header
+ * parsed into *root). */
+static uint8_t *f16_file(vae_model **m, size_t *len, uint64_t *hl, cJSON **root) {
+    vae_error err = {0};
+    uint8_t *bytes = NULL;
+    *m = NULL;
+    CHECK(vae_weights_load_memory(good, good_len, "copy", m, &err) == VAE_OK &&
+              vae_model_round_params(*m, VAE_DTYPE_F16, &err) == VAE_OK &&
+              vae_weights_serialize(*m, &bytes, len, &err) == VAE_OK,
+          "F16 copy: %s", err.message);
+    *hl = header_length(bytes);
+    *root = cJSON_ParseWithLength((char *)bytes + 8, (size_t)*hl);
+    return bytes;
+}
+
 /* A model rounded to F16 or BF16 is written with its parameters in that dtype (the optional tensors
  * stay F32), half the size, and loads back to the same floats, keeping its dtype; a file mixing
  * dtypes loads as F32, losing nothing; a weight F16 cannot hold is refused, naming it. */
@@ -431,8 +453,7 @@ static void check_half_files(void) {
               m->n_params, worst);
         CHECK(vae_weights_serialize(m, &bytes, &len, &err) == VAE_OK, "%s", err.message);
         char *json = (char *)bytes + 8;
-        uint64_t hl = 0, good_hl = 0;
-        for (int i = 7; i >= 0; i--) hl = (hl << 8) | bytes[i], good_hl = (good_hl << 8) | good[i];
+        uint64_t hl = header_length(bytes), good_hl = header_length(good);
         CHECK((good_len - 8 - good_hl) - (len - 8 - hl) == reference->n_params * 2,
               "%s data is %llu bytes against F32's %llu: expected %zu fewer", vae_dtype_name(dt),
               (unsigned long long)(len - 8 - hl), (unsigned long long)(good_len - 8 - good_hl),
@@ -461,16 +482,12 @@ static void check_half_files(void) {
     /* one tensor F16, the rest F32: F32 in memory and when saved again */
     {
         vae_error err = {0};
-        vae_model *m = NULL, *mixed = NULL;
-        CHECK(vae_weights_load_memory(good, good_len, "copy", &m, &err) == VAE_OK, "%s", err.message);
-        if (!m) return;
-        vae_model_round_params(m, VAE_DTYPE_F16, &err);
-        uint8_t *half;
+        vae_model *m, *mixed = NULL;
         size_t half_len;
-        vae_weights_serialize(m, &half, &half_len, &err);
-        uint64_t hl = 0;
-        for (int i = 7; i >= 0; i--) hl = (hl << 8) | half[i];
-        cJSON *root = cJSON_ParseWithLength((char *)half + 8, (size_t)hl);
+        uint64_t hl;
+        cJSON *root;
+        uint8_t *half = f16_file(&m, &half_len, &hl, &root);
+        if (!half) return;
         /* widen enc.0.bias (the second parameter tensor) to F32 at the end of the data */
         cJSON *t = cJSON_GetObjectItem(root, "enc.0.bias");
         int n = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "shape"), 0)->valueint;
@@ -503,15 +520,12 @@ static void check_half_files(void) {
     /* an F16 infinity in the file is refused like an F32 one */
     {
         vae_error err = {0};
-        vae_model *m = NULL, *out = (vae_model *)0x1;
-        vae_weights_load_memory(good, good_len, "copy", &m, &err);
-        vae_model_round_params(m, VAE_DTYPE_F16, &err);
-        uint8_t *half;
+        vae_model *m, *out = (vae_model *)0x1;
         size_t half_len;
-        vae_weights_serialize(m, &half, &half_len, &err);
-        uint64_t hl = 0;
-        for (int i = 7; i >= 0; i--) hl = (hl << 8) | half[i];
-        cJSON *root = cJSON_ParseWithLength((char *)half + 8, (size_t)hl);
+        uint64_t hl;
+        cJSON *root;
+        uint8_t *half = f16_file(&m, &half_len, &hl, &root);
+        if (!half) return;
         int begin = cJSON_GetArrayItem(
                         cJSON_GetObjectItem(cJSON_GetObjectItem(root, "dec.1.weight"), "data_offsets"), 0)
                         ->valueint;
@@ -706,8 +720,7 @@ int main(void) {
         vae_model_destroy(loaded);
     }
     /* the data section starts 8-byte aligned */
-    uint64_t hl = 0;
-    for (int i = 7; i >= 0; i--) hl = (hl << 8) | good[i];
+    uint64_t hl = header_length(good);
     CHECK(hl % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hl);
     check_pytorch_layout();
     check_dtype_conversions();
