@@ -256,8 +256,9 @@ int main(void) {
         ran[k] = 1;
         printf("test_kernels: %s\n", isas[k]);
         CHECK(strcmp(vae_kernel_isa(), isas[k]) == 0, "forced %s, running %s", isas[k], vae_kernel_isa());
-        const int batches[] = {1, 2, 3, 4, 5, 6, 7, 12, 16, 17, 64};
-        const int shapes[][2] = {{784, 400}, {400, 784}, {32, 256}, {256, 512}, {512, 784}, {1024, 784}, {400, 20}, {7, 5}};
+        const int batches[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 16, 17, 64};
+        const int shapes[][2] = {{784, 400}, {400, 784}, {32, 256}, {256, 512}, {512, 784}, {1024, 784}, {400, 20}, {7, 5},
+                                 {33, 50}};
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
             for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++)
                 for (int ep = 0; ep < 3; ep++)
