@@ -403,6 +403,49 @@ static void test_grid(void) {
           "single image with 4 columns");
 }
 
+/* The grid's vectorised rows give vae_pixel_to_u8's bytes for every kind of value: each k/255 and
+ * its neighbouring floats, the rounding midpoints (k + 0.5)/255 and theirs, 0, -0, 1, beyond both
+ * ends, infinities and NaNs; sides of 28 (16 + 4 * 3) and 21 (16 + 4 + 1). */
+static void test_grid_values(void) {
+    enum { MAXV = 4096 };
+    static float v[MAXV];
+    int n = 0;
+    const float specials[] = {0.0f, -0.0f, 1.0f, -1e-30f, 1e-30f, 1.5f, -7.0f, INFINITY, -INFINITY, NAN, -NAN,
+                              0x1p-149f, 1.0f - 0x1p-24f};
+    for (size_t i = 0; i < sizeof specials / sizeof specials[0]; i++) v[n++] = specials[i];
+    for (int k = 0; k < 256; k++) {
+        const float at[2] = {(float)k / 255.0f, ((float)k + 0.5f) / 255.0f};
+        for (int a = 0; a < 2; a++) {
+            v[n++] = at[a];
+            v[n++] = nextafterf(at[a], 2.0f);
+            v[n++] = nextafterf(at[a], -1.0f);
+        }
+    }
+    const int sides[] = {28, 21};
+    for (int t = 0; t < 2; t++) {
+        const int side = sides[t], cells = 3, px = side * side;
+        float *images = malloc(sizeof(float) * (size_t)(cells * px));
+        uint8_t *out = malloc((size_t)(cells * px));
+        for (int i = 0; i < cells * px; i++) images[i] = v[(i * 7) % n];
+        vae_image_grid(images, cells, side, cells, out);
+        int ok = 1;
+        for (int c = 0; c < cells; c++)
+            for (int y = 0; y < side; y++)
+                for (int x = 0; x < side; x++) {
+                    float f = images[c * px + y * side + x];
+                    uint8_t got = out[(size_t)y * side * cells + (size_t)c * side + x];
+                    if (got != vae_pixel_to_u8(f)) {
+                        if (ok) fprintf(stderr, "grid side %d: %a gave %d, want %d\n", side, (double)f, got, vae_pixel_to_u8(f));
+                        ok = 0;
+                    }
+                }
+        CHECK(ok, "grid side %d: every pixel as vae_pixel_to_u8 gives it", side);
+        free(images);
+        free(out);
+    }
+    CHECK(n <= 3 * 28 * 28 && n < MAXV, "the side-28 grid holds every value (%d)", n);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Encoding */
 
@@ -1158,6 +1201,7 @@ int main(void) {
     test_pixel_to_u8();
     test_resize();
     test_grid();
+    test_grid_values();
     test_encode_roundtrip();
     test_encode_appends_and_errors();
     test_decode_formats();
