@@ -28,7 +28,16 @@ static void inference_free(vae_inference *inf) {
     free(inf);
 }
 
+/* The refusal of every function that needs the float parameters once they were dropped. */
+static vae_status dropped(vae_error *err, const char *what) {
+    return vae_error_set(err, VAE_ERR_UNSUPPORTED,
+                         "cannot %s: this model's float parameters were dropped for inference only "
+                         "(vae_model_drop_params); load the weights file again",
+                         what);
+}
+
 vae_status vae_model_prepare_inference(vae_model *model, vae_error *err) {
+    if (!model->params) return dropped(err, "pack the weights");
     vae_inference *inf = calloc(1, sizeof *inf);
     if (!inf) return vae_error_set(err, VAE_ERR_NOMEM, "out of memory packing the weights");
     const vae_layers *ly = &model->layers;
@@ -337,6 +346,27 @@ vae_status vae_model_require(const vae_model *model, unsigned parts, vae_error *
                                  groups[i].what);
     }
     return VAE_OK;
+}
+
+vae_status vae_model_drop_params(vae_model *model, vae_error *err) {
+    if (!model->params) return VAE_OK;
+    if (!model->inference)
+        return vae_error_set(err, VAE_ERR_UNSUPPORTED,
+                             "cannot drop the float parameters of a model without its packed copy "
+                             "(vae_model_prepare_inference)");
+    free(model->params);
+    model->params = NULL;
+    vae_layers *ly = &model->layers; /* the views go; their sizes stay */
+    for (int i = 0; i < model->config.n_hidden; i++) {
+        ly->enc[i].weight = ly->enc[i].bias = NULL;
+        ly->dec[i].weight = ly->dec[i].bias = NULL;
+    }
+    ly->mu.weight = ly->mu.bias = ly->logvar.weight = ly->logvar.bias = ly->out.weight = ly->out.bias = NULL;
+    return VAE_OK;
+}
+
+vae_status vae_model_require_params(const vae_model *model, const char *what, vae_error *err) {
+    return model->params ? VAE_OK : dropped(err, what);
 }
 
 void vae_model_destroy(vae_model *model) {

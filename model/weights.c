@@ -716,6 +716,8 @@ static float round_to(vae_dtype dtype, float v) {
 }
 
 vae_status vae_model_round_params(vae_model *model, vae_dtype dtype, vae_error *err) {
+    vae_status st = vae_model_require_params(model, "round the weights", err);
+    if (st != VAE_OK) return st;
     if (dtype != VAE_DTYPE_F32) {
         vae_tensor_info t[VAE_MAX_TENSORS];
         int n = vae_config_tensors(&model->config, t);
@@ -753,6 +755,8 @@ static int add_tensor_entry(cJSON *root, const char *name, vae_dtype dtype, int 
 
 vae_status vae_weights_serialize(const vae_model *model, uint8_t **out, size_t *out_len,
                                  vae_error *err) {
+    vae_status st = vae_model_require_params(model, "write the weights", err);
+    if (st != VAE_OK) return st;
     vae_tensor_info t[VAE_MAX_TENSORS];
     int n = vae_config_tensors(&model->config, t);
     const vae_dtype pd = model->param_dtype;

@@ -113,6 +113,11 @@ static vae_status load_file(const vae_registry_slot *s, const char *same, vae_mo
     vae_sha256_hex(bytes, len, sha256);
     if (!same || strcmp(same, sha256) != 0) st = vae_weights_load_memory(bytes, len, s->path, model, err);
     free(bytes);
+    /* the server only runs inference, from the packed copy: the float parameters go (11 MB of mnist) */
+    if (st == VAE_OK && *model && (st = vae_model_drop_params(*model, err)) != VAE_OK) {
+        vae_model_destroy(*model);
+        *model = NULL;
+    }
     return st;
 }
 

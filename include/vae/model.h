@@ -166,8 +166,9 @@ typedef struct {
 typedef struct {
     vae_config config;
     size_t n_params;
-    float *params;        /* one 64-byte-aligned allocation of n_params floats */
-    vae_layers layers;    /* views into params */
+    float *params;        /* one 64-byte-aligned allocation of n_params floats; NULL after
+                             vae_model_drop_params */
+    vae_layers layers;    /* views into params (NULL pointers after vae_model_drop_params) */
     vae_dtype param_dtype; /* how its file stores params (F32 for a new model); every param is
                               exactly representable in it, and vae_weights_save keeps it */
     float *centroids;     /* (VAE_NUM_CLASSES, d): mean mu of each class over the training set;
@@ -212,6 +213,19 @@ void vae_model_init_params(vae_model *model, unsigned long long seed);
  * params (the trainer does not, and its inference runs on OpenBLAS). VAE_ERR_NOMEM on failure, the
  * model then still works through OpenBLAS. */
 vae_status vae_model_prepare_inference(vae_model *model, vae_error *err);
+
+/* For a process that only runs inference (vae-server): frees the float parameters of a model that
+ * has its packed copy, which holds the same values (11 MB of the shipped mnist's resident memory).
+ * Every inference function keeps working from the packed copy with the same results, and n_params
+ * and param_dtype stay; what needs the parameters themselves (vae_weights_serialize and
+ * vae_weights_save, vae_model_round_params, vae_model_prepare_inference, vae_model_init_params, the
+ * trainer) must not be given the model afterwards, and the first three refuse it with
+ * VAE_ERR_UNSUPPORTED. Returns VAE_ERR_UNSUPPORTED, freeing nothing, when the model has no packed
+ * copy; VAE_OK when dropped (again: a no-op). */
+vae_status vae_model_drop_params(vae_model *model, vae_error *err);
+/* VAE_OK when the model still has its float parameters; else VAE_ERR_UNSUPPORTED with a message that
+ * it cannot `what` (e.g. "save the weights") and why. */
+vae_status vae_model_require_params(const vae_model *model, const char *what, vae_error *err);
 
 /* Frees the model and everything it owns. NULL is a no-op. */
 void vae_model_destroy(vae_model *model);

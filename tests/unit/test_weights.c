@@ -214,6 +214,7 @@ static void edit_rank3(cJSON *r, uint8_t *d) {
 
 static void check_same_outputs(const vae_model *a, const vae_model *b, const char *what);
 static void check_stats_round_trip(const vae_model *m);
+static void check_drop_params(const char *path);
 
 /* The optional tensors, damaged one way each. */
 static void edit_unsorted(cJSON *r, uint8_t *d) { put_float(d, r, "score.corrected", 3, 40.0f); }
@@ -690,6 +691,47 @@ static void check_pytorch_layout(void) {
     cJSON_Delete(root);
 }
 
+/* A loaded model without its float parameters (what vae-server keeps) computes the same bits from
+ * its packed copy, keeps its sizes and dtype, and refuses what needs the parameters; a model without
+ * a packed copy keeps them. */
+static void check_drop_params(const char *path) {
+    vae_model *m = NULL;
+    vae_error err = {0};
+    CHECK(vae_weights_load(path, &m, &err) == VAE_OK, "load: %s", err.message);
+    if (!m) return;
+    const size_t n_params = m->n_params;
+    CHECK(vae_model_require_params(m, "write the weights", &err) == VAE_OK, "a loaded model has its parameters");
+    CHECK(vae_model_drop_params(m, &err) == VAE_OK && !m->params && !m->layers.enc[0].weight &&
+              !m->layers.out.bias,
+          "dropped: %s", err.message);
+    CHECK(m->n_params == n_params && m->param_dtype == VAE_DTYPE_F32 && m->layers.out.out == 784 &&
+              m->layers.mu.in == 8,
+          "sizes and dtype stay");
+    check_same_outputs(reference, m, "parameters dropped");
+    check_stats_round_trip(m);
+    CHECK(vae_model_drop_params(m, &err) == VAE_OK, "dropping again is a no-op");
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    memset(&err, 0, sizeof err);
+    CHECK(vae_weights_serialize(m, &bytes, &len, &err) == VAE_ERR_UNSUPPORTED && !bytes &&
+              strstr(err.message, "cannot write the weights") && strstr(err.message, "dropped"),
+          "serialize refuses: %s", err.message);
+    CHECK(vae_weights_save(m, path, &err) == VAE_ERR_UNSUPPORTED, "save refuses: %s", err.message);
+    CHECK(vae_model_round_params(m, VAE_DTYPE_F16, &err) == VAE_ERR_UNSUPPORTED &&
+              strstr(err.message, "cannot round the weights"),
+          "rounding refuses: %s", err.message);
+    CHECK(vae_model_prepare_inference(m, &err) == VAE_ERR_UNSUPPORTED && m->inference,
+          "packing again refuses and keeps the packed copy: %s", err.message);
+    check_same_outputs(reference, m, "after the refusals");
+    vae_model_destroy(m);
+
+    vae_model *fresh = vae_model_create(&reference->config, &err);
+    CHECK(fresh && vae_model_drop_params(fresh, &err) == VAE_ERR_UNSUPPORTED && fresh->params &&
+              strstr(err.message, "without its packed copy"),
+          "no packed copy: the parameters stay: %s", err.message);
+    vae_model_destroy(fresh);
+}
+
 int main(void) {
     reference = make_reference();
     vae_error err = {0};
@@ -719,6 +761,7 @@ int main(void) {
         check_stats_round_trip(loaded);
         vae_model_destroy(loaded);
     }
+    check_drop_params(path);
     /* the data section starts 8-byte aligned */
     uint64_t hl = header_length(good);
     CHECK(hl % 8 == 0, "header length %llu is not a multiple of 8", (unsigned long long)hl);
