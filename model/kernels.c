@@ -149,46 +149,59 @@ __attribute__((target("avx512f"), always_inline)) static inline void finish_avx5
     if (m1) _mm512_mask_storeu_ps(o + 16, m1, v1);
 }
 
-/* R rows of the batch against P panels side by side (P 1 or 2, R * P <= 12, constants after
- * inlining): up to 24 accumulators, 2P weight vectors and one broadcast input in the 32 zmm
- * registers. Each output's sum runs over k in order whatever R and P are, so the bits do not depend
- * on the blocking. Batches of 5-7 rows take twelve rows of one panel; from 8 rows, blocks of up to
- * six rows of two panels, which load 10 vectors per 24 FMAs instead of 14 and keep six rows' inputs
- * within a cache set's ways when their stride is a multiple of 4 KiB (a 1024-wide layer's).
- * Measured through the shipped decoder on one core, alternated with twelve rows of one panel:
- * 64 rows 1550 us instead of 1760, 16 rows 389 instead of 449, 12 rows 287 instead of 303, 9 rows
- * 213 instead of 216, 8 the same; 7 rows (4 + 3) were slower, 195 against 167. */
+/* R rows of the batch against P panels side by side (constants after inlining, R <= 12, P <= 4,
+ * R * P <= 12): up to 24 accumulators, 2P weight vectors and one broadcast input in the 32 zmm
+ * registers. `wp` is the first panel's floats, or with `half` (a constant) `wh` its F16 copy, widened
+ * in registers; `cols` counts the outputs from the first panel's to the layer's last (the last panel
+ * may be partial). Each output's sum runs over k in order whatever R, P and `half` are, so the bits
+ * do not depend on the blocking nor on the batch.
+ *
+ * The blockings, measured through the shipped decoder on one core, each alternated with the one
+ * before it. Batches of 1 to 4 rows (one connection's request, or a few) run 1 to 4 panels, so that
+ * more chains of dependent FMAs run side by side than one panel's 2R: 2 and 3 rows 9 and 10% faster,
+ * one row of float weights bound by the weight read and the same, one row from F16 panels 15%
+ * faster. 5 to 7 rows run twelve rows of one panel. From 8 rows, blocks of up to six rows of two
+ * panels, which load 10 vectors per 24 FMAs instead of 14 and keep six rows' inputs within a cache
+ * set's ways when their stride is a multiple of 4 KiB (a 1024-wide layer's): 64 rows 1550 us
+ * instead of 1760, 16 rows 389 instead of 449, 12 rows 287 instead of 303, 9 rows 213 instead of
+ * 216, 8 the same; 7 rows (4 + 3) were slower, 195 against 167. */
 __attribute__((target("avx512f"), always_inline)) static inline void block_avx512(
-    float *out, const float *inp, const float *wp, const float *bias, int C, int ld, int R, int P,
-    int cols, vae_epilogue ep) {
+    float *out, const float *inp, const float *wp, const uint16_t *wh, const float *bias, int C, int ld,
+    int cols, int R, int P, vae_epilogue ep, const int half) {
     const size_t stride = (size_t)C * VAE_PANEL; /* from one panel to the next */
-    __m512 acc[12][2][2];
-    /* the row loops must unroll fully so the accumulators live in registers (GCC's -O2 does not
-     * unroll beyond two rows by itself) */
+    __m512 acc[12][4][2];
+    /* the loops over rows and panels must unroll fully so the accumulators live in registers (GCC's
+     * -O2 does not unroll beyond two rows by itself) */
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++)
-#pragma GCC unroll 2
+#pragma GCC unroll 4
         for (int q = 0; q < P; q++) acc[r][q][0] = acc[r][q][1] = _mm512_setzero_ps();
     for (int k = 0; k < C; k++) {
-        __m512 wv[2][2];
-#pragma GCC unroll 2
+        __m512 wv[4][2];
+#pragma GCC unroll 4
         for (int q = 0; q < P; q++) {
-            wv[q][0] = _mm512_load_ps(wp + q * stride + (size_t)k * VAE_PANEL);
-            wv[q][1] = _mm512_load_ps(wp + q * stride + (size_t)k * VAE_PANEL + 16);
+            size_t at = q * stride + (size_t)k * VAE_PANEL;
+            if (half) {
+                wv[q][0] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(wh + at)));
+                wv[q][1] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(wh + at + 16)));
+            } else {
+                wv[q][0] = _mm512_load_ps(wp + at);
+                wv[q][1] = _mm512_load_ps(wp + at + 16);
+            }
         }
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++) {
             __m512 x = _mm512_set1_ps(inp[(size_t)r * C + k]);
-#pragma GCC unroll 2
+#pragma GCC unroll 4
             for (int q = 0; q < P; q++) {
                 acc[r][q][0] = _mm512_fmadd_ps(wv[q][0], x, acc[r][q][0]);
                 acc[r][q][1] = _mm512_fmadd_ps(wv[q][1], x, acc[r][q][1]);
             }
         }
     }
-#pragma GCC unroll 2
+#pragma GCC unroll 4
     for (int q = 0; q < P; q++) {
-        int c = cols - q * VAE_PANEL; /* the last panel of a layer may be partial */
+        int c = cols - q * VAE_PANEL;
 #pragma GCC unroll 12
         for (int r = 0; r < R; r++)
             finish_avx512(out + (size_t)r * ld + q * VAE_PANEL, acc[r][q][0], acc[r][q][1],
@@ -213,7 +226,7 @@ __attribute__((target("avx512f"))) static void linear_avx512(float *out, const f
             float *o = out + (size_t)b * OC + pi * VAE_PANEL;
             const float *x = inp + (size_t)b * C;
             b += rows;
-#define BLOCK(R) block_avx512(o, x, wp, bias, C, OC, R, 2, cols, ep)
+#define BLOCK(R) block_avx512(o, x, wp, NULL, bias, C, OC, cols, R, 2, ep, 0)
             switch (rows) {
             case 1: BLOCK(1); break;
             case 2: BLOCK(2); break;
@@ -229,11 +242,11 @@ __attribute__((target("avx512f"))) static void linear_avx512(float *out, const f
         /* one panel (C x 32 floats) stays in cache while every row block of the batch uses it */
         const float *wp = w->data + (size_t)pi * C * VAE_PANEL;
         const float *bias = w->bias + pi * VAE_PANEL;
-        int cols = OC - pi * VAE_PANEL < VAE_PANEL ? OC - pi * VAE_PANEL : VAE_PANEL;
+        int cols = OC - pi * VAE_PANEL;
         for (int b = 0; b < B; b += 12) {
             float *o = out + (size_t)b * OC + pi * VAE_PANEL;
             const float *x = inp + (size_t)b * C;
-#define BLOCK(R) block_avx512(o, x, wp, bias, C, OC, R, 1, cols, ep)
+#define BLOCK(R) block_avx512(o, x, wp, NULL, bias, C, OC, cols, R, 1, ep, 0)
             switch (B - b < 12 ? B - b : 12) {
             case 1: BLOCK(1); break;
             case 2: BLOCK(2); break;
@@ -253,53 +266,6 @@ __attribute__((target("avx512f"))) static void linear_avx512(float *out, const f
     }
 }
 
-/* The small batches (R <= 4 rows: one connection's request, or a few): P panels at once, so that
- * more chains of dependent FMAs run side by side than one panel's 2 * R (measured through the shipped
- * decoder: 2 and 3 rows 9 and 10% faster; one row of float weights is bound by the weight read and
- * runs the same, one row from F16 panels 15% faster). Each output's sum still runs over k in
- * block_avx512's order, so the bits are the same. `half` (a constant) reads the F16 panels. */
-__attribute__((target("avx512f"), always_inline)) static inline void small_avx512(
-    float *out, const float *inp, const float *wp, const uint16_t *wh, const float *bias, int C,
-    int first_col, int OC, int R, int P, vae_epilogue ep, const int half) {
-    const size_t stride = (size_t)C * VAE_PANEL; /* from one panel to the next */
-    __m512 acc[4][4][2];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-        for (int q = 0; q < P; q++) acc[r][q][0] = acc[r][q][1] = _mm512_setzero_ps();
-    for (int k = 0; k < C; k++) {
-        __m512 w[4][2];
-#pragma GCC unroll 4
-        for (int q = 0; q < P; q++) {
-            size_t at = q * stride + (size_t)k * VAE_PANEL;
-            if (half) {
-                w[q][0] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(wh + at)));
-                w[q][1] = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(wh + at + 16)));
-            } else {
-                w[q][0] = _mm512_load_ps(wp + at);
-                w[q][1] = _mm512_load_ps(wp + at + 16);
-            }
-        }
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++) {
-            __m512 x = _mm512_set1_ps(inp[(size_t)r * C + k]);
-#pragma GCC unroll 4
-            for (int q = 0; q < P; q++) {
-                acc[r][q][0] = _mm512_fmadd_ps(w[q][0], x, acc[r][q][0]);
-                acc[r][q][1] = _mm512_fmadd_ps(w[q][1], x, acc[r][q][1]);
-            }
-        }
-    }
-#pragma GCC unroll 4
-    for (int q = 0; q < P; q++) {
-        int cols = OC - (first_col + q * VAE_PANEL);
-#pragma GCC unroll 4
-        for (int r = 0; r < R; r++)
-            finish_avx512(out + (size_t)r * OC + q * VAE_PANEL, acc[r][q][0], acc[r][q][1],
-                          bias + q * VAE_PANEL, cols < VAE_PANEL ? cols : VAE_PANEL, ep);
-    }
-}
-
 /* R rows (a constant) through the layer, P panels at a time and the last few together. */
 __attribute__((target("avx512f"), always_inline)) static inline void small_rows_avx512(
     float *out, const float *inp, const vae_packed_linear *w, vae_epilogue ep, const int R, const int P,
@@ -307,9 +273,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void small_rows_
     const int C = w->in, OC = w->out;
     const size_t stride = (size_t)C * VAE_PANEL;
 #define GROUP(PI, N)                                                                                  \
-    small_avx512(out + (PI) * VAE_PANEL, inp, half ? NULL : w->data + (PI) * stride,                 \
-                 half ? w->half + (PI) * stride : NULL, w->bias + (PI) * VAE_PANEL, C, (PI) * VAE_PANEL, \
-                 OC, R, N, ep, half)
+    block_avx512(out + (PI) * VAE_PANEL, inp, half ? NULL : w->data + (PI) * stride,                 \
+                 half ? w->half + (PI) * stride : NULL, w->bias + (PI) * VAE_PANEL, C, OC,            \
+                 OC - (PI) * VAE_PANEL, R, N, ep, half)
     int pi = 0;
     for (; pi + P <= w->panels; pi += P) GROUP(pi, P);
     switch (w->panels - pi) {
@@ -321,7 +287,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void small_rows_
 #undef GROUP
 }
 
-#define SMALL_ROWS 4 /* batches of up to this many rows take small_avx512 / small_avx2 */
+#define SMALL_ROWS 4 /* batches of up to this many rows take several panels at once (small_rows_*) */
 _Static_assert(VAE_HALF_ROWS <= SMALL_ROWS, "the F16 panels are read by the small-batch versions");
 
 __attribute__((target("avx512f"))) static void linear_avx512_small(float *out, const float *inp,
@@ -412,9 +378,9 @@ __attribute__((target("avx2,fma,f16c"))) static void linear_avx2(float *out, con
     }
 }
 
-/* The AVX2 version of small_avx512: P half panels (16 outputs each) at a time, R * P <= 4 (the
- * accumulators, weights and broadcast in the 16 ymm registers); the same order of each output's sum
- * as block_avx2. */
+/* The AVX2 version of block_avx512 for the small batches: P half panels (16 outputs each) at a time,
+ * R * P <= 4 (the accumulators, weights and broadcast in the 16 ymm registers); the same order of
+ * each output's sum as block_avx2. */
 __attribute__((target("avx2,fma,f16c"), always_inline)) static inline void small_avx2(
     float *out, const vae_packed_linear *w, const float *inp, int unit, int R, int P, vae_epilogue ep,
     const int half) {
