@@ -171,8 +171,15 @@ def main(argv):
             assert status == 200 and re.fullmatch(r"[0-9a-f]{32}", made), "nginx's ID %r" % made
             status, headers, _ = apicheck.http("GET", api + "/health", headers={"X-Request-Id": "trace-123"})
             assert headers.get("x-request-id") == "trace-123", headers.get("x-request-id")
-            with open(stack.access_log, errors="replace") as f:
-                log = f.read()
+            # nginx writes a request's log line after it has sent the reply, so the client can be
+            # faster than the line: wait for it (seen once in CI: both lines there a moment later)
+            deadline = time.monotonic() + 2
+            while True:
+                with open(stack.access_log, errors="replace") as f:
+                    log = f.read()
+                if ("id=" + made in log and "id=trace-123" in log) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             assert "id=" + made in log and "id=trace-123" in log, "request IDs missing from nginx's log"
             status, headers, body = apicheck.http("POST", api + "/v2/repository/models/mnist/unload")
             assert status == 404 and headers.get("x-request-id"), "the repository API is proxied: %d %r" % (status, body)
