@@ -112,7 +112,8 @@ static size_t run_length(const uint8_t *in, size_t i, size_t n, size_t cap) {
 /* Deflates bytes [0, n) as one fixed-Huffman block; returns the end of the output. Each run of four
  * or more equal bytes (at most 1 + 258 * 64) is a literal and matches at distance 1, every other byte
  * a literal. The bytes are what the byte-at-a-time version of this loop wrote; the run search eight
- * bytes at a time and two literals per write took an 8x8 grid of /sample?n=64 from 77 us to 34. */
+ * bytes at a time and two literals per write took the 8x8 grid of /sample?n=64 (the whole PNG, zlib's
+ * adler32 and crc32 included) from 78 us to 48. */
 static uint8_t *deflate_rle(const uint8_t *in, size_t n, uint8_t *out) {
     bit_writer w = {.out = out};
     put_bits(&w, 1 | (1 << 1), 3); /* BFINAL = 1, BTYPE = 01 (fixed codes) */
