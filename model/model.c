@@ -220,8 +220,8 @@ void vae_layers_bind(vae_layers *layers, const vae_config *cfg, float *block) {
     order[k++] = &layers->out;
     for (int i = 0; i < k; i++) {
         const vae_tensor_info *w = &t[2 * i], *b = &t[2 * i + 1];
-        order[i]->weight = block + w->offset;
-        order[i]->bias = block + b->offset;
+        order[i]->weight = block ? block + w->offset : NULL;
+        order[i]->bias = block ? block + b->offset : NULL;
         order[i]->out = w->rows;
         order[i]->in = w->cols;
     }
@@ -356,12 +356,7 @@ vae_status vae_model_drop_params(vae_model *model, vae_error *err) {
                              "(vae_model_prepare_inference)");
     free(model->params);
     model->params = NULL;
-    vae_layers *ly = &model->layers; /* the views go; their sizes stay */
-    for (int i = 0; i < model->config.n_hidden; i++) {
-        ly->enc[i].weight = ly->enc[i].bias = NULL;
-        ly->dec[i].weight = ly->dec[i].bias = NULL;
-    }
-    ly->mu.weight = ly->mu.bias = ly->logvar.weight = ly->logvar.bias = ly->out.weight = ly->out.bias = NULL;
+    vae_layers_bind(&model->layers, &model->config, NULL); /* the views go; their sizes stay */
     return VAE_OK;
 }
 

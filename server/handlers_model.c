@@ -51,11 +51,11 @@ static vae_err_kind reply_png_pairs(vae_request *req, const float *in, const flo
     memset(s->pixels, 0, width * (size_t)rows * side);
     for (int k = 0; k < n; k++) {
         uint8_t *cell = s->pixels + (size_t)(k / cols) * side * width + (size_t)(k % cols) * 2 * side;
-        for (int y = 0; y < side; y++)
-            for (int x = 0; x < side; x++) {
-                cell[(size_t)y * width + x] = vae_pixel_to_u8(in[(size_t)k * VAE_INPUT_DIM + y * side + x]);
-                cell[(size_t)y * width + side + x] = vae_pixel_to_u8(out[(size_t)k * VAE_INPUT_DIM + y * side + x]);
-            }
+        for (int y = 0; y < side; y++) {
+            const size_t at = (size_t)k * VAE_INPUT_DIM + (size_t)y * side;
+            vae_pixels_to_u8(cell + (size_t)y * width, in + at, (size_t)side);
+            vae_pixels_to_u8(cell + (size_t)y * width + side, out + at, (size_t)side);
+        }
     }
     vae_error e = {0};
     s->out.len = 0;

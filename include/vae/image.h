@@ -10,6 +10,9 @@
 /* Quantises a value in [0,1] to 0..255 (rounded, clamped; NaN gives 0). */
 uint8_t vae_pixel_to_u8(float v);
 
+/* out[i] = vae_pixel_to_u8(src[i]) for i < n, the same bytes, several pixels at a time. */
+void vae_pixels_to_u8(uint8_t *out, const float *src, size_t n);
+
 /* Lays out n side x side float images ([0,1]) in a grid of `cols` columns and ceil(n/cols) rows, into
  * out, which holds (rows*side) x (cols*side) bytes. Cells past n are black. */
 void vae_image_grid(const float *images, int n, int side, int cols, uint8_t *out);

@@ -94,7 +94,8 @@ typedef struct {
     vae_linear out;
 } vae_layers;
 
-/* Points layers at the tensors of a block of vae_config_param_count(cfg) floats. */
+/* Points layers at the tensors of a block of vae_config_param_count(cfg) floats; with block NULL,
+ * sets only their sizes (the pointers NULL). */
 void vae_layers_bind(vae_layers *layers, const vae_config *cfg, float *block);
 
 /* String key/value metadata as in safetensors' __metadata__. Owned copies. */

@@ -444,6 +444,11 @@ static void test_grid_values(void) {
         free(out);
     }
     CHECK(n <= 3 * 28 * 28 && n < MAXV, "the side-28 grid holds every value (%d)", n);
+    static uint8_t row[MAXV];
+    vae_pixels_to_u8(row, v, (size_t)n); /* one row of all of them: the 16, 4 and 1 steps */
+    int same = 1;
+    for (int i = 0; i < n; i++) same &= row[i] == vae_pixel_to_u8(v[i]);
+    CHECK(same && n % 16 % 4 != 0, "vae_pixels_to_u8 over %d values", n);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
