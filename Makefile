@@ -110,9 +110,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	exec $(BUILD)/vae-server
 
+# the build step runs one compiler per CPU (JOBS); the suites after it run one at a time
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	@tests/install-deps.sh fuzz
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BENCH_BIN)
+	@$(MAKE) --no-print-directory -j$(JOBS) all $(UNIT_BIN) $(BENCH_BIN)
 	@$(MAKE) --no-print-directory test-unit test-train test-http test-fuzz-regressions
 
 test-unit: $(UNIT_BIN) $(BINS)
