@@ -7,13 +7,14 @@
 
 #include "server.h"
 
-/* Starts libmicrohttpd on an already listening socket. Returns VAE_OK or an error. */
+/* Starts libmicrohttpd's workers and the thread that accepts on an already listening socket and hands
+ * them the connections. Returns VAE_OK, or an error (listen_fd is then the caller's to close). */
 vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err);
 
 /* Stops accepting new connections (SIGTERM); requests in flight continue. */
 void vae_http_quiesce(vae_server *server);
 
-/* Stops the daemon, closing every connection and the listening socket. */
+/* Stops accepting if vae_http_quiesce has not, then stops the daemon, closing every connection. */
 void vae_http_stop(vae_server *server);
 
 /* Percent-decodes s in place, as libmicrohttpd does to paths, query keys and values, except that %00

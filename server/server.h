@@ -3,6 +3,7 @@
 #ifndef VAE_SERVER_SERVER_H
 #define VAE_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "batcher.h"
@@ -26,8 +27,9 @@ typedef struct vae_server {
 
     /* the transport (http.c) */
     struct MHD_Daemon *daemon;
-    int listen_fd;          /* the daemon's listening socket (main.c opened it; the daemon closes it) */
-    int listen_fd_quiesced; /* handed back by MHD_quiesce_daemon: vae_http_stop closes it */
+    int listen_fd;          /* the listening socket (main.c opened it; vae_http_quiesce closes it) */
+    pthread_t acceptor;     /* accepts on listen_fd and hands each connection to the daemon */
+    int acceptor_running;   /* started and not yet joined */
 } vae_server;
 
 #endif

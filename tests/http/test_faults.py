@@ -151,6 +151,56 @@ class SlowClients(unittest.TestCase):
 
 
 @unittest.skipIf(under_valgrind(), "timing-based: too slow under valgrind")
+class Connections(unittest.TestCase):
+
+    def test_new_connections_are_dealt_to_every_worker(self):
+        """One thread accepts and deals the connections to the workers in turn (by descriptor number).
+        When the workers raced for the listening socket instead, the one awake took a whole burst: with
+        wrk's 64 connections, in 3 of 6 runs all of them, and the other core idled. Here: one
+        connection runs a long /score (16 images, k = 5000: about 2.5 s), three more ask for /health; on a
+        2-thread server at least one of them must be answered while the score is still running (all
+        three stuck behind it means every connection went to the same worker)."""
+        with open(os.path.join(REPO, "docs", "api", "digit.png"), "rb") as f:
+            digit = f.read()
+        body = json.dumps({"images": [__import__("base64").b64encode(digit).decode()] * 16}).encode()
+        srv = ServerProcess(ONE_MODEL + ["--threads", "2", "--batching", "off", "--max-score-rows", "80000",
+                                         "--log-format", "off"])
+        srv.start()
+        try:
+            conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) for _ in range(4)]
+            long_req = (b"POST /score?k=5000 HTTP/1.1\r\nHost: f\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)) + body
+            conns[0].sendall(long_req)
+            time.sleep(0.2)  # the score is running
+            for c in conns[1:]:
+                c.sendall(b"GET /health HTTP/1.1\r\nHost: f\r\nConnection: close\r\n\r\n")
+            answered = []
+            for c in conns[1:]:
+                c.settimeout(0.05)
+                try:
+                    got = c.recv(4096)
+                except socket.timeout:
+                    got = b""
+                answered.append(got.startswith(b"HTTP/1.1 200"))
+            # the score has not replied yet: otherwise the check above proves nothing
+            conns[0].settimeout(0.01)
+            try:
+                early = conns[0].recv(1)
+            except socket.timeout:
+                early = b""
+            self.assertEqual(early, b"", "the long /score finished too soon for this check")
+            self.assertTrue(any(answered), "no /health on three further connections was answered while a "
+                            "long /score ran on the first: every connection went to one worker")
+            conns[0].settimeout(TIMEOUT)
+            reply = read_reply(conns[0])
+            self.assertTrue(reply.startswith(b"HTTP/1.1 200"), reply[:200])
+            for c in conns:
+                c.close()
+        finally:
+            srv.stop()
+
+
+@unittest.skipIf(under_valgrind(), "timing-based: too slow under valgrind")
 class Drain(unittest.TestCase):
 
     def test_requests_in_flight_complete_and_new_connections_are_refused(self):
