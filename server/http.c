@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,7 +257,13 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
     /* the acceptor blocks in accept(); vae_http_quiesce wakes it with shutdown() */
     int flags = fcntl(listen_fd, F_GETFL);
     if (flags >= 0) fcntl(listen_fd, F_SETFL, flags & ~O_NONBLOCK);
+    /* the acceptor takes no signal: SIGTERM and SIGHUP are for main.c's handling, and a handler run on
+     * a thread blocked in accept() may wait for the call to return (ThreadSanitizer's runtime does) */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     int rc = pthread_create(&server->acceptor, NULL, acceptor_main, server);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         MHD_stop_daemon(server->daemon);
         server->daemon = NULL;
