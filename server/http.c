@@ -201,7 +201,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * connection landed on one worker and the other core idled (16-row /decode at 1,523-1,670 req/s
  * against 2,906-3,318). So one thread accepts them all and MHD_add_connection deals them to the
  * workers by descriptor number, which alternates over a burst. At --max-connections it stops
- * accepting, so that further connections wait in the backlog as they did before. */
+ * accepting, so that further connections wait in the backlog as they did before. It counts the
+ * connections itself (up when it hands one over, down when libmicrohttpd says it closed): the
+ * daemon counts a handed-over connection only once its worker takes it up, so its count let one
+ * connection of a burst past the limit, to be closed at once. */
 static void pause_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
@@ -210,9 +213,7 @@ static void pause_ms(long ms) {
 static void *acceptor_main(void *arg) {
     vae_server *server = arg;
     for (;;) {
-        const union MHD_DaemonInfo *info =
-            MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (info && info->num_connections >= (unsigned)server->opts.max_connections) {
+        if (atomic_load(&server->connections) >= server->opts.max_connections) {
             if (atomic_load(&server->draining)) return NULL;
             pause_ms(5); /* full: the next connections wait in the backlog */
             continue;
@@ -230,14 +231,24 @@ static void *acceptor_main(void *arg) {
             continue;
         }
         /* libmicrohttpd owns fd from here, and closes it if it cannot take it */
-        MHD_add_connection(server->daemon, fd, (struct sockaddr *)&addr, len);
+        atomic_fetch_add(&server->connections, 1);
+        if (MHD_add_connection(server->daemon, fd, (struct sockaddr *)&addr, len) != MHD_YES)
+            atomic_fetch_sub(&server->connections, 1);
     }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)conn;
+    (void)socket_ctx;
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) atomic_fetch_sub(&((vae_server *)cls)->connections, 1);
 }
 
 vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
     const vae_server_options *o = &server->opts;
     server->listen_fd = listen_fd;
     server->acceptor_running = 0;
+    atomic_store(&server->connections, 0);
     /* one thread is the daemon's own polling thread; more make a pool of them */
     struct MHD_OptionItem pool[] = {
         {o->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, o->threads, NULL},
@@ -247,7 +258,10 @@ vae_status vae_http_start(vae_server *server, int listen_fd, vae_error *err) {
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME |
             MHD_USE_NO_LISTEN_SOCKET,
         0, NULL, NULL, on_request, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o->timeout,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        /* the acceptor enforces --max-connections; the daemon's own limit, which it splits between
+         * the workers, is set where no worker can reach it (a refusal there would not be counted) */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)o->max_connections * (unsigned)o->threads,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_POOL_BYTES, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_keeping_nul, NULL, MHD_OPTION_ARRAY, pool, MHD_OPTION_END);
     if (!server->daemon) { /* the caller closes listen_fd */

@@ -30,6 +30,7 @@ typedef struct vae_server {
     int listen_fd;          /* the listening socket (main.c opened it; vae_http_quiesce closes it) */
     pthread_t acceptor;     /* accepts on listen_fd and hands each connection to the daemon */
     int acceptor_running;   /* started and not yet joined */
+    atomic_int connections; /* handed to the daemon and not yet closed (--max-connections) */
 } vae_server;
 
 #endif

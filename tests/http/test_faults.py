@@ -200,6 +200,42 @@ class Connections(unittest.TestCase):
             srv.stop()
 
 
+    def test_connections_past_the_limit_wait_and_are_served(self):
+        """At --max-connections the server stops accepting: a burst of six connections to a server
+        limited to four gets four served and two waiting (not closed), and those two are served once
+        two others close. Twice, so that the count is seen to come back down. (Counting with
+        libmicrohttpd's own figure, which lags the hand-over, closed the fifth at once.)"""
+        srv = ServerProcess(ONE_MODEL + ["--threads", "2", "--max-connections", "4", "--timeout", "30",
+                                         "--log-format", "off"])
+        srv.start()
+        try:
+            for trial in range(2):
+                conns = [socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) for _ in range(6)]
+                time.sleep(0.3)
+                for c in conns:
+                    c.sendall(b"GET /health HTTP/1.1\r\nHost: f\r\n\r\n")
+                got = []
+                for c in conns:
+                    c.settimeout(0.5)
+                    try:
+                        got.append(c.recv(4096)[:12])
+                    except socket.timeout:
+                        got.append(None)
+                self.assertEqual(got, [b"HTTP/1.1 200"] * 4 + [None, None],
+                                 "trial %d: four served, two waiting in the backlog" % trial)
+                conns[0].close()
+                conns[1].close()
+                for c in conns[4:]:
+                    c.settimeout(TIMEOUT)
+                    self.assertEqual(c.recv(4096)[:12], b"HTTP/1.1 200", "trial %d: a waiting connection "
+                                     "was not served after two others closed" % trial)
+                for c in conns[2:]:
+                    c.close()
+                time.sleep(0.5)  # the server sees the closes
+        finally:
+            srv.stop()
+
+
 @unittest.skipIf(under_valgrind(), "timing-based: too slow under valgrind")
 class Drain(unittest.TestCase):
 
