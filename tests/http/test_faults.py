@@ -3,6 +3,7 @@ flight (they complete, new connections are refused, exit 0), and broken weights 
 truncated, corrupt, NaN/Inf-holding, wrong dtype or shape: a message naming the file and the
 problem, non-zero exit). The missing file, a corrupt header and a port in use are also in
 test_config.py; the cases here are the rest."""
+import base64
 import json
 import os
 import shutil
@@ -162,7 +163,7 @@ class Connections(unittest.TestCase):
         three stuck behind it means every connection went to the same worker)."""
         with open(os.path.join(REPO, "docs", "api", "digit.png"), "rb") as f:
             digit = f.read()
-        body = json.dumps({"images": [__import__("base64").b64encode(digit).decode()] * 8}).encode()
+        body = json.dumps({"images": [base64.b64encode(digit).decode()] * 8}).encode()
         srv = ServerProcess(ONE_MODEL + ["--threads", "2", "--batching", "off", "--max-score-rows", "40000",
                                          "--log-format", "off"])
         srv.start()
